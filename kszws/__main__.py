@@ -1,0 +1,3 @@
+from kszws.cli import main
+
+main()

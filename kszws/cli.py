@@ -1,0 +1,271 @@
+"""The `kszws` command."""
+import argparse
+import datetime
+import json
+import logging
+import sys
+from pathlib import Path
+
+from kszws.config import ConfigError, load_settings
+
+
+def main(argv=None):
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
+    try:
+        settings = load_settings(args.conf, args.data_dir, args.database)
+        code = args.func(settings, args)
+    except ConfigError as exc:
+        print("kszws: configuration error: %s" % exc, file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code or 0)
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="kszws", description="kszws: the CBSS/KSZ/BCSS hub")
+    p.add_argument("--conf", help="configuration folder (default: ./conf or $KSZWS_CONF)")
+    p.add_argument("--data-dir", help="data folder (default: from conf/kszws.toml)")
+    p.add_argument("--database", help="database URL (default: SQLite in the data folder)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the hub")
+    _server_options(s)
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("demo", help="PKI + data + hub + sources on loopback; writes demo.json")
+    _server_options(s)
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("source", help="run a reference source institution")
+    s.add_argument("name")
+    s.set_defaults(func=cmd_source)
+
+    s = sub.add_parser("pki", help="the demo PKI")
+    s.add_argument("action", choices=["init"])
+    s.add_argument("--force", action="store_true", help="re-issue every key and certificate")
+    s.add_argument("--key-type", default="rsa2048", choices=["rsa2048", "rsa3072", "ec256"])
+    s.set_defaults(func=cmd_pki)
+
+    s = sub.add_parser("call", help="a signed call from the command line")
+    s.add_argument("service", help="service name, as in conf/services.toml")
+    s.add_argument("operation")
+    s.add_argument("fields", nargs="*", metavar="FIELD=VALUE",
+                   help="request fields; a VALUE starting with { or [ is read as JSON")
+    s.add_argument("--as", dest="institution", help="calling institution id (default: the "
+                   "first institution in signature mode)")
+    s.add_argument("--url", help="hub base URL (default: from conf/kszws.toml)")
+    s.add_argument("--xml", action="store_true", help="print the reply envelope as received")
+    s.set_defaults(func=cmd_call)
+
+    s = sub.add_parser("validate", help="check messages against the published schemas")
+    s.add_argument("files", nargs="+")
+    s.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("log", help="search the exchange log; `log verify` checks its chain")
+    s.add_argument("action", nargs="?", choices=["search", "verify"], default="search")
+    s.add_argument("--ticket")
+    s.add_argument("--caller", help="institution id")
+    s.add_argument("--subject", help="an SSIN or enterprise number the exchange concerned")
+    s.add_argument("--service")
+    s.add_argument("--outcome", choices=["OK", "REFUSED", "ERROR"])
+    s.add_argument("--since", type=_datetime, help="ISO date or date-time (UTC)")
+    s.add_argument("--until", type=_datetime)
+    s.add_argument("--limit", type=int, default=50)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_log)
+
+    s = sub.add_parser("maintenance", help="put the hub in or out of maintenance (/health 503)")
+    s.add_argument("state", choices=["on", "off", "status"])
+    s.set_defaults(func=cmd_maintenance)
+
+    s = sub.add_parser("migrate", help="create or upgrade the database schema")
+    s.set_defaults(func=cmd_migrate)
+    return p
+
+
+def _server_options(s):
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.add_argument("--workers", type=int, help="processes sharing the port (one per core)")
+
+
+def _datetime(text):
+    value = datetime.datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+
+
+# -- serve, demo, source ------------------------------------------------------------------
+
+def cmd_serve(settings, args):
+    from kszws import server
+
+    def announce(base, registry):
+        print("kszws hub ready: %s (workers: %d, database: %s)" % (
+            base, args.workers or settings.workers, _safe_url(settings.store_url)), flush=True)
+        for service in registry.services.values():
+            print("  %-24s %s%s" % (service.name, base, service.path), flush=True)
+
+    return server.serve(settings, args.host, args.port, args.workers, announce)
+
+
+def cmd_demo(settings, args):
+    from kszws import demo, server
+
+    demo.prepare(settings)
+
+    def announce(base, registry):
+        info = demo.describe(settings, registry, base)
+        print(demo.banner(info, demo.write(settings, info)), flush=True)
+
+    return server.serve(settings, args.host, args.port, args.workers, announce)
+
+
+def cmd_source(settings, args):
+    from kszws import sources
+
+    if args.name not in sources.SOURCES:
+        known = ", ".join(sorted(sources.SOURCES)) or "none yet"
+        print("kszws: unknown source %r (known: %s)" % (args.name, known), file=sys.stderr)
+        return 2
+    return sources.SOURCES[args.name](settings, args)
+
+
+# -- pki -----------------------------------------------------------------------------------
+
+def cmd_pki(settings, args):
+    from kszws.registry import load_registry
+    from kszws.security import pki
+    from kszws.security.credentials import Credentials, issue_passwords
+
+    registry = load_registry(settings)
+    written = pki.init_pki(settings.certs_dir, registry.institutions.values(),
+                           key_type=args.key_type, force=args.force)
+    issued = issue_passwords(Credentials(settings.data_dir / "credentials.json"),
+                             registry.institutions.values(), settings.certs_dir, args.force)
+    for path in written:
+        print("wrote %s" % path)
+    for inst in issued:
+        print("new HTTP Basic password for %s in %s" % (inst, settings.certs_dir / (inst + ".password")))
+    if not written and not issued:
+        print("demo PKI complete in %s (nothing to do; --force re-issues)" % settings.certs_dir)
+    return 0
+
+
+# -- call ------------------------------------------------------------------------------------
+
+def cmd_call(settings, args):
+    from kszws.client import call
+
+    fields = {}
+    for item in args.fields:
+        name, sep, value = item.partition("=")
+        if not sep:
+            print("kszws: field %r is not FIELD=VALUE" % item, file=sys.stderr)
+            return 2
+        fields[name] = json.loads(value) if value[:1] in "{[" else value
+    try:
+        result, reply_xml = call(settings, args.service, args.operation, fields,
+                                 args.institution, args.url)
+    except Exception as exc:  # zeep Fault, transport error, signature failure
+        print("kszws call: %s: %s" % (type(exc).__name__, exc), file=sys.stderr)
+        detail = getattr(exc, "detail", None)
+        if detail is not None:
+            from lxml import etree
+
+            print(etree.tostring(detail, pretty_print=True).decode(), file=sys.stderr)
+        return 1
+    if args.xml:
+        print(reply_xml)
+    else:
+        print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+# -- validate ----------------------------------------------------------------------------------
+
+def cmd_validate(settings, args):
+    from kszws.hub.validation import SchemaCatalogue, payload_of
+    from kszws.wire import xmlparse
+    from kszws.wire.reasons import Refusal
+
+    root = settings.project_root
+    catalogue = SchemaCatalogue.from_files(sorted((root / "wsdl").glob("*.wsdl")),
+                                           sorted((root / "xsd").rglob("*.xsd")))
+    bad = 0
+    for name in args.files:
+        try:
+            element = payload_of(xmlparse.parse(Path(name).read_bytes()))
+            problems = catalogue.validate(element)
+        except Refusal as exc:
+            problems = [str(exc)]
+        except OSError as exc:
+            problems = [str(exc)]
+        if problems:
+            bad += 1
+            print("%s: INVALID" % name)
+            for problem in problems:
+                print("  %s" % problem)
+        else:
+            print("%s: valid (%s)" % (name, element.tag))
+    return 1 if bad else 0
+
+
+# -- log, maintenance, migrate ------------------------------------------------------------------
+
+def cmd_log(settings, args):
+    from kszws.hub import exchange_log
+    from kszws.store import database_from_settings
+
+    db = database_from_settings(settings)
+    db.migrate()
+    if args.action == "verify":
+        report = exchange_log.verify(db)
+        for seq, problem in report.problems:
+            print("seq %s: %s" % (seq, problem))
+        print("%s: %d rows, head at seq %d" % ("OK" if report.ok else "BROKEN", report.rows,
+                                               report.head_seq))
+        return 0 if report.ok else 1
+    rows = exchange_log.search(db, ticket=args.ticket, caller=args.caller,
+                               subject=args.subject, service=args.service,
+                               outcome=args.outcome, since=args.since, until=args.until,
+                               limit=args.limit)
+    if args.json:
+        print(json.dumps(rows, indent=1, default=str))
+        return 0
+    for r in rows:
+        print("%6d %s %s %-14s %-22s %-8s %s %s %s" % (
+            r["seq"], r["received_at"].isoformat(timespec="milliseconds"), r["ticket"],
+            r["caller"] or "-", "%s.%s" % (r["service"], r["operation"] or "-"), r["outcome"],
+            r["reason_code"], " ".join(r["subjects"]), r["detail"] or ""))
+    return 0
+
+
+def cmd_maintenance(settings, args):
+    flag = settings.maintenance_flag
+    if args.state == "on":
+        flag.parent.mkdir(parents=True, exist_ok=True)
+        flag.write_text("maintenance since %s\n" % datetime.datetime.now().isoformat())
+    elif args.state == "off":
+        flag.unlink(missing_ok=True)
+    print("maintenance: %s" % ("on" if flag.exists() else "off"))
+    return 0
+
+
+def cmd_migrate(settings, args):
+    from kszws.store import database_from_settings
+
+    db = database_from_settings(settings)
+    db.migrate()
+    print("database %s is at the newest schema" % _safe_url(settings.store_url))
+    return 0
+
+
+def _safe_url(url):
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,52 @@
+"""The integrator's side: a zeep client of the hub, authenticated the way the calling
+institution is registered (signature, HTTP Basic or client certificate). Used by
+`kszws call`, the tests and the benchmarks."""
+from pathlib import Path
+
+import requests
+import zeep
+from lxml import etree
+from zeep.plugins import HistoryPlugin
+from zeep.transports import Transport
+
+from kszws.registry import load_registry
+from kszws.security.keystore import key_path_for, load_certificate, load_signing_identity
+from kszws.security.zeep_wsse import SignedExchange
+
+
+def hub_client(settings, service_name, institution_id=None, base_url=None, registry=None,
+               timeout=30):
+    """(zeep service proxy, HistoryPlugin) for `service_name`, called as `institution_id`."""
+    registry = registry or load_registry(settings)
+    service = registry.services[service_name]
+    if institution_id is None:
+        institution_id = next(i.id for i in registry.clients() if i.auth == "signature")
+    inst = registry.institution(institution_id)
+    session = requests.Session()
+    wsse = None
+    if inst.auth == "signature":
+        wsse = SignedExchange(load_signing_identity(inst.certificates[0]),
+                              load_certificate(registry.hub.certificates[0]))
+    elif inst.auth == "basic":
+        password = (settings.certs_dir / ("%s.password" % inst.id)).read_text().strip()
+        session.auth = (inst.basic_username, password)
+    else:
+        session.cert = (inst.certificates[0], str(key_path_for(inst.certificates[0])))
+        session.verify = str(settings.certs_dir / "ca.crt")
+    history = HistoryPlugin()
+    client = zeep.Client(wsdl=str(Path(service.wsdl)), wsse=wsse, plugins=[history],
+                         transport=Transport(session=session, timeout=timeout,
+                                             operation_timeout=timeout))
+    scheme = "https" if settings.tls_certificate else "http"
+    base = (base_url or "%s://%s:%d" % (scheme, settings.host, settings.port)).rstrip("/")
+    binding = next(iter(client.wsdl.bindings))
+    return client.create_service(binding, base + service.path), history
+
+
+def call(settings, service_name, operation, fields, institution_id=None, base_url=None):
+    """Call one operation; returns (result as plain data, the reply envelope as text)."""
+    proxy, history = hub_client(settings, service_name, institution_id, base_url)
+    result = getattr(proxy, operation)(**fields)
+    reply = history.last_received["envelope"] if history.last_received else None
+    text = etree.tostring(reply, pretty_print=True).decode() if reply is not None else ""
+    return zeep.helpers.serialize_object(result, dict), text

@@ -1,0 +1,56 @@
+"""The spyne 2.14.0 shims, all of them, in one place.
+
+spyne 2.14.0 is the last release and predates Python 3.11-era Twisted. Importing this
+module (before any `spyne.server.twisted` import) applies three fixes; each has a test in
+tests/test_compat_spyne.py that fails without it:
+
+1. `twisted.python.constants` was removed in Twisted 24.11; spyne's Twisted transport
+   imports `Flags` and `FlagConstant` from it. The same classes live on in `constantly`
+   (Twisted's own successor package): alias the module.
+2. The Twisted transport context returns the HTTP method as bytes (b'POST') and Soap11
+   compares it with 'POST', so every SOAP POST answers 405. Return a str.
+3. `GET ?wsdl` builds the service URL by joining str with the bytes path: TypeError.
+   Rebuild the URL from decoded parts.
+"""
+import sys
+import types
+
+import constantly
+
+from kszws.httputil import public_url
+
+
+def _alias_twisted_constants():
+    if "twisted.python.constants" in sys.modules:
+        return
+    module = types.ModuleType("twisted.python.constants")
+    module.__doc__ = "Alias of constantly, installed by kszws.compat.spyne."
+    for name in ("NamedConstant", "Names", "ValueConstant", "Values", "FlagConstant", "Flags"):
+        setattr(module, name, getattr(constantly, name))
+    sys.modules["twisted.python.constants"] = module
+    import twisted.python
+
+    twisted.python.constants = module
+
+
+def _install_transport_fixes():
+    from spyne.server.twisted import http as twisted_http
+
+    def get_request_method(self):
+        method = self.req.method
+        return method.decode("latin-1") if isinstance(method, bytes) else method
+
+    def reconstruct_url(request):
+        return public_url(request, with_query=True)
+
+    twisted_http.TwistedHttpTransportContext.get_request_method = get_request_method
+    twisted_http._reconstruct_url = reconstruct_url
+
+
+def install():
+    """Apply every shim; idempotent."""
+    _alias_twisted_constants()
+    _install_transport_fixes()
+
+
+install()

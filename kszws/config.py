@@ -1,0 +1,169 @@
+"""The hub's settings (conf/kszws.toml) and the error every configuration problem raises.
+
+Configuration is read once at start-up; a problem stops start-up with a message that
+names the file, the entry and the problem (ConfigError).
+"""
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(Exception):
+    def __init__(self, path, entry, problem):
+        super().__init__("%s: %s: %s" % (path, entry, problem))
+        self.path, self.entry, self.problem = str(path), entry, problem
+
+
+def read_toml(path):
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(path, "-", "file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, "-", "not valid TOML: %s" % exc) from None
+
+
+def take(table, path, entry, spec):
+    """Check a TOML table against `spec` {key: (type, default or REQUIRED)}; refuse unknown
+    keys (typos must not pass silently). Returns a dict with defaults filled in."""
+    unknown = set(table) - set(spec)
+    if unknown:
+        raise ConfigError(path, entry, "unknown key(s): %s" % ", ".join(sorted(unknown)))
+    out = {}
+    for key, (kind, default) in spec.items():
+        if key not in table:
+            if default is REQUIRED:
+                raise ConfigError(path, entry, "missing required key '%s'" % key)
+            out[key] = default
+            continue
+        value = table[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ConfigError(path, entry, "'%s' must be %s, not %r" % (key, _kind(kind), value))
+        out[key] = value
+    return out
+
+
+REQUIRED = object()
+
+
+def _kind(kind):
+    names = {str: "a string", int: "an integer", bool: "true or false", float: "a number",
+             list: "a list", dict: "a table"}
+    if isinstance(kind, tuple):
+        return " or ".join(names.get(k, k.__name__) for k in kind)
+    return names.get(kind, kind.__name__)
+
+
+@dataclass(frozen=True)
+class Settings:
+    conf_dir: Path
+    data_dir: Path
+    certs_dir: Path
+    hub_institution: str = "kszws-hub"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    max_body_bytes: int = 1_048_576
+    shutdown_grace_seconds: float = 10.0
+    tls_certificate: str = ""
+    tls_key: str = ""
+    tls_client_ca: str = ""
+    tls_require_client_certificate: bool = False
+    timestamp_skew_seconds: int = 300
+    timestamp_max_ttl_seconds: int = 900
+    reply_timestamp_ttl_seconds: int = 300
+    database_url: str = ""
+    sqlite_synchronous: str = "FULL"
+    log_batch_max: int = 512
+    gc_tuning: bool = True
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def project_root(self):
+        return self.conf_dir.parent
+
+    @property
+    def store_url(self):
+        return self.database_url or "sqlite:///%s" % (self.data_dir / "kszws.sqlite")
+
+    @property
+    def maintenance_flag(self):
+        return self.data_dir / "maintenance"
+
+
+def default_conf_dir():
+    if os.environ.get("KSZWS_CONF"):
+        return Path(os.environ["KSZWS_CONF"]).resolve()
+    local = Path.cwd() / "conf" / "kszws.toml"
+    if local.exists():
+        return local.parent.resolve()
+    return PACKAGE_ROOT / "conf"
+
+
+def load_settings(conf_dir=None, data_dir=None, database_url=None):
+    """Read conf/kszws.toml. Environment: KSZWS_CONF, KSZWS_DATA_DIR, KSZWS_DATABASE_URL."""
+    conf_dir = Path(conf_dir).resolve() if conf_dir else default_conf_dir()
+    path = conf_dir / "kszws.toml"
+    raw = read_toml(path)
+    unknown = set(raw) - {"hub", "server", "security", "store"}
+    if unknown:
+        raise ConfigError(path, "-", "unknown table(s): %s" % ", ".join(sorted(unknown)))
+    hub = take(raw.get("hub", {}), path, "[hub]", {
+        "institution": (str, "kszws-hub"), "data_dir": (str, "var"), "certs_dir": (str, "certs"),
+    })
+    server = take(raw.get("server", {}), path, "[server]", {
+        "host": (str, "127.0.0.1"), "port": (int, 8080), "workers": (int, 1),
+        "max_body_bytes": (int, 1_048_576), "shutdown_grace_seconds": (float, 10.0),
+        "tls_certificate": (str, ""), "tls_key": (str, ""), "tls_client_ca": (str, ""),
+        "tls_require_client_certificate": (bool, False), "gc_tuning": (bool, True),
+    })
+    security = take(raw.get("security", {}), path, "[security]", {
+        "timestamp_skew_seconds": (int, 300), "timestamp_max_ttl_seconds": (int, 900),
+        "reply_timestamp_ttl_seconds": (int, 300),
+    })
+    store = take(raw.get("store", {}), path, "[store]", {
+        "url": (str, ""), "sqlite_synchronous": (str, "FULL"), "log_batch_max": (int, 512),
+    })
+    if store["sqlite_synchronous"].upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+        raise ConfigError(path, "[store]", "sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
+    for key in ("port", "workers", "max_body_bytes"):
+        if server[key] < (0 if key == "port" else 1):
+            raise ConfigError(path, "[server]", "'%s' must be positive" % key)
+    if security["timestamp_skew_seconds"] < 0 or security["timestamp_max_ttl_seconds"] < 1:
+        raise ConfigError(path, "[security]", "timestamp windows must be positive")
+
+    root = conf_dir.parent
+    # Paths given on the command line or in the environment are relative to the current
+    # directory; paths in conf/ are relative to the project (the folder holding conf/).
+    given = data_dir or os.environ.get("KSZWS_DATA_DIR")
+    data = Path(given).resolve() if given else resolve_under(root, hub["data_dir"])
+    return Settings(
+        conf_dir=conf_dir,
+        data_dir=data,
+        certs_dir=resolve_under(root, hub["certs_dir"]),
+        hub_institution=hub["institution"],
+        host=server["host"], port=server["port"], workers=server["workers"],
+        max_body_bytes=server["max_body_bytes"],
+        shutdown_grace_seconds=server["shutdown_grace_seconds"],
+        tls_certificate=server["tls_certificate"], tls_key=server["tls_key"],
+        tls_client_ca=server["tls_client_ca"],
+        tls_require_client_certificate=server["tls_require_client_certificate"],
+        gc_tuning=server["gc_tuning"],
+        timestamp_skew_seconds=security["timestamp_skew_seconds"],
+        timestamp_max_ttl_seconds=security["timestamp_max_ttl_seconds"],
+        reply_timestamp_ttl_seconds=security["reply_timestamp_ttl_seconds"],
+        database_url=database_url or os.environ.get("KSZWS_DATABASE_URL") or store["url"],
+        sqlite_synchronous=store["sqlite_synchronous"].upper(),
+        log_batch_max=store["log_batch_max"],
+    )
+
+
+def resolve_under(root, path):
+    path = Path(path)
+    return (path if path.is_absolute() else root / path).resolve()

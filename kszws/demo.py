@@ -1,0 +1,94 @@
+"""`kszws demo`: the whole network on loopback, described in <data_dir>/demo.json."""
+import json
+
+from kszws.registry import load_registry
+from kszws.security import pki
+from kszws.security.credentials import Credentials, issue_passwords
+from kszws.security.keystore import key_path_for
+
+
+def prepare(settings):
+    """Make what the demo needs and does not have yet: PKI, Basic passwords."""
+    registry = load_registry(settings)
+    pki.init_pki(settings.certs_dir, registry.institutions.values())
+    issue_passwords(Credentials(settings.data_dir / "credentials.json"),
+                    registry.institutions.values(), settings.certs_dir)
+    return registry
+
+
+def describe(settings, registry, base):
+    services = [{
+        "name": s.name,
+        "endpoint": base + s.path,
+        "wsdl": base + s.path + "?wsdl",
+        "signed": s.signed,
+        "anonymous": s.anonymous,
+        "route": s.route,
+    } for s in registry.services.values()]
+    institutions = []
+    for inst in registry.institutions.values():
+        cert = inst.certificates[0]
+        entry = {
+            "id": inst.id, "name": inst.name, "kind": inst.kind, "sector": inst.sector,
+            "subsector": inst.subsector, "cbe": inst.cbe, "auth": inst.auth,
+            "sign_replies": inst.sign_replies, "certificate": cert,
+            "key": str(key_path_for(cert)), "basic": None,
+        }
+        if inst.auth == "basic":
+            password_file = settings.certs_dir / ("%s.password" % inst.id)
+            entry["basic"] = {"username": inst.basic_username,
+                              "password": password_file.read_text().strip()}
+        institutions.append(entry)
+    signer = next((i for i in registry.clients() if i.auth == "signature"), None)
+    basic = next((i for i in institutions if i["basic"]), None)
+    test = registry.services.get("TestConnectionService")
+    example = {}
+    if test is not None and signer is not None:
+        example["command"] = ("kszws call TestConnectionService sendTestMessage echo=hello "
+                              "--as %s --url %s" % (signer.id, base))
+    if test is not None and basic is not None:
+        example["curl"] = (
+            "curl -s -u %s:%s -H 'Content-Type: text/xml; charset=utf-8' "
+            "-H 'SOAPAction: \"http://kszbcss.fgov.be/TestConnectionServiceService/sendTestMessage\"' "
+            "--data '<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" "
+            "xmlns:v1=\"http://kszbcss.fgov.be/intf/TestConnectionServiceService/v1\"><soapenv:Body>"
+            "<v1:sendTestMessageRequest><echo>hello</echo></v1:sendTestMessageRequest>"
+            "</soapenv:Body></soapenv:Envelope>' %s%s" % (
+                basic["basic"]["username"], basic["basic"]["password"], base, test.path))
+    return {
+        "hub": {"url": base, "health": base + "/health", "institution": registry.hub.id,
+                "certificate": registry.hub.certificates[0]},
+        "ca": str(settings.certs_dir / "ca.crt"),
+        "database": settings.store_url if "@" not in settings.store_url else "(postgresql)",
+        "services": services,
+        "sources": [],
+        "institutions": institutions,
+        "example": example,
+    }
+
+
+def write(settings, info):
+    path = settings.data_dir / "demo.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n")
+    path.chmod(0o600)  # it holds demo passwords
+    return path
+
+
+def banner(info, path):
+    lines = ["", "kszws demo network is up", "  hub     %s   (health: %s)" % (
+        info["hub"]["url"], info["hub"]["health"])]
+    for s in info["services"]:
+        lines.append("  service %-24s %s" % (s["name"], s["endpoint"]))
+        lines.append("          %-24s %s" % ("", s["wsdl"]))
+    lines.append("  institutions:")
+    for i in info["institutions"]:
+        if i["kind"] == "institution":
+            lines.append("    %-12s sector %d.%d  cbe %s  auth %s" % (
+                i["id"], i["sector"], i["subsector"], i["cbe"], i["auth"]))
+    if "command" in info["example"]:
+        lines += ["", "Try a signed call:", "  " + info["example"]["command"]]
+    if "curl" in info["example"]:
+        lines += ["", "Or, as a legacy HTTP Basic client:", "  " + info["example"]["curl"]]
+    lines += ["", "Everything above, machine-readable: %s" % path, "Stop with Ctrl-C.", ""]
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""The hub pipeline: identify the caller, ticket, validate, authorize, route, log, reply."""

@@ -1,0 +1,38 @@
+"""One exchange through the hub: what the exchange log records about it."""
+import uuid
+from dataclasses import dataclass, field
+
+
+def new_ticket():
+    """The hub's ticket for a new-style exchange: a UUID (informationCBSS/ticketCBSS)."""
+    return str(uuid.uuid4())
+
+
+@dataclass
+class Exchange:
+    ticket: str
+    received_at: object  # aware UTC datetime
+    service: str
+    request_size: int
+    peer: str = ""
+    replied_at: object = None
+    caller: str = None  # institution id
+    caller_user: str = None
+    auth_method: str = "anonymous"
+    certificate_subject: str = ""
+    operation: str = None
+    version: str = None
+    legal_context: str = None
+    outcome: str = "OK"  # OK | REFUSED | ERROR
+    reason_code: str = "MSG00000"
+    detail: str = None
+    reply_size: int = 0
+    signed_request: bool = False
+    signed_reply: bool = False
+    ssins: set = field(default_factory=set)
+    cbes: set = field(default_factory=set)
+
+    def refuse(self, refusal):
+        self.outcome = "ERROR" if refusal.reason.fault_code == "Server" else "REFUSED"
+        self.reason_code = refusal.code
+        self.detail = (refusal.detail or refusal.reason.diagnostic)[:256]

@@ -1,0 +1,50 @@
+"""The unique keys of the network (seed §4.3): SSIN for persons, enterprise number for
+enterprises. Validation is python-stdnum's; this module only adapts it to the hub's use
+(accepting the display forms real clients send, answering a canonical form)."""
+from stdnum.be import ssn as _ssn
+from stdnum.be import vat as _vat
+from stdnum.exceptions import ValidationError
+
+
+class InvalidIdentifier(ValueError):
+    pass
+
+
+def ssin(value):
+    """Canonical 11-digit SSIN (National Register or bis number) or InvalidIdentifier.
+
+    Accepts the display forms `YYMMDD SSS-CC`, `YYMMDD SSS=CC`, `68.06.01-053.09`."""
+    try:
+        return _ssn.validate(str(value).replace("=", ""))
+    except ValidationError as exc:
+        raise InvalidIdentifier("invalid SSIN %r: %s" % (value, exc)) from None
+
+
+def ssin_kind(value):
+    """'nn' for a National Register number, 'bis' for a bis number."""
+    return _ssn.guess_type(ssin(value))
+
+
+def is_ssin(value):
+    try:
+        ssin(value)
+    except InvalidIdentifier:
+        return False
+    return True
+
+
+def enterprise_number(value):
+    """Canonical 10-digit enterprise (CBE/KBO) number or InvalidIdentifier."""
+    try:
+        number = _vat.validate(str(value))
+    except ValidationError as exc:
+        raise InvalidIdentifier("invalid enterprise number %r: %s" % (value, exc)) from None
+    return number
+
+
+def is_enterprise_number(value):
+    try:
+        enterprise_number(value)
+    except InvalidIdentifier:
+        return False
+    return True

@@ -1,0 +1,131 @@
+"""Reading and checking the registry in conf/: sectors.toml, institutions.toml, services.toml.
+
+Every problem raises ConfigError naming the file, the entry and the problem, so that a bad
+configuration stops start-up instead of surfacing as a refused call hours later.
+"""
+import re
+
+from kszws import ids
+from kszws.config import REQUIRED, ConfigError, read_toml, resolve_under, take
+from kszws.registry.model import AUTH_MODES, Institution, Registry, Sector, Service
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+
+
+def load_registry(settings):
+    conf = settings.conf_dir
+    sectors = _load_sectors(conf / "sectors.toml")
+    institutions = _load_institutions(conf / "institutions.toml", settings, sectors)
+    hub = institutions.get(settings.hub_institution)
+    if hub is None or hub.kind != "hub":
+        raise ConfigError(conf / "institutions.toml", settings.hub_institution,
+                          "the hub institution named in kszws.toml [hub] is not declared "
+                          "with kind = \"hub\"")
+    services = _load_services(conf / "services.toml", settings, institutions)
+    return Registry(hub=hub, institutions=institutions, services=services, sectors=sectors)
+
+
+def _entries(path, raw, table):
+    unknown = set(raw) - {table}
+    if unknown:
+        raise ConfigError(path, "-", "unknown table(s): %s" % ", ".join(sorted(unknown)))
+    entries = raw.get(table, [])
+    if not isinstance(entries, list):
+        raise ConfigError(path, table, "expected [[%s]] entries" % table)
+    return entries
+
+
+def _load_sectors(path):
+    sectors = {}
+    for n, entry in enumerate(_entries(path, read_toml(path), "sector"), 1):
+        where = "sector #%d" % n
+        e = take(entry, path, where, {
+            "code": (int, REQUIRED), "subsector": (int, 0),
+            "abbreviation_nl": (str, REQUIRED), "name_nl": (str, REQUIRED),
+            "abbreviation_fr": (str, REQUIRED), "name_fr": (str, REQUIRED),
+        })
+        key = (e["code"], e["subsector"])
+        if key in sectors:
+            raise ConfigError(path, where, "sector %d.%d declared twice" % key)
+        sectors[key] = Sector(e["code"], e["subsector"], e["abbreviation_nl"], e["name_nl"],
+                              e["abbreviation_fr"], e["name_fr"])
+    return sectors
+
+
+def _load_institutions(path, settings, sectors):
+    institutions = {}
+    for n, entry in enumerate(_entries(path, read_toml(path), "institution"), 1):
+        where = "institution #%d (%s)" % (n, entry.get("id", "no id"))
+        e = take(entry, path, where, {
+            "id": (str, REQUIRED), "name": (str, REQUIRED), "sector": (int, REQUIRED),
+            "subsector": (int, 0), "cbe": (str, REQUIRED), "auth": (str, "signature"),
+            "certificates": (list, None), "sign_replies": (bool, None),
+            "kind": (str, "institution"),
+        })
+        if not _ID.match(e["id"]):
+            raise ConfigError(path, where, "id must be 2-63 lower-case letters, digits or '-'")
+        if e["id"] in institutions:
+            raise ConfigError(path, where, "id declared twice")
+        if (e["sector"], e["subsector"]) not in sectors:
+            raise ConfigError(path, where, "sector %d.%d is not in sectors.toml"
+                              % (e["sector"], e["subsector"]))
+        try:
+            cbe = ids.enterprise_number(e["cbe"])
+        except ids.InvalidIdentifier as exc:
+            raise ConfigError(path, where, str(exc)) from None
+        if e["auth"] not in AUTH_MODES:
+            raise ConfigError(path, where, "auth must be one of %s" % ", ".join(AUTH_MODES))
+        if e["kind"] not in ("institution", "hub", "source"):
+            raise ConfigError(path, where, "kind must be institution, hub or source")
+        certificates = e["certificates"]
+        if certificates is None:
+            certificates = [str(settings.certs_dir / ("%s.crt" % e["id"]))]
+        if not certificates or not all(isinstance(c, str) for c in certificates):
+            raise ConfigError(path, where, "certificates must be a non-empty list of paths")
+        certificates = tuple(str(_resolve(settings, c)) for c in certificates)
+        sign_replies = e["sign_replies"]
+        if sign_replies is None:
+            sign_replies = e["auth"] == "signature"
+        institutions[e["id"]] = Institution(
+            id=e["id"], name=e["name"], sector=e["sector"], subsector=e["subsector"], cbe=cbe,
+            auth=e["auth"], certificates=certificates, sign_replies=sign_replies, kind=e["kind"])
+    usernames = {}
+    for inst in institutions.values():
+        if inst.auth == "basic":
+            other = usernames.setdefault(inst.basic_username, inst.id)
+            if other != inst.id:
+                raise ConfigError(path, inst.id, "same enterprise number (HTTP Basic user %s) "
+                                  "as %s" % (inst.basic_username, other))
+    return institutions
+
+
+def _load_services(path, settings, institutions):
+    services = {}
+    paths = {}
+    for n, entry in enumerate(_entries(path, read_toml(path), "service"), 1):
+        where = "service #%d (%s)" % (n, entry.get("name", "no name"))
+        e = take(entry, path, where, {
+            "name": (str, REQUIRED), "path": (str, REQUIRED), "wsdl": (str, REQUIRED),
+            "signed": (bool, False), "anonymous": (bool, False), "route": (str, "hub"),
+        })
+        if e["name"] in services:
+            raise ConfigError(path, where, "name declared twice")
+        if not e["path"].startswith("/") or e["path"] in ("/", "/health"):
+            raise ConfigError(path, where, "path must start with '/' and not be / or /health")
+        if e["path"] in paths:
+            raise ConfigError(path, where, "path already used by %s" % paths[e["path"]])
+        paths[e["path"]] = e["name"]
+        wsdl = _resolve(settings, e["wsdl"])
+        if not wsdl.is_file():
+            raise ConfigError(path, where, "WSDL file %s not found" % wsdl)
+        route = e["route"]
+        if route != "hub" and (route not in institutions or institutions[route].kind != "source"):
+            raise ConfigError(path, where, "route must be \"hub\" or the id of a source "
+                              "institution, not %r" % route)
+        services[e["name"]] = Service(name=e["name"], path=e["path"], wsdl=str(wsdl),
+                                      signed=e["signed"], anonymous=e["anonymous"], route=route)
+    return services
+
+
+def _resolve(settings, relative):
+    return resolve_under(settings.project_root, relative)

@@ -1,0 +1,69 @@
+"""Who is who on the network: institutions, sectors, services (read from conf/)."""
+from dataclasses import dataclass, field
+
+# How an institution proves who it is (CONTRACTS.md §2): WS-Security X.509 signature
+# (kszws's strong mode), or the legacy modes real CBSS clients use.
+AUTH_MODES = ("signature", "basic", "client-cert")
+
+
+@dataclass(frozen=True)
+class Sector:
+    code: int
+    subsector: int
+    abbreviation_nl: str
+    name_nl: str
+    abbreviation_fr: str
+    name_fr: str
+
+
+@dataclass(frozen=True)
+class Institution:
+    id: str
+    name: str
+    sector: int
+    subsector: int
+    cbe: str  # enterprise number, 10 digits
+    auth: str  # one of AUTH_MODES
+    certificates: tuple  # paths of the registered certificates (PEM)
+    sign_replies: bool
+    kind: str = "institution"  # institution | hub | source
+
+    @property
+    def basic_username(self):
+        # CONTRACTS.md §2: HTTP Basic user names are "E" + the enterprise number.
+        return "E" + self.cbe
+
+    @property
+    def must_sign(self):
+        return self.auth == "signature"
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    path: str  # HTTP path of the endpoint on the hub
+    wsdl: str  # published WSDL, relative to the project root
+    signed: bool  # every request must be signed and every reply is signed
+    anonymous: bool  # callable without authentication (public data only)
+    route: str  # "hub" (answered by the hub itself) or the name of a source
+
+
+@dataclass(frozen=True)
+class Registry:
+    hub: Institution
+    institutions: dict  # id -> Institution (the hub and sources included)
+    services: dict  # name -> Service
+    sectors: dict = field(default_factory=dict)  # (code, subsector) -> Sector
+
+    def institution(self, institution_id):
+        return self.institutions[institution_id]
+
+    def by_basic_username(self, username):
+        for inst in self.institutions.values():
+            if inst.auth == "basic" and inst.basic_username == username:
+                return inst
+        return None
+
+    def clients(self):
+        """Institutions that call the hub (not the hub itself nor the sources)."""
+        return [i for i in self.institutions.values() if i.kind == "institution"]

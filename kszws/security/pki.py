@@ -1,0 +1,141 @@
+"""The demo PKI (cryptography): a CA, and a key and certificate per institution.
+
+Generated on each machine by `kszws pki init`, never committed. In production the
+certificates come from the real PKI; only `conf/institutions.toml` changes.
+"""
+import datetime
+import os
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from kszws.security.keystore import key_path_for
+
+KEY_TYPES = ("rsa2048", "rsa3072", "ec256")
+
+
+def new_key(key_type="rsa2048"):
+    if key_type == "rsa2048":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if key_type == "rsa3072":
+        return rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    if key_type == "ec256":
+        return ec.generate_private_key(ec.SECP256R1())
+    raise ValueError("key type must be one of %s" % ", ".join(KEY_TYPES))
+
+
+def _name(common_name, organization=None, serial_number=None):
+    attrs = [x509.NameAttribute(NameOID.COUNTRY_NAME, "BE")]
+    if organization:
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization[:64]))
+    if serial_number:
+        # The enterprise number, as Belgian government certificates carry it.
+        attrs.append(x509.NameAttribute(NameOID.SERIAL_NUMBER, serial_number))
+    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64]))
+    return x509.Name(attrs)
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def make_ca(common_name="kszws demo CA", days=3650, key_type="rsa2048"):
+    key = new_key(key_type)
+    name = _name(common_name, "kszws demo")
+    now = _now()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                       critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def issue(ca_key, ca_cert, common_name, organization=None, cbe=None, key=None, days=825,
+          not_before=None, not_after=None, dns_names=(), key_type="rsa2048"):
+    """A leaf certificate for signing (WS-Security), TLS server and TLS client use.
+    `not_before`/`not_after` let tests make expired or future certificates."""
+    key = key or new_key(key_type)
+    now = _now()
+    not_before = not_before or now - datetime.timedelta(minutes=5)
+    not_after = not_after or now + datetime.timedelta(days=days)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name, organization, cbe))
+        .issuer_name(ca_cert.subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before).not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False),
+                       critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH,
+                                              ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                       critical=False)
+    )
+    if dns_names:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]), critical=False)
+    return key, builder.sign(ca_key, hashes.SHA256())
+
+
+def write_key(path, key):
+    path = Path(path)
+    data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+def write_cert(path, cert):
+    Path(path).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def read_key(path):
+    return serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+
+
+def read_cert(path):
+    return x509.load_pem_x509_certificate(Path(path).read_bytes())
+
+
+def init_pki(certs_dir, institutions, key_type="rsa2048", force=False):
+    """Make the CA (once) and a key + certificate for every institution that has none.
+
+    `institutions`: Institution objects (registry). Returns the list of files written."""
+    certs_dir = Path(certs_dir)
+    certs_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    ca_key_path, ca_cert_path = certs_dir / "ca.key", certs_dir / "ca.crt"
+    if force or not ca_cert_path.exists():
+        ca_key, ca_cert = make_ca(key_type=key_type)
+        write_key(ca_key_path, ca_key)
+        write_cert(ca_cert_path, ca_cert)
+        written += [ca_key_path, ca_cert_path]
+        force = True  # a new CA re-issues every certificate
+    else:
+        ca_key, ca_cert = read_key(ca_key_path), read_cert(ca_cert_path)
+    for inst in institutions:
+        cert_path = Path(inst.certificates[0])
+        key_path = key_path_for(cert_path)
+        if cert_path.exists() and key_path.exists() and not force:
+            continue
+        key, cert = issue(ca_key, ca_cert, inst.name, inst.name, inst.cbe,
+                          dns_names=("localhost",), key_type=key_type)
+        cert_path.parent.mkdir(parents=True, exist_ok=True)
+        write_key(key_path, key)
+        write_cert(cert_path, cert)
+        written += [key_path, cert_path]
+    return written

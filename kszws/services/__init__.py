@@ -1,0 +1,23 @@
+"""The hub's services: thin Spyne applications mapping the wire onto the hub pipeline.
+
+`ENDPOINTS` maps a service name of conf/services.toml to the factory of its endpoint.
+"""
+from kszws.services import testconnection
+
+ENDPOINTS = {
+    "TestConnectionService": testconnection.endpoint,
+}
+
+
+def build_endpoints(registry, clock, services_file="services.toml"):
+    """One endpoint per service of the registry; a service without code is a config error."""
+    from kszws.config import ConfigError
+
+    endpoints = {}
+    for service in registry.services.values():
+        factory = ENDPOINTS.get(service.name)
+        if factory is None:
+            raise ConfigError(services_file, service.name, "no such service in kszws "
+                              "(known: %s)" % ", ".join(sorted(ENDPOINTS)))
+        endpoints[service.name] = factory(service, clock)
+    return endpoints

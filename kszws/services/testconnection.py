@@ -1,0 +1,64 @@
+"""TestConnectionService v1: the CBSS liveness probe (CONTRACTS.md §5).
+
+sendTestMessage(echo) -> (informationCBSS, echo, sslCertificate). Real PHP clients call it
+before every classic request, with HTTP Basic; kszws answers with the hub's ticket and the
+subject of the certificate that authenticated the caller (empty for HTTP Basic).
+"""
+import kszws.compat.spyne  # noqa: F401
+
+from spyne import Application, ComplexModel, DateTime, ServiceBase, Unicode, rpc
+
+from kszws.services.runtime import ParsedSoap11, SpyneEndpoint
+from kszws.wire.ns import TEST_CONNECTION_INTF as INTF
+from kszws.wire.ns import TEST_CONNECTION_TYPES as TYPES
+from kszws.wire.ns import q
+
+# CBSS's new-style schemas have unqualified local elements: sub_ns="" makes spyne write
+# them without a namespace.
+_local = dict(sub_ns="")
+
+
+class InformationCBSSType(ComplexModel):
+    __namespace__ = TYPES
+    _type_info = [
+        ("ticketCBSS", Unicode(min_occurs=1, **_local)),
+        ("timestampReceive", DateTime(min_occurs=1, **_local)),
+        ("timestampReply", DateTime(min_occurs=1, **_local)),
+    ]
+
+
+class SendTestMessageRequestType(ComplexModel):
+    __namespace__ = TYPES
+    _type_info = [("echo", Unicode(min_occurs=1, **_local))]
+
+
+class SendTestMessageResponseType(ComplexModel):
+    __namespace__ = TYPES
+    _type_info = [
+        ("informationCBSS", InformationCBSSType.customize(**_local)),
+        ("echo", Unicode(min_occurs=1, **_local)),
+        ("sslCertificate", Unicode(min_occurs=1, **_local)),
+    ]
+
+
+class TestConnectionService(ServiceBase):
+    @rpc(SendTestMessageRequestType, _body_style="bare", _operation_name="sendTestMessage",
+         _in_message_name="sendTestMessageRequest", _out_message_name="sendTestMessageResponse",
+         _returns=SendTestMessageResponseType)
+    def sendTestMessage(ctx, request):
+        exchange = ctx.udc
+        exchange.replied_at = ctx.app.clock()
+        return SendTestMessageResponseType(
+            informationCBSS=InformationCBSSType(ticketCBSS=exchange.ticket,
+                                                timestampReceive=exchange.received_at,
+                                                timestampReply=exchange.replied_at),
+            echo=request.echo,
+            sslCertificate=exchange.certificate_subject,
+        )
+
+
+def endpoint(service, clock):
+    app = Application([TestConnectionService], tns=INTF, name="TestConnectionServiceService",
+                      in_protocol=ParsedSoap11(), out_protocol=ParsedSoap11())
+    app.clock = clock
+    return SpyneEndpoint(service, app, q(INTF, "sendTestMessageFault"))

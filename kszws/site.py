@@ -1,0 +1,191 @@
+"""The hub's Twisted web resources: one per endpoint path, /health, and the request class
+that refuses oversized bodies without buffering them.
+
+HTTP only: everything SOAP happens in the hub pipeline (hub/pipeline.py).
+"""
+import json
+
+from cryptography.hazmat.primitives.serialization import Encoding
+from twisted.internet import threads
+from twisted.web import resource, server
+
+from kszws.httputil import public_url
+from kszws.registry import Service
+from kszws.security.authn import Transport
+
+XML = b"text/xml; charset=utf-8"
+
+
+class LimitedRequest(server.Request):
+    """A request whose body is dropped, not stored, once it exceeds the site's limit
+    (the resource then answers HTTP0003)."""
+
+    too_large = False
+    _received = 0
+
+    def gotLength(self, length):
+        super().gotLength(length)
+        if length is not None and length > self.channel.site.max_body_bytes:
+            self.too_large = True
+
+    def handleContentChunk(self, data):
+        if self.too_large:
+            return
+        self._received += len(data)
+        if self._received > self.channel.site.max_body_bytes:
+            self.too_large = True
+            self.content.seek(0)
+            self.content.truncate()
+            return
+        super().handleContentChunk(data)
+
+
+class HubSite(server.Site):
+    requestFactory = LimitedRequest
+    displayTracebacks = False  # never a stack trace to a caller
+
+    def __init__(self, root, max_body_bytes):
+        super().__init__(root)
+        self.max_body_bytes = max_body_bytes
+        self.noisy = False
+
+    def log(self, request):
+        # The exchange log is the access log; Twisted's per-request line is not needed.
+        pass
+
+
+def _transport(request):
+    return Transport(
+        peer=getattr(request.getClientAddress(), "host", "") or "",
+        authorization=request.getHeader(b"authorization") or b"",
+        client_certificate=_client_certificate(request),
+        secure=request.isSecure(),
+    )
+
+
+def _client_certificate(request):
+    get = getattr(request.channel.transport, "getPeerCertificate", None)
+    cert = get() if get is not None and request.isSecure() else None
+    return cert.to_cryptography().public_bytes(Encoding.DER) if cert is not None else b""
+
+
+def _send(reply, request):
+    if request._disconnected or request.finished:
+        return
+    request.setResponseCode(reply.status)
+    request.setHeader(b"content-type", XML)
+    request.setHeader(b"content-length", b"%d" % len(reply.body))
+    request.write(reply.body)
+    request.finish()
+
+
+class SoapResource(resource.Resource):
+    """One endpoint: POST goes to the hub; GET ?wsdl / ?xsd=NAME serve the contract."""
+
+    isLeaf = True
+
+    def __init__(self, hub, endpoint, contract):
+        super().__init__()
+        self.hub = hub
+        self.endpoint = endpoint
+        self.contract = contract
+
+    def render(self, request):
+        if request.method == b"POST":
+            if request.too_large:
+                d = self.hub.refuse(self.endpoint, _transport(request), "HTTP0003",
+                                    request_size=request.channel.site.max_body_bytes)
+            else:
+                request.content.seek(0)
+                d = self.hub.handle(self.endpoint, _transport(request), request.content.read(),
+                                    request.getHeader(b"content-type") or b"")
+        elif request.method == b"GET" and (b"wsdl" in request.args or b"xsd" in request.args):
+            return self._contract(request)
+        else:
+            d = self.hub.refuse(self.endpoint, _transport(request), "HTTP0001",
+                                "method %s" % request.method.decode("latin-1")[:16])
+        d.addCallback(_send, request)
+        return server.NOT_DONE_YET
+
+    def _contract(self, request):
+        url = public_url(request)
+        if b"wsdl" in request.args:
+            body = self.contract.wsdl(url)
+        else:
+            name = request.args[b"xsd"][0].decode("utf-8", "replace")
+            body = self.contract.xsd(name, url)
+            if body is None:
+                request.setResponseCode(404)
+                return b"no such schema\n"
+        request.setHeader(b"content-type", XML)
+        return body
+
+
+class NoEndpoint:
+    """Stands in for an endpoint when a request hits a path where there is none, so that it
+    still gets a signed SOAP Fault and a log row."""
+
+    service = Service(name="-", path="", wsdl="", signed=False, anonymous=False, route="hub")
+
+    @staticmethod
+    def fault_detail(refusal, exchange):
+        return None
+
+
+class Router(resource.Resource):
+    """Exact-path routing (CBSS paths have several segments, e.g. /SOA4520/.../sendTestMessage)."""
+
+    isLeaf = True
+
+    def __init__(self, hub):
+        super().__init__()
+        self.hub = hub
+        self.routes = {}
+
+    def add(self, path, child):
+        self.routes[path.encode("ascii")] = child
+
+    def render(self, request):
+        child = self.routes.get(request.path.rstrip(b"/") or b"/")
+        if child is not None:
+            return child.render(request)
+        d = self.hub.refuse(NoEndpoint, _transport(request), "SOAP0002",
+                            "no endpoint at %s" % request.path.decode("latin-1")[:100])
+        d.addCallback(_send, request)
+        return server.NOT_DONE_YET
+
+
+class Health(resource.Resource):
+    """GET /health: 200 only when the database answers, the hub's signing certificate is
+    valid and the hub is not in maintenance; else 503. The body says which check failed."""
+
+    isLeaf = True
+
+    def __init__(self, db, certificate, maintenance_flag, clock, timeout=2.0):
+        super().__init__()
+        self.db, self.certificate = db, certificate
+        self.maintenance_flag, self.clock, self.timeout = maintenance_flag, clock, timeout
+
+    def render_GET(self, request):
+        from twisted.internet import reactor
+
+        d = threads.deferToThread(self.db.ping)
+        d.addTimeout(self.timeout, reactor)
+        d.addCallbacks(lambda _: True, lambda _: False)
+        d.addCallback(self._answer, request)
+        return server.NOT_DONE_YET
+
+    def _answer(self, database_ok, request):
+        checks = {
+            "database": database_ok,
+            "certificate": self.certificate.valid_at(self.clock()),
+            "maintenance": self.maintenance_flag.exists(),
+        }
+        healthy = checks["database"] and checks["certificate"] and not checks["maintenance"]
+        body = json.dumps({"status": "ok" if healthy else "unavailable", **checks}).encode()
+        if not request._disconnected:
+            request.setResponseCode(200 if healthy else 503)
+            request.setHeader(b"content-type", b"application/json")
+            request.write(body + b"\n")
+            request.finish()
+

@@ -1,0 +1,62 @@
+"""The tables, as SQLAlchemy Core metadata. Migrations (store/migrations/) create and
+change them; a test checks that a migrated database matches this module."""
+from sqlalchemy import (BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer,
+                        MetaData, String, Table)
+
+metadata = MetaData()
+
+# The exchange log (one row per request reaching the hub), append-only and hash-chained:
+# row_hash = sha256(prev_hash + canonical row). `seq` is given by the writer, without gaps.
+exchange_log = Table(
+    "exchange_log", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("ticket", String(36), nullable=False, unique=True),
+    Column("received_at", DateTime, nullable=False),  # UTC, naive
+    Column("replied_at", DateTime, nullable=False),
+    Column("caller", String(64)),  # institution id, NULL when unidentified
+    Column("caller_user", String(64)),
+    Column("auth_method", String(16), nullable=False),
+    Column("service", String(64), nullable=False),
+    Column("operation", String(64)),
+    Column("version", String(16)),
+    Column("legal_context", String(64)),
+    Column("outcome", String(8), nullable=False),  # OK | REFUSED | ERROR
+    Column("reason_code", String(16), nullable=False),
+    Column("detail", String(256)),
+    Column("request_size", Integer, nullable=False),
+    Column("reply_size", Integer, nullable=False),
+    Column("peer", String(64)),
+    Column("signed_request", Boolean, nullable=False),
+    Column("signed_reply", Boolean, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("row_hash", String(64), nullable=False),
+)
+Index("ix_exchange_log_received_at", exchange_log.c.received_at)
+Index("ix_exchange_log_caller", exchange_log.c.caller)
+
+# The SSINs and enterprise numbers an exchange concerns ("who consulted my data").
+exchange_subject = Table(
+    "exchange_subject", metadata,
+    Column("seq", BigInteger, ForeignKey("exchange_log.seq"), primary_key=True),
+    Column("kind", String(4), primary_key=True),  # ssin | cbe
+    Column("value", String(11), primary_key=True),
+)
+Index("ix_exchange_subject_value", exchange_subject.c.value)
+
+# The head of the hash chain, updated in the same transaction as the rows: a deleted tail
+# no longer matches it.
+log_head = Table(
+    "log_head", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+)
+
+# Signature values already accepted, shared by every worker, kept until their Timestamp
+# window has passed.
+replay_cache = Table(
+    "replay_cache", metadata,
+    Column("token", String(64), primary_key=True),
+    Column("expires_at", DateTime, nullable=False),
+)
+Index("ix_replay_cache_expires_at", replay_cache.c.expires_at)

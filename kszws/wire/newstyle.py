@@ -1,0 +1,45 @@
+"""The CBSS "new style" blocks shared by every service (CONTRACTS.md §1B, §3):
+informationCBSS, the status block and CBSSFaultType faults. Local elements are
+unqualified; only the top element of a message is namespace-qualified."""
+from lxml import etree
+
+from kszws.wire.reasons import REASONS
+
+# The authorCode CBSS puts in its faults (samples/lino_fault_RetrieveTIGroups_v1.xml).
+AUTHOR_CODE = "http://www.bcss.fgov.be/en/international/home/index.html"
+
+
+def xsd_datetime(moment):
+    """An aware UTC datetime as xsd:dateTime with milliseconds, like CBSS: 2012-05-23T08:19:09.029Z."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (moment.microsecond // 1000)
+
+
+def information_cbss(parent, ticket, received, replied):
+    info = etree.SubElement(parent, "informationCBSS")
+    etree.SubElement(info, "ticketCBSS").text = ticket
+    etree.SubElement(info, "timestampReceive").text = xsd_datetime(received)
+    etree.SubElement(info, "timestampReply").text = xsd_datetime(replied)
+    return info
+
+
+def message(parent, tag, code, diagnostic=None, information=()):
+    """A MessageType element (severity, reasonCode, diagnostic, authorCode, information*)."""
+    reason = REASONS[code]
+    elt = etree.SubElement(parent, tag)
+    etree.SubElement(elt, "severity").text = reason.severity
+    etree.SubElement(elt, "reasonCode").text = code
+    etree.SubElement(elt, "diagnostic").text = (diagnostic or reason.diagnostic)[:256]
+    etree.SubElement(elt, "authorCode").text = AUTHOR_CODE
+    for field_name, field_value in list(information)[:15]:
+        info = etree.SubElement(elt, "information")
+        etree.SubElement(info, "fieldName").text = field_name[:64]
+        etree.SubElement(info, "fieldValue").text = str(field_value)[:256]
+    return elt
+
+
+def cbss_fault(tag, code, ticket, received, replied, diagnostic=None, information=()):
+    """A fault detail element of CBSSFaultType: informationCBSS then one detail."""
+    elt = etree.Element(tag, nsmap={"tns": tag[1:].split("}")[0]} if tag.startswith("{") else None)
+    information_cbss(elt, ticket, received, replied)
+    message(elt, "detail", code, diagnostic, information)
+    return elt

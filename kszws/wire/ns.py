@@ -1,0 +1,20 @@
+"""XML namespaces of the wire formats (one table, imported everywhere)."""
+
+SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+DS = "http://www.w3.org/2000/09/xmldsig#"
+WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+WSSE11 = "http://docs.oasis-open.org/wss/oasis-wss-wssecurity-secext-1.1.xsd"
+X509V3 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3"
+BASE64 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
+
+# CBSS "new style" (CONTRACTS.md §1B)
+CBSS_COMMON_V3 = "http://kszbcss.fgov.be/types/common/v3"
+TEST_CONNECTION_INTF = "http://kszbcss.fgov.be/intf/TestConnectionServiceService/v1"
+TEST_CONNECTION_TYPES = "http://kszbcss.fgov.be/types/TestConnectionService/v1"
+
+
+def q(ns, local):
+    """Clark notation: {ns}local."""
+    return "{%s}%s" % (ns, local)

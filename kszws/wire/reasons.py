@@ -1,0 +1,75 @@
+"""Reason codes: the stable identifiers of every outcome the hub reports.
+
+New-style replies and faults carry a `reasonCode` (max 16 characters). CBSS's own codes
+(`MSG000xx`, CONTRACTS.md §3) are kept as they are; the codes kszws adds follow the same
+eight-character shape with a prefix that names the layer that refused:
+HTTP (transport), XML (parsing), SOAP (envelope), SEC (security), LOG (exchange log).
+Codes are part of the contract: never renumber, only add.
+"""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    fault_code: str  # SOAP 1.1 faultcode local name: Client (the caller's fault) or Server
+    diagnostic: str
+    http_status: int = 500
+    severity: str = "FATAL"
+
+
+def _table(*reasons):
+    return {r.code: r for r in reasons}
+
+
+REASONS = _table(
+    Reason("MSG00000", "", "Treatment completed successfully.", 200, "INFORMATION"),
+    Reason("MSG00003", "Server", "Unexpected internal error occurred"),
+    Reason("MSG00008", "Client", "A validation error occurred."),
+    Reason("HTTP0001", "Client", "The request must be an HTTP POST of a SOAP 1.1 message.", 405),
+    Reason("HTTP0002", "Client", "The Content-Type must be text/xml (SOAP 1.1).", 415),
+    Reason("HTTP0003", "Client", "The request body exceeds the size limit.", 413),
+    Reason("XML00001", "Client", "The message is not well-formed XML."),
+    Reason("XML00002", "Client", "Document type declarations (DTD) and entities are refused."),
+    Reason("XML00003", "Client", "The message exceeds the nesting or size limits of the parser."),
+    Reason("XML00004", "Client", "The message is not correctly encoded (UTF-8 expected)."),
+    Reason("SOAP0001", "Client", "The message is not a SOAP 1.1 envelope with one Body."),
+    Reason("SOAP0002", "Client", "The operation is unknown to this endpoint."),
+    Reason("SOAP0003", "MustUnderstand", "A header marked mustUnderstand is not understood."),
+    Reason("SEC00001", "Client", "Authentication is required for this endpoint."),
+    Reason("SEC00002", "Client", "The signature does not verify (message altered in transit)."),
+    Reason("SEC00003", "Client", "The signature does not satisfy the signature policy."),
+    Reason("SEC00004", "Client", "The signing certificate is not registered for any institution."),
+    Reason("SEC00005", "Client", "The signing certificate is outside its validity period."),
+    Reason("SEC00006", "Client", "The Timestamp is missing, expired or not fresh."),
+    Reason("SEC00007", "Client", "This message was already received (replay)."),
+    Reason("SEC00008", "Client", "The security header is duplicated or malformed."),
+    Reason("SEC00009", "Client", "The HTTP Basic credentials are not valid."),
+    Reason("SEC00010", "Client", "This institution must sign its requests (WS-Security)."),
+    Reason("SEC00011", "Client", "The client certificate is not registered for any institution."),
+    Reason("LOG00001", "Server", "The exchange could not be logged; it was not processed."),
+)
+
+
+def reason(code):
+    return REASONS[code]
+
+
+class Refusal(Exception):
+    """Raised anywhere on the request path to refuse a message with a stable reason code.
+
+    `detail` is for the exchange log and the fault's diagnostic; it must never contain
+    personal data of someone other than the caller, nor a stack trace.
+    """
+
+    def __init__(self, code, detail=None):
+        super().__init__(code, detail)
+        self.reason = REASONS[code]
+        self.detail = detail
+
+    @property
+    def code(self):
+        return self.reason.code
+
+    def __str__(self):
+        return "%s: %s" % (self.code, self.detail or self.reason.diagnostic)
