@@ -107,6 +107,7 @@ def _load_services(path, settings, institutions):
         e = take(entry, path, where, {
             "name": (str, REQUIRED), "path": (str, REQUIRED), "wsdl": (str, REQUIRED),
             "signed": (bool, False), "anonymous": (bool, False), "route": (str, "hub"),
+            "implementation": (str, ""),
         })
         if e["name"] in services:
             raise ConfigError(path, where, "name declared twice")
@@ -123,7 +124,8 @@ def _load_services(path, settings, institutions):
             raise ConfigError(path, where, "route must be \"hub\" or the id of a source "
                               "institution, not %r" % route)
         services[e["name"]] = Service(name=e["name"], path=e["path"], wsdl=str(wsdl),
-                                      signed=e["signed"], anonymous=e["anonymous"], route=route)
+                                      signed=e["signed"], anonymous=e["anonymous"], route=route,
+                                      implementation=e["implementation"] or e["name"])
     return services
 
 

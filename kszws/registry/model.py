@@ -46,6 +46,7 @@ class Service:
     signed: bool  # every request must be signed and every reply is signed
     anonymous: bool  # callable without authentication (public data only)
     route: str  # "hub" (answered by the hub itself) or the name of a source
+    implementation: str = ""  # the kszws service that answers (default: name)
 
 
 @dataclass(frozen=True)

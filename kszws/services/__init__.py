@@ -15,9 +15,9 @@ def build_endpoints(registry, clock, services_file="services.toml"):
 
     endpoints = {}
     for service in registry.services.values():
-        factory = ENDPOINTS.get(service.name)
+        factory = ENDPOINTS.get(service.implementation)
         if factory is None:
-            raise ConfigError(services_file, service.name, "no such service in kszws "
-                              "(known: %s)" % ", ".join(sorted(ENDPOINTS)))
+            raise ConfigError(services_file, service.name, "no implementation %r in kszws "
+                              "(known: %s)" % (service.implementation, ", ".join(sorted(ENDPOINTS))))
         endpoints[service.name] = factory(service, clock)
     return endpoints

@@ -1,0 +1,169 @@
+"""A throw-away kszws network for tests: a project folder (conf/, wsdl/, xsd/, certs/,
+var/) in a temporary directory, test institutions added to conf/, a demo PKI, and the hub
+started as a real process on a loopback port."""
+import datetime
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+from kszws.config import load_settings
+from kszws.registry import load_registry
+from kszws.security import pki
+from kszws.security.credentials import Credentials, issue_passwords
+
+ROOT = Path(__file__).resolve().parent.parent
+CBSS = ROOT.parent / "shared" / "cbss"
+
+# Test institutions, beside the demo ones of conf/institutions.toml.
+TEST_INSTITUTIONS = '''
+[[institution]]
+id = "test-quiet"
+name = "Signs requests, wants unsigned replies"
+sector = 17
+subsector = 1
+cbe = "0208315022"
+auth = "signature"
+sign_replies = false
+
+[[institution]]
+id = "test-expired"
+name = "Institution whose certificate has expired"
+sector = 18
+cbe = "0207313051"
+auth = "signature"
+'''
+
+SIGNED_ENDPOINT = '''
+[[service]]
+name = "TestConnectionServiceSigned"
+implementation = "TestConnectionService"
+path = "/wss/TestConnectionService"
+wsdl = "wsdl/TestConnectionService.wsdl"
+signed = true
+'''
+
+
+def make_project(tmp, database_url="", extra_server=""):
+    """Copy conf/, wsdl/, xsd/ into `tmp`, add the test entries, make the PKI."""
+    tmp = Path(tmp)
+    for folder in ("conf", "wsdl", "xsd"):
+        shutil.copytree(ROOT / folder, tmp / folder)
+    with open(tmp / "conf" / "institutions.toml", "a") as fh:
+        fh.write(TEST_INSTITUTIONS)
+    with open(tmp / "conf" / "services.toml", "a") as fh:
+        fh.write(SIGNED_ENDPOINT)
+    conf = (tmp / "conf" / "kszws.toml").read_text()
+    if database_url:
+        conf = conf.replace('url = ""', 'url = "%s"' % database_url)
+    conf = conf.replace('sqlite_synchronous = "FULL"', 'sqlite_synchronous = "NORMAL"')
+    if extra_server:
+        conf = conf.replace("[server]\n", "[server]\n" + extra_server + "\n")
+    (tmp / "conf" / "kszws.toml").write_text(conf)
+    settings = load_settings(tmp / "conf")
+    registry = load_registry(settings)
+    pki.init_pki(settings.certs_dir, registry.institutions.values())
+    issue_passwords(Credentials(settings.data_dir / "credentials.json"),
+                    registry.institutions.values(), settings.certs_dir)
+    # test-expired: re-issue its certificate with a validity that ended yesterday.
+    ca_key = pki.read_key(settings.certs_dir / "ca.key")
+    ca = pki.read_cert(settings.certs_dir / "ca.crt")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    key, cert = pki.issue(ca_key, ca, "expired", "expired", "0207313051",
+                          not_before=now - datetime.timedelta(days=30),
+                          not_after=now - datetime.timedelta(days=1))
+    pki.write_key(settings.certs_dir / "test-expired.key", key)
+    pki.write_cert(settings.certs_dir / "test-expired.crt", cert)
+    # A certificate from the same CA that no institution registered.
+    key, cert = pki.issue(ca_key, ca, "stranger", "stranger", "0209300066")
+    pki.write_key(settings.certs_dir / "stranger.key", key)
+    pki.write_cert(settings.certs_dir / "stranger.crt", cert)
+    return settings
+
+
+class Hub:
+    """The hub as a child process: `python -m kszws serve`."""
+
+    def __init__(self, settings, workers=1, env=None):
+        self.settings = settings
+        self.workers = workers
+        self.env = dict(os.environ, **(env or {}))
+        self.proc = None
+        self.url = None
+
+    def start(self, timeout=60):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "kszws", "--conf", str(self.settings.conf_dir), "serve",
+             "--port", "0", "--workers", str(self.workers)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env,
+            start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            match = re.match(r"kszws hub ready: (\S+)", line)
+            if match:
+                self.url = match.group(1)
+                return self
+        self.stop()
+        raise RuntimeError("hub did not start: %s" % self.proc.stderr.read()[-3000:])
+
+    def workers_pids(self):
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)
+        return [int(p) for p in out.stdout.split()]
+
+    def endpoint(self, service="TestConnectionService"):
+        return self.url + load_registry(self.settings).services[service].path
+
+    def stop(self, timeout=30):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        return self.proc.returncode if self.proc else None
+
+    def stderr(self):
+        return self.proc.stderr.read() if self.proc and self.proc.poll() is not None else ""
+
+
+def postgres_schema_url(base_url):
+    """A URL on `base_url` whose search_path is a new, empty schema (test isolation)."""
+    import sqlalchemy
+
+    schema = "t_" + uuid.uuid4().hex[:12]
+    engine = sqlalchemy.create_engine(base_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE SCHEMA %s" % schema)
+    engine.dispose()
+    sep = "&" if "?" in base_url else "?"
+    return base_url + sep + "options=-csearch_path%%3D%s" % schema, schema
+
+
+def drop_postgres_schema(base_url, schema):
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(base_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA %s CASCADE" % schema)
+    engine.dispose()
+
+
+def wait_health(url, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return requests.get(url + "/health", timeout=2)
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise RuntimeError("no /health answer")
