@@ -33,6 +33,15 @@ def _alias_twisted_constants():
     twisted.python.constants = module
 
 
+# What each shim replaced, so that tests can show the defect on spyne's own code.
+ORIGINALS = {}
+
+
+def _replace(owner, name, value):
+    ORIGINALS.setdefault((owner, name), getattr(owner, name))
+    setattr(owner, name, value)
+
+
 def _install_transport_fixes():
     from spyne.server.twisted import http as twisted_http
 
@@ -43,8 +52,8 @@ def _install_transport_fixes():
     def reconstruct_url(request):
         return public_url(request, with_query=True)
 
-    twisted_http.TwistedHttpTransportContext.get_request_method = get_request_method
-    twisted_http._reconstruct_url = reconstruct_url
+    _replace(twisted_http.TwistedHttpTransportContext, "get_request_method", get_request_method)
+    _replace(twisted_http, "_reconstruct_url", reconstruct_url)
 
 
 def install():

@@ -33,8 +33,9 @@ class ReplayCache:
         """BatchWriter handler: insert-if-absent, one result per token (writer thread)."""
         results = []
         for token, until in items:
-            stmt = self._insert(replay_cache).values(token=token, expires_at=until)
-            results.append(conn.execute(stmt.on_conflict_do_nothing()).rowcount == 1)
+            stmt = (self._insert(replay_cache).values(token=token, expires_at=until)
+                    .on_conflict_do_nothing().returning(replay_cache.c.token))
+            results.append(conn.execute(stmt).first() is not None)
         now = self.clock()
         if now >= self._next_purge:
             conn.execute(delete(replay_cache).where(replay_cache.c.expires_at < _naive_utc(now)))

@@ -1,0 +1,138 @@
+"""The store: migrations on SQLite and PostgreSQL, the replay cache, the exchange log."""
+import datetime
+import threading
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import delete, insert, select, update
+
+from kszws.hub import exchange_log
+from kszws.hub.exchange import Exchange, new_ticket
+from kszws.security.replay import ReplayCache
+from kszws.store.schema import exchange_log as log_table
+from kszws.store.schema import exchange_subject, metadata
+
+T0 = datetime.datetime(2026, 11, 28, 12, 0, tzinfo=datetime.timezone.utc)
+
+
+def test_migrated_database_matches_the_schema_module(db):
+    db.migrate()  # idempotent
+    with db.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+
+
+def exchange(n=0, **kw):
+    values = dict(ticket=new_ticket(), received_at=T0 + datetime.timedelta(seconds=n),
+                  replied_at=T0 + datetime.timedelta(seconds=n, milliseconds=5),
+                  service="TestConnectionService", request_size=100 + n, reply_size=200,
+                  caller="cpas-eupen", auth_method="signature", operation="sendTestMessage")
+    values.update(kw)
+    return Exchange(**values)
+
+
+def append(db, exchanges):
+    log = exchange_log.ExchangeLog(writer=None)
+    with db.engine.begin() as conn:
+        return log.apply(conn, exchanges)
+
+
+def test_log_rows_chain_and_verify(db):
+    seqs = append(db, [exchange(i) for i in range(5)])
+    seqs += append(db, [exchange(5, ssins={"85073003328"}, cbes={"0403170701"})])
+    assert seqs == [1, 2, 3, 4, 5, 6]
+    report = exchange_log.verify(db)
+    assert report.ok and report.rows == 6 and report.head_seq == 6
+    rows = exchange_log.search(db, subject="85073003328")
+    assert [r["seq"] for r in rows] == [6] and rows[0]["subjects"] == ["0403170701", "85073003328"]
+
+
+def test_altered_row_is_detected(db):
+    append(db, [exchange(i) for i in range(4)])
+    with db.engine.begin() as conn:
+        conn.execute(update(log_table).where(log_table.c.seq == 2).values(caller="someone-else"))
+    report = exchange_log.verify(db)
+    assert not report.ok and any(seq == 2 and "altered" in p for seq, p in report.problems)
+
+
+def test_altered_subject_is_detected(db):
+    append(db, [exchange(0, ssins={"85073003328"})])
+    with db.engine.begin() as conn:
+        conn.execute(update(exchange_subject).values(value="01020300170"))
+    assert not exchange_log.verify(db).ok
+
+
+def test_deleted_row_is_detected(db):
+    append(db, [exchange(i) for i in range(4)])
+    with db.engine.begin() as conn:
+        conn.execute(delete(log_table).where(log_table.c.seq == 2))
+    problems = exchange_log.verify(db).problems
+    assert any(seq == 3 and "jumps" in p for seq, p in problems)
+
+
+def test_deleted_tail_is_detected(db):
+    append(db, [exchange(i) for i in range(4)])
+    with db.engine.begin() as conn:
+        conn.execute(delete(log_table).where(log_table.c.seq == 4))
+    problems = exchange_log.verify(db).problems
+    assert any("log head" in p for _, p in problems)
+
+
+def test_inserted_row_is_detected(db):
+    append(db, [exchange(i) for i in range(3)])
+    with db.engine.begin() as conn:
+        row = dict(conn.execute(select(log_table).where(log_table.c.seq == 3)).mappings().one())
+        conn.execute(update(log_table).where(log_table.c.seq == 3).values(seq=4))
+        row.update(seq=3, ticket=new_ticket(), caller="forged")
+        conn.execute(insert(log_table).values(**row))
+    assert not exchange_log.verify(db).ok
+
+
+def test_concurrent_writers_keep_one_chain(db):
+    """Several writers (threads here, processes in production) append at once."""
+    errors = []
+
+    def work():
+        try:
+            for _ in range(10):
+                append(db, [exchange(0), exchange(1)])
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    report = exchange_log.verify(db)
+    assert report.ok and report.rows == 80
+
+
+class _Writer:
+    def __init__(self, db):
+        self.db = db
+
+
+def test_replay_cache_accepts_a_token_once(db):
+    clock = lambda: T0  # noqa: E731
+    cache = ReplayCache(_Writer(db), clock)
+    later = T0 + datetime.timedelta(minutes=10)
+    with db.engine.begin() as conn:
+        assert cache.apply(conn, [("a" * 64, later), ("b" * 64, later), ("a" * 64, later)]) \
+            == [True, True, False]
+    with db.engine.begin() as conn:
+        assert cache.apply(conn, [("b" * 64, later)]) == [False]
+
+
+def test_replay_cache_purges_expired_tokens(db):
+    from kszws.store.schema import replay_cache
+
+    now = [T0]
+    cache = ReplayCache(_Writer(db), lambda: now[0])
+    with db.engine.begin() as conn:
+        cache.apply(conn, [("a" * 64, T0 + datetime.timedelta(minutes=1))])
+    now[0] = T0 + datetime.timedelta(minutes=5)
+    with db.engine.begin() as conn:
+        cache.apply(conn, [("c" * 64, now[0] + datetime.timedelta(minutes=1))])
+        tokens = [r.token for r in conn.execute(select(replay_cache))]
+    assert tokens == ["c" * 64]
