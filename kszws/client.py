@@ -23,6 +23,11 @@ def hub_client(settings, service_name, institution_id=None, base_url=None, regis
         institution_id = next(i.id for i in registry.clients() if i.auth == "signature")
     inst = registry.institution(institution_id)
     session = requests.Session()
+    # Trust exactly the network's CA: requests would otherwise let REQUESTS_CA_BUNDLE from
+    # the environment override the session's CA.
+    session.trust_env = False
+    ca = settings.certs_dir / "ca.crt"
+    session.verify = str(ca) if ca.exists() else True
     wsse = None
     if inst.auth == "signature":
         wsse = SignedExchange(load_signing_identity(inst.certificates[0]),
@@ -32,7 +37,6 @@ def hub_client(settings, service_name, institution_id=None, base_url=None, regis
         session.auth = (inst.basic_username, password)
     else:
         session.cert = (inst.certificates[0], str(key_path_for(inst.certificates[0])))
-        session.verify = str(settings.certs_dir / "ca.crt")
     history = HistoryPlugin()
     client = zeep.Client(wsdl=str(Path(service.wsdl)), wsse=wsse, plugins=[history],
                          transport=Transport(session=session, timeout=timeout,

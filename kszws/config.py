@@ -151,8 +151,9 @@ def load_settings(conf_dir=None, data_dir=None, database_url=None):
         host=server["host"], port=server["port"], workers=server["workers"],
         max_body_bytes=server["max_body_bytes"],
         shutdown_grace_seconds=server["shutdown_grace_seconds"],
-        tls_certificate=server["tls_certificate"], tls_key=server["tls_key"],
-        tls_client_ca=server["tls_client_ca"],
+        tls_certificate=_optional_path(root, server["tls_certificate"]),
+        tls_key=_optional_path(root, server["tls_key"]),
+        tls_client_ca=_optional_path(root, server["tls_client_ca"]),
         tls_require_client_certificate=server["tls_require_client_certificate"],
         gc_tuning=server["gc_tuning"],
         timestamp_skew_seconds=security["timestamp_skew_seconds"],
@@ -167,3 +168,7 @@ def load_settings(conf_dir=None, data_dir=None, database_url=None):
 def resolve_under(root, path):
     path = Path(path)
     return (path if path.is_absolute() else root / path).resolve()
+
+
+def _optional_path(root, path):
+    return str(resolve_under(root, path)) if path else ""

@@ -12,6 +12,8 @@ from twisted.web import resource, server
 from kszws.httputil import public_url
 from kszws.registry import Service
 from kszws.security.authn import Transport
+from kszws.wire import newstyle
+from kszws.wire.ns import KSZWS_HUB, q
 
 XML = b"text/xml; charset=utf-8"
 
@@ -99,7 +101,7 @@ class SoapResource(resource.Resource):
                 request.content.seek(0)
                 d = self.hub.handle(self.endpoint, _transport(request), request.content.read(),
                                     request.getHeader(b"content-type") or b"")
-        elif request.method == b"GET" and (b"wsdl" in request.args or b"xsd" in request.args):
+        elif request.method == b"GET" and _contract_query(request):
             return self._contract(request)
         else:
             d = self.hub.refuse(self.endpoint, _transport(request), "HTTP0001",
@@ -109,10 +111,10 @@ class SoapResource(resource.Resource):
 
     def _contract(self, request):
         url = public_url(request)
-        if b"wsdl" in request.args:
+        kind, name = _contract_query(request)
+        if kind == "wsdl":
             body = self.contract.wsdl(url)
         else:
-            name = request.args[b"xsd"][0].decode("utf-8", "replace")
             body = self.contract.xsd(name, url)
             if body is None:
                 request.setResponseCode(404)
@@ -121,15 +123,28 @@ class SoapResource(resource.Resource):
         return body
 
 
+def _contract_query(request):
+    """("wsdl", None) for ?wsdl (any case, as SoapUI and .NET send it), ("xsd", NAME) for
+    ?xsd=NAME, else None."""
+    query = request.uri.partition(b"?")[2].decode("utf-8", "replace")
+    if query.lower() == "wsdl":
+        return "wsdl", None
+    if query.startswith("xsd="):
+        return "xsd", query[4:]
+    return None
+
+
 class NoEndpoint:
     """Stands in for an endpoint when a request hits a path where there is none, so that it
-    still gets a signed SOAP Fault and a log row."""
+    still gets a signed SOAP Fault (with a CBSSFaultType detail) and a log row."""
 
     service = Service(name="-", path="", wsdl="", signed=False, anonymous=False, route="hub")
 
     @staticmethod
     def fault_detail(refusal, exchange):
-        return None
+        return newstyle.cbss_fault(q(KSZWS_HUB, "hubFault"), refusal.code, exchange.ticket,
+                                   exchange.received_at, exchange.replied_at,
+                                   refusal.detail or refusal.reason.diagnostic)
 
 
 class Router(resource.Resource):

@@ -51,8 +51,9 @@ signed = true
 '''
 
 
-def make_project(tmp, database_url="", extra_server=""):
-    """Copy conf/, wsdl/, xsd/ into `tmp`, add the test entries, make the PKI."""
+def make_project(tmp, database_url="", settings=None):
+    """Copy conf/, wsdl/, xsd/ into `tmp`, add the test entries, make the PKI.
+    `settings`: kszws.toml keys to change, with their TOML values."""
     tmp = Path(tmp)
     for folder in ("conf", "wsdl", "xsd"):
         shutil.copytree(ROOT / folder, tmp / folder)
@@ -64,28 +65,29 @@ def make_project(tmp, database_url="", extra_server=""):
     if database_url:
         conf = conf.replace('url = ""', 'url = "%s"' % database_url)
     conf = conf.replace('sqlite_synchronous = "FULL"', 'sqlite_synchronous = "NORMAL"')
-    if extra_server:
-        conf = conf.replace("[server]\n", "[server]\n" + extra_server + "\n")
+    for key, value in (settings or {}).items():  # e.g. {"tls_key": '"certs/x.key"'}
+        conf, count = re.subn(r"(?m)^%s = .*$" % key, "%s = %s" % (key, value), conf)
+        assert count == 1, key
     (tmp / "conf" / "kszws.toml").write_text(conf)
-    settings = load_settings(tmp / "conf")
-    registry = load_registry(settings)
-    pki.init_pki(settings.certs_dir, registry.institutions.values())
-    issue_passwords(Credentials(settings.data_dir / "credentials.json"),
-                    registry.institutions.values(), settings.certs_dir)
+    settings_ = load_settings(tmp / "conf")
+    registry = load_registry(settings_)
+    pki.init_pki(settings_.certs_dir, registry.institutions.values())
+    issue_passwords(Credentials(settings_.data_dir / "credentials.json"),
+                    registry.institutions.values(), settings_.certs_dir)
     # test-expired: re-issue its certificate with a validity that ended yesterday.
-    ca_key = pki.read_key(settings.certs_dir / "ca.key")
-    ca = pki.read_cert(settings.certs_dir / "ca.crt")
+    ca_key = pki.read_key(settings_.certs_dir / "ca.key")
+    ca = pki.read_cert(settings_.certs_dir / "ca.crt")
     now = datetime.datetime.now(datetime.timezone.utc)
     key, cert = pki.issue(ca_key, ca, "expired", "expired", "0207313051",
                           not_before=now - datetime.timedelta(days=30),
                           not_after=now - datetime.timedelta(days=1))
-    pki.write_key(settings.certs_dir / "test-expired.key", key)
-    pki.write_cert(settings.certs_dir / "test-expired.crt", cert)
+    pki.write_key(settings_.certs_dir / "test-expired.key", key)
+    pki.write_cert(settings_.certs_dir / "test-expired.crt", cert)
     # A certificate from the same CA that no institution registered.
     key, cert = pki.issue(ca_key, ca, "stranger", "stranger", "0209300066")
-    pki.write_key(settings.certs_dir / "stranger.key", key)
-    pki.write_cert(settings.certs_dir / "stranger.crt", cert)
-    return settings
+    pki.write_key(settings_.certs_dir / "stranger.key", key)
+    pki.write_cert(settings_.certs_dir / "stranger.crt", cert)
+    return settings_
 
 
 class Hub:

@@ -14,6 +14,9 @@ CBSS_COMMON_V3 = "http://kszbcss.fgov.be/types/common/v3"
 TEST_CONNECTION_INTF = "http://kszbcss.fgov.be/intf/TestConnectionServiceService/v1"
 TEST_CONNECTION_TYPES = "http://kszbcss.fgov.be/types/TestConnectionService/v1"
 
+# kszws's own: faults of the hub itself (no endpoint at the path), CBSSFaultType.
+KSZWS_HUB = "urn:kszws:hub:v1"
+
 
 def q(ns, local):
     """Clark notation: {ns}local."""
