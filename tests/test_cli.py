@@ -1,0 +1,117 @@
+"""The `kszws` command: validate, log, maintenance, pki, call, demo."""
+import json
+import re
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from kszws.cli import main
+from tests.netfixture import make_project
+from tests.soaptools import request_envelope
+from kszws.wire import soap
+
+
+@pytest.fixture
+def project(tmp_path):
+    return make_project(tmp_path)
+
+
+def run(settings, *args):
+    return subprocess.run([sys.executable, "-m", "kszws", "--conf", str(settings.conf_dir), *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_validate_accepts_a_good_message_and_explains_a_bad_one(project, tmp_path):
+    good = tmp_path / "good.xml"
+    good.write_bytes(soap.serialize(request_envelope("hi")))
+    env = request_envelope("hi")
+    env.find(soap.BODY)[0].find("echo").tag = "{urn:wrong}echo"
+    bad = tmp_path / "bad.xml"
+    bad.write_bytes(soap.serialize(env))
+    hostile = tmp_path / "hostile.xml"
+    hostile.write_bytes(b'<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>')
+    ok = run(project, "validate", str(good))
+    assert ok.returncode == 0 and "valid" in ok.stdout
+    ko = run(project, "validate", str(good), str(bad), str(hostile))
+    assert ko.returncode == 1
+    assert "bad.xml: INVALID" in ko.stdout and "{urn:wrong}echo" in ko.stdout
+    assert "hostile.xml: INVALID" in ko.stdout and "XML00002" in ko.stdout
+
+
+def test_pki_init_is_idempotent(project):
+    result = run(project, "pki", "init")
+    assert result.returncode == 0 and "nothing to do" in result.stdout
+
+
+def test_unknown_source(project):
+    result = run(project, "source", "nowhere")
+    assert result.returncode == 2 and "unknown source" in result.stderr
+
+
+def test_maintenance_flag(project):
+    assert "maintenance: on" in run(project, "maintenance", "on").stdout
+    assert project.maintenance_flag.exists()
+    assert "maintenance: off" in run(project, "maintenance", "off").stdout
+    assert not project.maintenance_flag.exists()
+
+
+def test_log_search_and_verify(project):
+    from kszws.hub.exchange import Exchange, new_ticket
+    from kszws.hub.exchange_log import ExchangeLog
+    from kszws.store import database_from_settings
+    from kszws.clock import utcnow
+
+    db = database_from_settings(project)
+    db.migrate()
+    ticket = new_ticket()
+    with db.engine.begin() as conn:
+        ExchangeLog(None).apply(conn, [Exchange(ticket, utcnow(), "TestConnectionService", 10,
+                                                replied_at=utcnow(), ssins={"85073003328"})])
+    found = run(project, "log", "--subject", "85073003328")
+    assert found.returncode == 0 and ticket in found.stdout
+    as_json = json.loads(run(project, "log", "--ticket", ticket, "--json").stdout)
+    assert as_json[0]["ticket"] == ticket
+    verified = run(project, "log", "verify")
+    assert verified.returncode == 0 and verified.stdout.startswith("OK: 1 rows")
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE exchange_log SET caller = 'forged'")
+    broken = run(project, "log", "verify")
+    assert broken.returncode == 1 and "altered" in broken.stdout
+
+
+def test_demo_starts_and_describes_the_network(project):
+    proc = subprocess.Popen([sys.executable, "-m", "kszws", "--conf", str(project.conf_dir),
+                             "demo", "--port", "0"], stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "Stop with Ctrl-C" in line:
+                break
+        text = "".join(lines)
+        assert "kszws demo network is up" in text
+        info = json.loads((project.data_dir / "demo.json").read_text())
+        assert info["hub"]["url"] in text
+        names = {i["id"]: i for i in info["institutions"]}
+        assert names["cpas-liege"]["basic"]["username"] == "E0207311071"
+        assert len(names["cpas-liege"]["basic"]["password"]) == 29
+        assert names["cpas-eupen"]["certificate"].endswith("cpas-eupen.crt")
+        assert info["services"][0]["wsdl"].endswith("?wsdl")
+        # The ready-to-paste example call works as printed.
+        command = re.search(r"kszws call .*", text).group(0).split()[1:]
+        result = run(project, *command)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["echo"] == "hello"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+
+
+def test_configuration_error_exit_code(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--conf", str(tmp_path), "migrate"])
+    assert info.value.code == 2
+    assert "kszws.toml" in capsys.readouterr().err
