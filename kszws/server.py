@@ -77,7 +77,7 @@ def build_site(settings, registry, db, writer):
                                   policy, utcnow)
     identity = load_signing_identity(registry.hub.certificates[0])
     catalogue = SchemaCatalogue.from_files([s.wsdl for s in registry.services.values()])
-    hub = Hub(authenticator, ReplayCache(writer, utcnow), ExchangeLog(writer), catalogue,
+    hub = Hub(authenticator, ReplayCache(db, writer, utcnow), ExchangeLog(db, writer), catalogue,
               identity, utcnow, settings.reply_timestamp_ttl_seconds)
     router = Router(hub)
     for name, endpoint in build_endpoints(registry, utcnow,

@@ -47,7 +47,9 @@ class HubSite(server.Site):
     displayTracebacks = False  # never a stack trace to a caller
 
     def __init__(self, root, max_body_bytes):
-        super().__init__(root)
+        # SOAP bodies are never HTML forms: skip Twisted's form parsing, whose Content-Type
+        # parsing goes through the email package (~150 us of a ~1 ms request).
+        super().__init__(root, parsePOSTFormSubmission=False)
         self.max_body_bytes = max_body_bytes
         self.noisy = False
 

@@ -66,9 +66,10 @@ def test_log_search_and_verify(project):
     db = database_from_settings(project)
     db.migrate()
     ticket = new_ticket()
-    with db.engine.begin() as conn:
-        ExchangeLog(None).apply(conn, [Exchange(ticket, utcnow(), "TestConnectionService", 10,
-                                                replied_at=utcnow(), ssins={"85073003328"})])
+    with db.write_transaction() as cursor:
+        ExchangeLog(db, None).apply(cursor, [Exchange(ticket, utcnow(), "TestConnectionService",
+                                                      10, replied_at=utcnow(),
+                                                      ssins={"85073003328"})])
     found = run(project, "log", "--subject", "85073003328")
     assert found.returncode == 0 and ticket in found.stdout
     as_json = json.loads(run(project, "log", "--ticket", ticket, "--json").stdout)

@@ -31,9 +31,9 @@ def exchange(n=0, **kw):
 
 
 def append(db, exchanges):
-    log = exchange_log.ExchangeLog(writer=None)
-    with db.engine.begin() as conn:
-        return log.apply(conn, exchanges)
+    log = exchange_log.ExchangeLog(db, writer=None)
+    with db.write_transaction() as cursor:
+        return log.apply(cursor, exchanges)
 
 
 def test_log_rows_chain_and_verify(db):
@@ -108,31 +108,26 @@ def test_concurrent_writers_keep_one_chain(db):
     assert report.ok and report.rows == 80
 
 
-class _Writer:
-    def __init__(self, db):
-        self.db = db
-
-
 def test_replay_cache_accepts_a_token_once(db):
-    clock = lambda: T0  # noqa: E731
-    cache = ReplayCache(_Writer(db), clock)
+    cache = ReplayCache(db, None, lambda: T0)
     later = T0 + datetime.timedelta(minutes=10)
-    with db.engine.begin() as conn:
-        assert cache.apply(conn, [("a" * 64, later), ("b" * 64, later), ("a" * 64, later)]) \
+    with db.write_transaction() as cursor:
+        assert cache.apply(cursor, [("a" * 64, later), ("b" * 64, later), ("a" * 64, later)]) \
             == [True, True, False]
-    with db.engine.begin() as conn:
-        assert cache.apply(conn, [("b" * 64, later)]) == [False]
+    with db.write_transaction() as cursor:
+        assert cache.apply(cursor, [("b" * 64, later), ("c" * 64, later)]) == [False, True]
 
 
 def test_replay_cache_purges_expired_tokens(db):
     from kszws.store.schema import replay_cache
 
     now = [T0]
-    cache = ReplayCache(_Writer(db), lambda: now[0])
-    with db.engine.begin() as conn:
-        cache.apply(conn, [("a" * 64, T0 + datetime.timedelta(minutes=1))])
+    cache = ReplayCache(db, None, lambda: now[0])
+    with db.write_transaction() as cursor:
+        cache.apply(cursor, [("a" * 64, T0 + datetime.timedelta(minutes=1))])
     now[0] = T0 + datetime.timedelta(minutes=5)
-    with db.engine.begin() as conn:
-        cache.apply(conn, [("c" * 64, now[0] + datetime.timedelta(minutes=1))])
+    with db.write_transaction() as cursor:
+        cache.apply(cursor, [("c" * 64, now[0] + datetime.timedelta(minutes=1))])
+    with db.engine.connect() as conn:
         tokens = [r.token for r in conn.execute(select(replay_cache))]
     assert tokens == ["c" * 64]

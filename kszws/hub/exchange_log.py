@@ -13,7 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from kszws.store.schema import exchange_log, exchange_subject, log_head
 
@@ -69,20 +69,27 @@ def _subjects(exchange):
 
 
 class ExchangeLog:
-    def __init__(self, writer):
+    def __init__(self, db, writer):
+        self.db = db
         self.writer = writer
+        columns = FIELDS + ("prev_hash", "row_hash")
+        self._insert_row = db.sql("INSERT INTO exchange_log (%s) VALUES (%s)" % (
+            ", ".join(columns), ", ".join("?" * len(columns))))
+        self._insert_subject = db.sql(
+            "INSERT INTO exchange_subject (seq, kind, value) VALUES (?, ?, ?)")
+        self._head = db.sql("SELECT last_seq, last_hash FROM log_head WHERE id = 1"
+                            + (" FOR UPDATE" if db.dialect == "postgresql" else ""))
+        self._move_head = db.sql("UPDATE log_head SET last_seq = ?, last_hash = ? WHERE id = 1")
 
     def record(self, exchange):
         """Deferred firing with the row's seq once the row is committed."""
         return self.writer.submit(self, exchange)
 
-    def apply(self, conn, exchanges):
+    def apply(self, cursor, exchanges):
         """BatchWriter handler (writer thread): append rows under the chain lock."""
-        head = select(log_head.c.last_seq, log_head.c.last_hash).where(log_head.c.id == 1)
-        if conn.dialect.name == "postgresql":
-            head = head.with_for_update()
-        last_seq, last_hash = conn.execute(head).one()
-        rows, subjects = [], []
+        cursor.execute(self._head)
+        last_seq, last_hash = cursor.fetchone()
+        rows, subjects, seqs = [], [], []
         for exchange in exchanges:
             last_seq += 1
             row = _row(exchange)
@@ -90,15 +97,17 @@ class ExchangeLog:
             subs = _subjects(exchange)
             row["prev_hash"] = last_hash
             row["row_hash"] = last_hash = row_hash(last_hash, row, subs)
-            rows.append(row)
-            subjects += [{"seq": last_seq, "kind": s.split(":", 1)[0], "value": s.split(":", 1)[1]}
-                         for s in subs]
-        conn.execute(exchange_log.insert(), rows)
+            rows.append(tuple(self._param(row[c]) for c in FIELDS + ("prev_hash", "row_hash")))
+            subjects += [(last_seq,) + tuple(s.split(":", 1)) for s in subs]
+            seqs.append(last_seq)
+        cursor.executemany(self._insert_row, rows)
         if subjects:
-            conn.execute(exchange_subject.insert(), subjects)
-        conn.execute(update(log_head).where(log_head.c.id == 1)
-                     .values(last_seq=last_seq, last_hash=last_hash))
-        return [row["seq"] for row in rows]
+            cursor.executemany(self._insert_subject, subjects)
+        cursor.execute(self._move_head, (last_seq, last_hash))
+        return seqs
+
+    def _param(self, value):
+        return self.db.time_param(value) if isinstance(value, datetime.datetime) else value
 
 
 @dataclass

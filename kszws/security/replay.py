@@ -6,38 +6,39 @@ Expired rows are purged by the same writer now and then.
 """
 import datetime
 
-from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
-
-from kszws.store.schema import replay_cache
-
 PURGE_EVERY = datetime.timedelta(seconds=60)
 
 
-def _naive_utc(moment):
-    return moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-
-
 class ReplayCache:
-    def __init__(self, writer, clock):
+    def __init__(self, db, writer, clock):
+        self.db = db
         self.writer = writer
         self.clock = clock
-        self._insert = (postgresql if writer.db.dialect == "postgresql" else sqlite).insert
         self._next_purge = clock()
 
     def claim(self, token, until):
         """Deferred firing True when `token` is new (and now claimed), False on a replay."""
-        return self.writer.submit(self, (token, _naive_utc(until)))
+        return self.writer.submit(self, (token, until))
 
-    def apply(self, conn, items):
-        """BatchWriter handler: insert-if-absent, one result per token (writer thread)."""
-        results = []
+    def apply(self, cursor, items):
+        """BatchWriter handler (writer thread): insert-if-absent in one statement; a token
+        that is already stored, or twice in this batch, is a replay."""
+        fresh = {}
         for token, until in items:
-            stmt = (self._insert(replay_cache).values(token=token, expires_at=until)
-                    .on_conflict_do_nothing().returning(replay_cache.c.token))
-            results.append(conn.execute(stmt).first() is not None)
+            fresh.setdefault(token, until)
+        rows = ", ".join(["(?, ?)"] * len(fresh))
+        cursor.execute(self.db.sql(
+            "INSERT INTO replay_cache (token, expires_at) VALUES %s "
+            "ON CONFLICT (token) DO NOTHING RETURNING token" % rows),
+            [v for token, until in fresh.items() for v in (token, self.db.time_param(until))])
+        claimed = {row[0] for row in cursor.fetchall()}
+        results = []
+        for token, _ in items:
+            results.append(token in claimed)
+            claimed.discard(token)  # a second copy in the same batch is a replay
         now = self.clock()
         if now >= self._next_purge:
-            conn.execute(delete(replay_cache).where(replay_cache.c.expires_at < _naive_utc(now)))
+            cursor.execute(self.db.sql("DELETE FROM replay_cache WHERE expires_at < ?"),
+                           (self.db.time_param(now),))
             self._next_purge = now + PURGE_EVERY
         return results

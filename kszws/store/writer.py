@@ -6,8 +6,8 @@ each handler once over its items inside ONE transaction, commits, and only then 
 Deferreds on the reactor thread. Under load many requests share one commit (and one fsync),
 and the reactor never waits on the database.
 
-A handler is any object with `apply(connection, items) -> list of results` (one result
-per item, in order).
+A handler is any object with `apply(cursor, items) -> list of results` (one result per
+item, in order), writing through the DB-API cursor (Database.sql for the paramstyle).
 """
 import logging
 import queue
@@ -28,6 +28,7 @@ class BatchWriter:
         self.max_batch = max_batch
         self._queue = queue.SimpleQueue()
         self._thread = None
+        self._raw = None  # the writer's own DB-API connection, kept open
         self.batches = 0  # statistics, read by benchmarks
         self.items = 0
 
@@ -49,10 +50,20 @@ class BatchWriter:
         self._thread.join(timeout)
         self._thread = None
 
+    def _reset(self):
+        """Drop the connection after a failure; the next batch opens a new one."""
+        if self._raw is not None:
+            try:
+                self._raw.invalidate()
+            except Exception:  # already broken
+                pass
+            self._raw = None
+
     def _run(self):
         while True:
             first = self._queue.get()
             if first is _STOP:
+                self._close()
                 return
             batch = [first]
             stop = False
@@ -67,21 +78,30 @@ class BatchWriter:
                 batch.append(job)
             self._write(batch)
             if stop:
+                self._close()
                 return
+
+    def _close(self):
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
 
     def _write(self, batch):
         groups = {}
         for handler, item, d in batch:
             groups.setdefault(handler, []).append((item, d))
         try:
+            if self._raw is None:
+                self._raw = self.db.engine.raw_connection()
             results = []
-            with self.db.engine.begin() as conn:
+            with self.db.write_transaction(self._raw) as cursor:
                 for handler, jobs in groups.items():
-                    out = handler.apply(conn, [item for item, _ in jobs])
+                    out = handler.apply(cursor, [item for item, _ in jobs])
                     results.extend(zip((d for _, d in jobs), out))
         except Exception:
             failure = Failure()
             log.error("batch of %d writes failed: %s", len(batch), failure.getErrorMessage())
+            self._reset()
             self.reactor.callFromThread(_fail, [d for _, _, d in batch], failure)
             return
         self.batches += 1

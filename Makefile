@@ -1,0 +1,30 @@
+# The two set-up commands of the README:
+#   make demo  - install everything, then start the demo network (SQLite)
+#   make test  - install everything, then run the whole test suite
+PYTHON ?= python3.11
+VENV := .venv
+
+.PHONY: demo test install install-test bench clean
+
+$(VENV)/bin/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "kszws needs Python 3.11 (spyne 2.14 does not import on 3.12); set PYTHON=/path/to/python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+
+install: $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet -e .
+
+install-test: $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+
+demo: install
+	$(VENV)/bin/kszws demo
+
+test: install-test
+	$(VENV)/bin/python -m pytest
+
+bench: install-test
+	$(VENV)/bin/python benchmarks/bench_testconnection.py
+
+clean:
+	rm -rf $(VENV) var build *.egg-info
