@@ -84,10 +84,10 @@ def key_path_for(cert_path):
 @dataclass(frozen=True, eq=False)
 class SigningIdentity:
     """A private key ready to sign, with its certificate."""
-    key: object  # xmlsec.Key
+    private: object  # cryptography private key (RSA or EC)
+    key: object  # the same key as an xmlsec.Key
     certificate: Certificate
     algorithm: object  # xmlsec.Transform for SignatureMethod
-
 
 def load_signing_identity(cert_path, key_path=None):
     key_path = key_path or key_path_for(cert_path)
@@ -104,7 +104,8 @@ def load_signing_identity(cert_path, key_path=None):
         raise KeyStoreError("key %s: only RSA and EC keys can sign" % key_path)
     certificate = load_certificate(cert_path)
     key = xmlsec.Key.from_memory(pem, xmlsec.KeyFormat.PEM)
-    return SigningIdentity(key=key, certificate=certificate, algorithm=algorithm)
+    return SigningIdentity(private=private, key=key, certificate=certificate,
+                           algorithm=algorithm)
 
 
 class TrustStore:

@@ -3,15 +3,18 @@
 sendTestMessage(echo) -> (informationCBSS, echo, sslCertificate). Real PHP clients call it
 before every classic request, with HTTP Basic; kszws answers with the hub's ticket and the
 subject of the certificate that authenticated the caller (empty for HTTP Basic).
+
+The spyne models describe the messages (spyne dispatches and deserialises the request);
+the reply is built by kszws.wire.testconnection, see services/runtime.py.
 """
 import kszws.compat.spyne  # noqa: F401
 
 from spyne import Application, ComplexModel, DateTime, ServiceBase, Unicode, rpc
 
 from kszws.services.runtime import ParsedSoap11, SpyneEndpoint
+from kszws.wire import testconnection
 from kszws.wire.ns import TEST_CONNECTION_INTF as INTF
 from kszws.wire.ns import TEST_CONNECTION_TYPES as TYPES
-from kszws.wire.ns import q
 
 # CBSS's new-style schemas have unqualified local elements: sub_ns="" makes spyne write
 # them without a namespace.
@@ -48,17 +51,13 @@ class TestConnectionService(ServiceBase):
     def sendTestMessage(ctx, request):
         exchange = ctx.udc
         exchange.replied_at = ctx.app.clock()
-        return SendTestMessageResponseType(
-            informationCBSS=InformationCBSSType(ticketCBSS=exchange.ticket,
-                                                timestampReceive=exchange.received_at,
-                                                timestampReply=exchange.replied_at),
-            echo=request.echo,
-            sslCertificate=exchange.certificate_subject,
-        )
+        return testconnection.response(exchange.ticket, exchange.received_at,
+                                       exchange.replied_at, request.echo,
+                                       exchange.certificate_subject)
 
 
 def endpoint(service, clock):
     app = Application([TestConnectionService], tns=INTF, name="TestConnectionServiceService",
                       in_protocol=ParsedSoap11(), out_protocol=ParsedSoap11())
     app.clock = clock
-    return SpyneEndpoint(service, app, q(INTF, "sendTestMessageFault"))
+    return SpyneEndpoint(service, app, testconnection.FAULT)
