@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from lxml import etree
 
 from kszws.wire import soap
+from kszws.wire.newstyle import xsd_datetime
 from kszws.wire.ns import BASE64, DS, SOAP11, WSSE, WSU, X509V3, q
 from kszws.wire.reasons import Refusal
 
@@ -242,8 +243,6 @@ def _b64(text):
         raise Refusal("SEC00003", "malformed base64 in the key reference") from None
 
 
-def _xsd_utc(moment):
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (moment.microsecond // 1000)
 
 
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
@@ -275,8 +274,8 @@ def sign(root, identity, now, ttl, must_understand=False):
                                              WSU_ID: "X509-" + suffix})
     token.text = identity.certificate.bst
     timestamp = etree.SubElement(security, TIMESTAMP, {WSU_ID: "TS-" + suffix})
-    etree.SubElement(timestamp, q(WSU, "Created")).text = _xsd_utc(now)
-    etree.SubElement(timestamp, q(WSU, "Expires")).text = _xsd_utc(now + ttl)
+    etree.SubElement(timestamp, q(WSU, "Created")).text = xsd_datetime(now)
+    etree.SubElement(timestamp, q(WSU, "Expires")).text = xsd_datetime(now + ttl)
     body_id = body.get(WSU_ID) or "Body-" + suffix
     body.set(WSU_ID, body_id)
 

@@ -11,7 +11,7 @@ AUTHOR_CODE = "http://www.bcss.fgov.be/en/international/home/index.html"
 
 def xsd_datetime(moment):
     """An aware UTC datetime as xsd:dateTime with milliseconds, like CBSS: 2012-05-23T08:19:09.029Z."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (moment.microsecond // 1000)
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def information_cbss(parent, ticket, received, replied):
