@@ -77,3 +77,38 @@ def test_sigkill_a_worker_under_load(tmp_path):
     report = exchange_log.verify(db)
     assert report.ok, report.problems
     assert report.rows >= len(tickets)
+
+
+def test_graceful_shutdown_under_load(tmp_path):
+    """SIGTERM: the hub stops accepting, finishes what is in flight, commits the log, exits 0."""
+    settings = make_project(tmp_path)
+    hub = Hub(settings, workers=2).start()
+    password = (settings.certs_dir / "cpas-liege.password").read_text().strip()
+    body = soap.serialize(request_envelope("load"))
+    received, stop = [], threading.Event()
+
+    def client():
+        session = requests.Session()
+        session.auth = ("E0207311071", password)
+        while not stop.is_set():
+            try:
+                r = session.post(hub.endpoint(), data=body, headers=HEADERS, timeout=10)
+            except requests.RequestException:
+                return  # the hub has gone away: that is the point
+            received.append((r.status_code, _ticket(r.content)))
+
+    threads = [threading.Thread(target=client) for _ in range(6)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    assert hub.stop() == 0
+    stop.set()
+    for t in threads:
+        t.join()
+    assert len(received) > 50
+    assert all(status == 200 and ticket for status, ticket in received)
+    db = Database(settings.store_url)
+    with db.engine.connect() as conn:
+        logged = set(conn.execute(select(log_table.c.ticket)).scalars())
+    assert {t for _, t in received} <= logged
+    assert exchange_log.verify(db).ok
