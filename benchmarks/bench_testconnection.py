@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.netfixture import Hub, make_project  # noqa: E402
+from tests.netfixture import Hub, make_project, reissue_certificate  # noqa: E402
 
 TARGET_RPS, TARGET_P99_MS = 1900, 15.0
 PAYLOAD = "kszws benchmark payload " * 42  # ~1 KB of echo text
@@ -108,16 +108,6 @@ def unsigned_body():
     return soap.serialize(soap.envelope(payload))
 
 
-def reissue_hub_key(settings, key_type):
-    from kszws.security import pki
-
-    ca_key = pki.read_key(settings.certs_dir / "ca.key")
-    ca = pki.read_cert(settings.certs_dir / "ca.crt")
-    key, cert = pki.issue(ca_key, ca, "kszws hub", "kszws hub", "0209300066", key_type=key_type)
-    pki.write_key(settings.certs_dir / "kszws-hub.key", key)
-    pki.write_cert(settings.certs_dir / "kszws-hub.crt", cert)
-
-
 def run_wrk(url, path, bodies, auth, args, workdir):
     threads = min(2, args.connections)
     body_file = workdir / "bodies.bin"
@@ -174,7 +164,7 @@ def main():
     settings = make_project(workdir / "project", database_url=args.database,
                             settings={"sqlite_synchronous": '"FULL"'})
     if args.hub_key != "rsa2048":
-        reissue_hub_key(settings, args.hub_key)
+        reissue_certificate(settings, "kszws-hub", "0209300066", key_type=args.hub_key)
     hub = Hub(settings, workers=args.workers).start()
     results = []
     try:

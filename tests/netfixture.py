@@ -74,20 +74,25 @@ def make_project(tmp, database_url="", settings=None):
     pki.init_pki(settings_.certs_dir, registry.institutions.values())
     issue_passwords(Credentials(settings_.data_dir / "credentials.json"),
                     registry.institutions.values(), settings_.certs_dir)
-    # test-expired: re-issue its certificate with a validity that ended yesterday.
-    ca_key = pki.read_key(settings_.certs_dir / "ca.key")
-    ca = pki.read_cert(settings_.certs_dir / "ca.crt")
     now = datetime.datetime.now(datetime.timezone.utc)
-    key, cert = pki.issue(ca_key, ca, "expired", "expired", "0207313051",
-                          not_before=now - datetime.timedelta(days=30),
-                          not_after=now - datetime.timedelta(days=1))
-    pki.write_key(settings_.certs_dir / "test-expired.key", key)
-    pki.write_cert(settings_.certs_dir / "test-expired.crt", cert)
+    # test-expired: its certificate's validity ended yesterday.
+    reissue_certificate(settings_, "test-expired", "0207313051",
+                        not_before=now - datetime.timedelta(days=30),
+                        not_after=now - datetime.timedelta(days=1))
     # A certificate from the same CA that no institution registered.
-    key, cert = pki.issue(ca_key, ca, "stranger", "stranger", "0209300066")
-    pki.write_key(settings_.certs_dir / "stranger.key", key)
-    pki.write_cert(settings_.certs_dir / "stranger.crt", cert)
+    reissue_certificate(settings_, "stranger", "0209300066")
     return settings_
+
+
+def reissue_certificate(settings, name, cbe, key_type="rsa2048", not_before=None,
+                        not_after=None):
+    """(Re)issue certs/<name>.crt and .key from the demo CA."""
+    ca_key = pki.read_key(settings.certs_dir / "ca.key")
+    ca = pki.read_cert(settings.certs_dir / "ca.crt")
+    key, cert = pki.issue(ca_key, ca, name, name, cbe, key_type=key_type,
+                          not_before=not_before, not_after=not_after)
+    pki.write_key(settings.certs_dir / ("%s.key" % name), key)
+    pki.write_cert(settings.certs_dir / ("%s.crt" % name), cert)
 
 
 class Hub:

@@ -12,7 +12,7 @@ from lxml import etree
 from kszws.client import hub_client
 from kszws.wire import soap
 from kszws.wire.ns import WSSE, WSU, q
-from tests.soaptools import Answer, log_row, now, post, request_envelope, sign_custom, signed
+from tests.soaptools import Answer, log_row, now, post, request_envelope, signed
 
 
 def refused(net, data, code, service="TestConnectionService", headers=None):
@@ -98,6 +98,16 @@ def test_replayed_message_is_refused(net):
     first = Answer(post(net.endpoint(), data), net.settings)
     assert first.fault is None
     refused(net, data, "SEC00007")
+
+
+def test_replay_with_a_respelled_signature_value_is_refused(net):
+    env = signed(net.settings, "cpas-eupen")
+    first = Answer(post(net.endpoint(), env), net.settings)
+    assert first.fault is None
+    value = env.find(".//{http://www.w3.org/2000/09/xmldsig#}SignatureValue")
+    text = "".join(value.text.split())
+    value.text = "\n".join(text[i:i + 20] for i in range(0, len(text), 20))
+    refused(net, env, "SEC00007")
 
 
 def test_unknown_certificate_is_refused(net):

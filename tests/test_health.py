@@ -8,21 +8,16 @@ import pytest
 import requests
 import sqlalchemy
 
-from kszws.security import pki
-from tests.netfixture import Hub, make_project
+from tests.netfixture import Hub, make_project, reissue_certificate
 from tests.soaptools import post, request_envelope
 
 
 def test_expired_hub_certificate(tmp_path):
     settings = make_project(tmp_path)
-    ca_key = pki.read_key(settings.certs_dir / "ca.key")
-    ca = pki.read_cert(settings.certs_dir / "ca.crt")
     now = datetime.datetime.now(datetime.timezone.utc)
-    key, cert = pki.issue(ca_key, ca, "hub", "hub", "0209300066",
-                          not_before=now - datetime.timedelta(days=10),
-                          not_after=now - datetime.timedelta(hours=1))
-    pki.write_key(settings.certs_dir / "kszws-hub.key", key)
-    pki.write_cert(settings.certs_dir / "kszws-hub.crt", cert)
+    reissue_certificate(settings, "kszws-hub", "0209300066",
+                        not_before=now - datetime.timedelta(days=10),
+                        not_after=now - datetime.timedelta(hours=1))
     hub = Hub(settings).start()
     try:
         response = requests.get(hub.url + "/health", timeout=10)

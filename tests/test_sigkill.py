@@ -25,12 +25,12 @@ def _ticket(content):
     return content[start + 12:end].decode() if start >= 0 else None
 
 
-def test_sigkill_a_worker_under_load(tmp_path):
-    settings = make_project(tmp_path)
-    hub = Hub(settings, workers=2).start()
-    password = (settings.certs_dir / "cpas-liege.password").read_text().strip()
+def load(hub, clients, received, stop, keep_going):
+    """Clients posting sendTestMessage (HTTP Basic) until `stop`; each reply's (status,
+    ticket) goes to `received`. On a connection error a client carries on with a new
+    connection if `keep_going`, else it ends."""
+    password = (hub.settings.certs_dir / "cpas-liege.password").read_text().strip()
     body = soap.serialize(request_envelope("load"))
-    received, failures, stop = [], [], threading.Event()
 
     def client():
         session = requests.Session()
@@ -39,16 +39,25 @@ def test_sigkill_a_worker_under_load(tmp_path):
             try:
                 r = session.post(hub.endpoint(), data=body, headers=HEADERS, timeout=10)
             except requests.RequestException:
-                failures.append(time.monotonic())
+                if not keep_going:
+                    return
                 session = requests.Session()
                 session.auth = ("E0207311071", password)
                 continue
             received.append((r.status_code, _ticket(r.content)))
 
-    threads = [threading.Thread(target=client) for _ in range(8)]
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    return threads
+
+
+def test_sigkill_a_worker_under_load(tmp_path):
+    settings = make_project(tmp_path)
+    hub = Hub(settings, workers=2).start()
+    received, stop = [], threading.Event()
+    threads = load(hub, 8, received, stop, keep_going=True)
     try:
-        for t in threads:
-            t.start()
         time.sleep(1.5)
         workers = hub.workers_pids()
         assert len(workers) == 2
@@ -83,23 +92,8 @@ def test_graceful_shutdown_under_load(tmp_path):
     """SIGTERM: the hub stops accepting, finishes what is in flight, commits the log, exits 0."""
     settings = make_project(tmp_path)
     hub = Hub(settings, workers=2).start()
-    password = (settings.certs_dir / "cpas-liege.password").read_text().strip()
-    body = soap.serialize(request_envelope("load"))
     received, stop = [], threading.Event()
-
-    def client():
-        session = requests.Session()
-        session.auth = ("E0207311071", password)
-        while not stop.is_set():
-            try:
-                r = session.post(hub.endpoint(), data=body, headers=HEADERS, timeout=10)
-            except requests.RequestException:
-                return  # the hub has gone away: that is the point
-            received.append((r.status_code, _ticket(r.content)))
-
-    threads = [threading.Thread(target=client) for _ in range(6)]
-    for t in threads:
-        t.start()
+    threads = load(hub, 6, received, stop, keep_going=False)
     time.sleep(1.0)
     assert hub.stop() == 0
     stop.set()

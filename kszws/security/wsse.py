@@ -118,8 +118,10 @@ def verify(root, header, body, policy, trust, now):
         ctx.verify(signature)
     except xmlsec.Error:
         raise Refusal("SEC00002") from None
-    value = _child(signature, q(DS, "SignatureValue")).text or ""
-    token = hashlib.sha256(value.strip().encode("ascii", "replace")).hexdigest()
+    # The replay token is the signature itself, not its base64 spelling: line breaks added
+    # to SignatureValue must not make a replay look new.
+    value = _b64(_child(signature, q(DS, "SignatureValue")).text)
+    token = hashlib.sha256(value).hexdigest()
     return Verified(principal, certificate, token, replay_until)
 
 
