@@ -81,6 +81,7 @@ class Settings:
     database_url: str = ""
     sqlite_synchronous: str = "FULL"
     log_batch_max: int = 512
+    commit_delay_ms: float = 0.5
     gc_tuning: bool = True
     extra: dict = field(default_factory=dict)
 
@@ -129,6 +130,7 @@ def load_settings(conf_dir=None, data_dir=None, database_url=None):
     })
     store = take(raw.get("store", {}), path, "[store]", {
         "url": (str, ""), "sqlite_synchronous": (str, "FULL"), "log_batch_max": (int, 512),
+        "commit_delay_ms": (float, 0.5),
     })
     if store["sqlite_synchronous"].upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
         raise ConfigError(path, "[store]", "sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
@@ -162,6 +164,7 @@ def load_settings(conf_dir=None, data_dir=None, database_url=None):
         database_url=database_url or os.environ.get("KSZWS_DATABASE_URL") or store["url"],
         sqlite_synchronous=store["sqlite_synchronous"].upper(),
         log_batch_max=store["log_batch_max"],
+        commit_delay_ms=store["commit_delay_ms"],
     )
 
 

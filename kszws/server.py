@@ -121,7 +121,7 @@ def run_worker(settings, registry, host, port, ready_fd=None):
     from kszws.store import BatchWriter
 
     db = database_from_settings(settings)
-    writer = BatchWriter(db, reactor, settings.log_batch_max)
+    writer = BatchWriter(db, reactor, settings.log_batch_max, settings.commit_delay_ms / 1000)
     writer.start()
     site, hub = build_site(settings, registry, db, writer)
     factory = _tls_factory(settings, site) if settings.tls_certificate else site
