@@ -20,7 +20,7 @@ from twisted.python.failure import Failure
 
 from kszws.hub.exchange import Exchange, new_ticket
 from kszws.security import wsse
-from kszws.security.authn import ANONYMOUS, Authenticator
+from kszws.security.authn import Authenticator
 from kszws.wire import soap, xmlparse
 from kszws.wire.reasons import REASONS, Refusal
 
@@ -54,43 +54,46 @@ class Hub:
 
     def handle(self, endpoint, transport, body, content_type=b"text/xml"):
         """Deferred[Reply] for one HTTP POST; it never errbacks."""
-        exchange = Exchange(ticket=new_ticket(), received_at=self.clock(),
-                            service=endpoint.service.name, request_size=len(body),
-                            peer=transport.peer)
-        self.in_flight += 1
-        caller = ANONYMOUS
+        exchange = self._exchange(endpoint, transport, len(body))
         try:
-            if content_type.split(b";")[0].strip().lower() not in SOAP11_CONTENT_TYPES:
-                raise Refusal("HTTP0002", "Content-Type %r" % content_type[:64].decode("latin-1"))
-            root = xmlparse.parse(body)
-            header, soap_body = soap.split_envelope(root)
-            exchange.signed_request = bool(wsse.security_headers(root))
-            _check_must_understand(header)
-            caller = self.authenticator.identify(root, header, soap_body, transport)
-            _note_caller(exchange, caller)
-            Authenticator.admit(caller, endpoint.service)
-            payload = soap.body_payload(soap_body)
+            root, payload, caller = self._admit(endpoint, transport, body, content_type,
+                                                exchange)
         except Refusal as refusal:
-            d = defer.succeed(self._fault(endpoint, exchange, refusal, caller))
+            d = defer.succeed(self._fault(endpoint, exchange, refusal))
         except Exception:
-            d = defer.succeed(self._failed(Failure(), endpoint, exchange, caller))
+            d = defer.succeed(self._failed(Failure(), endpoint, exchange))
         else:
             d = self._claim(caller)
-            d.addCallback(lambda _: self._validate(payload, exchange))
+            d.addCallback(lambda _: self._validate(payload))
             d.addCallback(lambda _: endpoint.invoke(root, exchange))
             d.addCallback(self._reply, endpoint, exchange, caller)
-            d.addErrback(self._failed, endpoint, exchange, caller)
-        d.addCallback(self._log_then_release, exchange)
-        return d
+            d.addErrback(self._failed, endpoint, exchange)
+        return d.addCallback(self._log_then_release, exchange)
 
     def refuse(self, endpoint, transport, code, detail=None, request_size=0):
         """Refuse a request before its body is read (wrong method, body too large)."""
-        exchange = Exchange(ticket=new_ticket(), received_at=self.clock(),
-                            service=endpoint.service.name, request_size=request_size,
-                            peer=transport.peer)
-        self.in_flight += 1
-        reply = self._fault(endpoint, exchange, Refusal(code, detail), ANONYMOUS)
+        exchange = self._exchange(endpoint, transport, request_size)
+        reply = self._fault(endpoint, exchange, Refusal(code, detail))
         return self._log_then_release(reply, exchange)
+
+    def _exchange(self, endpoint, transport, request_size):
+        self.in_flight += 1
+        return Exchange(ticket=new_ticket(), received_at=self.clock(),
+                        service=endpoint.service.name, request_size=request_size,
+                        peer=transport.peer)
+
+    def _admit(self, endpoint, transport, body, content_type, exchange):
+        """The synchronous checks, cheapest first: (envelope, payload, caller) or Refusal."""
+        if content_type.split(b";")[0].strip().lower() not in SOAP11_CONTENT_TYPES:
+            raise Refusal("HTTP0002", "Content-Type %r" % content_type[:64].decode("latin-1"))
+        root = xmlparse.parse(body)
+        header, soap_body = soap.split_envelope(root)
+        exchange.signed_request = bool(wsse.security_headers(root))
+        _check_must_understand(header)
+        caller = self.authenticator.identify(root, header, soap_body, transport)
+        _note_caller(exchange, caller)
+        Authenticator.admit(caller, endpoint.service)
+        return root, soap.body_payload(soap_body), caller
 
     def _claim(self, caller):
         if not caller.replay_token:
@@ -103,7 +106,7 @@ class Hub:
 
         return d.addCallback(claimed)
 
-    def _validate(self, payload, exchange):
+    def _validate(self, payload):
         if not self.catalogue.knows(payload.tag):
             raise Refusal("SOAP0002", "no operation takes %s" % payload.tag)
         problems = self.catalogue.validate(payload)
@@ -120,16 +123,16 @@ class Hub:
         exchange.reply_size = len(data)
         return Reply(200, data, exchange.ticket)
 
-    def _failed(self, failure, endpoint, exchange, caller):
+    def _failed(self, failure, endpoint, exchange):
         if failure.check(Refusal):
             refusal = failure.value
         else:
             log.error("ticket %s: internal error in %s", exchange.ticket, exchange.service,
                       exc_info=(failure.type, failure.value, failure.getTracebackObject()))
             refusal = Refusal("MSG00003", "internal error (ticket %s)" % exchange.ticket)
-        return self._fault(endpoint, exchange, refusal, caller)
+        return self._fault(endpoint, exchange, refusal)
 
-    def _fault(self, endpoint, exchange, refusal, caller):
+    def _fault(self, endpoint, exchange, refusal):
         """A signed SOAP Fault for `refusal`; every fault is signed, whoever the caller."""
         exchange.refuse(refusal)
         exchange.replied_at = self.clock()
