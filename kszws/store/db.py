@@ -84,15 +84,17 @@ class Database:
                                       and self.url.database != ":memory:" else None)
         return self._lock
 
-    def migrate(self):
-        """Create or upgrade the schema to the newest migration (idempotent)."""
+    def migrate(self, script_location=MIGRATIONS, version_table="alembic_version"):
+        """Create or upgrade the schema to the newest migration (idempotent). The hub's
+        migrations by default; a source passes its own, with its own version table."""
         from alembic import command
         from alembic.config import Config
 
         cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.set_main_option("script_location", str(script_location))
         with self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
+            cfg.attributes["version_table"] = version_table
             command.upgrade(cfg, "head")
 
     def ping(self):

@@ -1,0 +1,91 @@
+"""Where the synthetic population lives: Belgian municipalities with their NIS (INS) codes,
+postal codes, official names and language region, street names, and the NIS codes of the
+countries of birth and nationality the generator uses."""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Municipality:
+    nis: int
+    postal_code: str
+    name_nl: str
+    name_fr: str
+    language: str  # nl | fr | de: the register's language for the inhabitants
+    weight: int  # relative population, for sampling
+
+    @property
+    def name(self):
+        return self.name_nl if self.language in ("nl", "de") else self.name_fr
+
+
+MUNICIPALITIES = (
+    Municipality(11002, "2000", "Antwerpen", "Anvers", "nl", 53),
+    Municipality(12025, "2800", "Mechelen", "Malines", "nl", 9),
+    Municipality(13040, "2300", "Turnhout", "Turnhout", "nl", 5),
+    Municipality(24062, "3000", "Leuven", "Louvain", "nl", 10),
+    Municipality(23088, "1800", "Vilvoorde", "Vilvorde", "nl", 4),
+    Municipality(31005, "8000", "Brugge", "Bruges", "nl", 12),
+    Municipality(34022, "8500", "Kortrijk", "Courtrai", "nl", 8),
+    Municipality(35013, "8400", "Oostende", "Ostende", "nl", 7),
+    Municipality(41002, "9300", "Aalst", "Alost", "nl", 9),
+    Municipality(44021, "9000", "Gent", "Gand", "nl", 27),
+    Municipality(46021, "9100", "Sint-Niklaas", "Saint-Nicolas", "nl", 8),
+    Municipality(71016, "3600", "Genk", "Genk", "nl", 7),
+    Municipality(71022, "3500", "Hasselt", "Hasselt", "nl", 8),
+    Municipality(21001, "1070", "Anderlecht", "Anderlecht", "fr", 12),
+    Municipality(21004, "1000", "Brussel", "Bruxelles", "fr", 19),
+    Municipality(21009, "1050", "Elsene", "Ixelles", "fr", 9),
+    Municipality(21012, "1080", "Sint-Jans-Molenbeek", "Molenbeek-Saint-Jean", "fr", 10),
+    Municipality(21015, "1030", "Schaarbeek", "Schaerbeek", "fr", 13),
+    Municipality(21016, "1180", "Ukkel", "Uccle", "fr", 8),
+    Municipality(25112, "1300", "Waver", "Wavre", "fr", 3),
+    Municipality(52011, "6000", "Charleroi", "Charleroi", "fr", 20),
+    Municipality(53053, "7000", "Bergen", "Mons", "fr", 10),
+    Municipality(55022, "7100", "La Louvière", "La Louvière", "fr", 8),
+    Municipality(57081, "7500", "Doornik", "Tournai", "fr", 7),
+    Municipality(62063, "4000", "Luik", "Liège", "fr", 20),
+    Municipality(62096, "4100", "Seraing", "Seraing", "fr", 6),
+    Municipality(63079, "4800", "Verviers", "Verviers", "fr", 6),
+    Municipality(81001, "6700", "Aarlen", "Arlon", "fr", 3),
+    Municipality(92094, "5000", "Namen", "Namur", "fr", 11),
+    Municipality(63023, "4700", "Eupen", "Eupen", "de", 2),
+    Municipality(63040, "4720", "Kelmis", "La Calamine", "de", 1),
+    Municipality(63061, "4730", "Raeren", "Raeren", "de", 1),
+    Municipality(63067, "4780", "Sankt Vith", "Saint-Vith", "de", 1),
+)
+
+STREETS = {
+    "nl": ("Kerkstraat", "Stationsstraat", "Dorpsstraat", "Molenstraat", "Nieuwstraat",
+           "Schoolstraat", "Kapelstraat", "Beekstraat", "Markt", "Veldstraat", "Lindenlaan",
+           "Koning Albertlaan", "Brugsesteenweg", "Groenstraat", "Hoogstraat"),
+    "fr": ("Rue de la Station", "Rue de l'Église", "Grand-Rue", "Rue du Moulin",
+           "Avenue Louise", "Chaussée de Bruxelles", "Rue des Écoles", "Place du Marché",
+           "Rue Haute", "Boulevard Émile Jacqmain", "Rue de la Loi", "Rue Saint-Gilles",
+           "Avenue des Tilleuls", "Rue du Château", "Rue Neuve"),
+    "de": ("Hauptstraße", "Kirchstraße", "Bahnhofstraße", "Aachener Straße", "Gospertstraße",
+           "Klosterstraße", "Neustraße", "Bergstraße", "Marktplatz", "Herbesthaler Straße"),
+}
+
+BELGIUM = 150
+# NIS country codes (Statbel) of the countries the generator gives as birth places and
+# nationalities, with their Dutch and French names.
+COUNTRIES = {
+    150: ("België", "Belgique"),
+    129: ("Nederland", "Pays-Bas"),
+    111: ("Frankrijk", "France"),
+    103: ("Duitsland", "Allemagne"),
+    128: ("Italië", "Italie"),
+    109: ("Spanje", "Espagne"),
+    123: ("Portugal", "Portugal"),
+    124: ("Roemenië", "Roumanie"),
+    262: ("Turkije", "Turquie"),
+    354: ("Marokko", "Maroc"),
+    223: ("Democratische Republiek Congo", "République démocratique du Congo"),
+}
+
+
+def municipality(nis):
+    return _BY_NIS.get(nis)
+
+
+_BY_NIS = {m.nis: m for m in MUNICIPALITIES}

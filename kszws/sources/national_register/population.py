@@ -1,0 +1,229 @@
+"""A synthetic population for the National Register source: households of Belgian
+residents with Dutch, French, German and foreign names (Faker's name lists), municipalities
+with their NIS codes, address histories, civil states, deaths, SIS and eID card numbers,
+bis numbers of the KSZ registers, and a few replaced and cancelled SSINs.
+
+Deterministic for a given seed: tests and benchmarks regenerate the same persons.
+`generate(db, count)` writes `count` persons in batches (a million in a few minutes).
+"""
+import datetime
+import random
+
+from faker.providers.person import de_DE, es_ES, fr_BE, it_IT, nl_BE, pt_PT, ro_RO, tr_TR
+
+from kszws import ids
+from kszws.sources.national_register import geography, names
+from kszws.sources.national_register.store import address, household_member, name_key, person
+
+TODAY = datetime.date(2026, 11, 1)  # the population's "now": fixed, so data is reproducible
+
+
+def _names(module):
+    provider = module.Provider
+    return (list(provider.last_names), list(provider.first_names_male),
+            list(provider.first_names_female))
+
+
+_MAGHREB = (["El Amrani", "Benali", "El Idrissi", "Bouzid", "Azzouzi", "Haddou", "Belhaj",
+             "El Khattabi", "Ouali", "Tahiri"],
+            ["Mohamed", "Youssef", "Karim", "Said", "Omar", "Mehdi", "Hamza", "Bilal"],
+            ["Fatima", "Khadija", "Naima", "Samira", "Latifa", "Amina", "Salma", "Imane"])
+_CONGO = (["Tshibanda", "Kabasele", "Mukendi", "Kalonji", "Mbuyi", "Ilunga", "Kabongo"],
+          ["Jean-Claude", "Patrick", "Papy", "Christian", "Dieudonné", "Serge"],
+          ["Marie-Claire", "Grâce", "Aline", "Béatrice", "Nadine", "Chantal"])
+NAMES = {"nl": _names(nl_BE), "fr": _names(fr_BE), "de": _names(de_DE)}
+# Foreign residents: (NIS country, name lists, share)
+FOREIGN = ((128, _names(it_IT), 3), (109, _names(es_ES), 1), (123, _names(pt_PT), 1),
+           (124, _names(ro_RO), 2), (262, _names(tr_TR), 2), (354, _MAGHREB, 3),
+           (223, _CONGO, 1), (129, _names(nl_BE), 2), (111, _names(fr_BE), 2),
+           (103, _names(de_DE), 1))
+
+
+class Generator:
+    def __init__(self, seed=1):
+        self.rnd = random.Random(seed)
+        self.used = set()
+        self.household = 0
+        self.weights = [m.weight for m in geography.MUNICIPALITIES]
+        self.foreign_weights = [share for _, _, share in FOREIGN]
+
+    # -- identifiers -------------------------------------------------------------------
+
+    def ssin(self, birth, gender, bis=False):
+        """A free SSIN for this birth date and gender (odd sequence: men, even: women);
+        a bis number adds 40 to the month (sex known)."""
+        month = birth.month + (40 if bis else 0)
+        for _ in range(1000):
+            seq = self.rnd.randrange(1, 998)
+            if gender and (seq % 2 == 1) != (gender == 1):
+                seq += 1
+            base = "%02d%02d%02d%03d" % (birth.year % 100, month, birth.day, seq)
+            check = 97 - int(("2" if birth.year >= 2000 else "") + base) % 97
+            number = "%s%02d" % (base, check)
+            if number not in self.used:
+                self.used.add(number)
+                return ids.ssin(number)  # stdnum checks what we built
+        raise RuntimeError("no free SSIN for %s" % birth)
+
+    def card(self, digits):
+        body = self.rnd.randrange(10 ** (digits - 3), 10 ** (digits - 2))
+        return "%d%02d" % (body, body % 97 or 97)
+
+    # -- people ----------------------------------------------------------------------------
+
+    def birth(self, age_from, age_to):
+        days = self.rnd.randrange(age_from * 365, age_to * 365 + 1)
+        return TODAY - datetime.timedelta(days=days)
+
+    def name_lists(self, municipality, foreign):
+        if foreign is not None:
+            return foreign[1]
+        return NAMES[municipality.language]
+
+    def household_rows(self):
+        """The persons, addresses and memberships of one new household."""
+        self.household += 1
+        hid = self.household
+        rnd = self.rnd
+        town = rnd.choices(geography.MUNICIPALITIES, self.weights)[0]
+        foreign = rnd.choices(FOREIGN, self.foreign_weights)[0] if rnd.random() < 0.12 else None
+        last_names, male, female = self.name_lists(town, foreign)
+        family = rnd.choice(last_names)
+        street = rnd.choice(geography.STREETS[town.language])
+        number = str(rnd.randrange(1, 250))
+        box = str(rnd.randrange(1, 20)) if rnd.random() < 0.2 else None
+        moved_in = self.birth(0, 25)
+        shape = rnd.random()
+        members = []  # (gender, age range, relationship)
+        if shape < 0.30:
+            members.append((rnd.choice((1, 2)), (20, 95), 1))
+        else:
+            members += [(1, (22, 85), 1), (2, (22, 85), 2)]
+            members += [(rnd.choice((1, 2)), (0, 20), 3) for _ in range(rnd.choice((0, 0, 1, 2, 2, 3)))]
+        persons, addresses, memberships = [], [], []
+        couple = []
+        for gender, (age_from, age_to), relationship in members:
+            born = self.birth(age_from, age_to)
+            bis = foreign is not None and rnd.random() < 0.15
+            ssin = self.ssin(born, gender, bis)
+            first = rnd.choice(male if gender == 1 else female)
+            if rnd.random() < 0.3:
+                first += " " + rnd.choice(male if gender == 1 else female)
+            last = family if relationship != 2 or rnd.random() < 0.2 else rnd.choice(last_names)
+            birth_date = born.isoformat()
+            if rnd.random() < 0.004:  # a few registers only know the year or the month
+                birth_date = birth_date[:5] + ("00-00" if rnd.random() < 0.5 else birth_date[5:8] + "00")
+            born_here = foreign is None or relationship == 3
+            place = town if born_here else None
+            deceased = relationship == 1 and born.year < 1950 and rnd.random() < 0.25
+            record = {
+                "ssin": ssin, "register": "BCSS_KSZ" if bis else "RN_RR", "status": "active",
+                "replaced_by": None, "last_name": last, "first_names": first,
+                "middle_name": None, "gender": gender, "birth_date": birth_date,
+                "birth_year": born.year,
+                "birth_place_nis": place.nis if place else foreign[0],
+                "birth_place": place.name if place else None,
+                "birth_country_nis": geography.BELGIUM if place else foreign[0],
+                "nationality_nis": foreign[0] if foreign and not born_here else geography.BELGIUM,
+                "civil_state": 10, "civil_state_date": None, "partner_ssin": None,
+                "decease_date": None, "decease_place_nis": None,
+                "sis_card": self.card(10) if rnd.random() < 0.8 else None,
+                "eid_card": self.card(12) if born.year <= TODAY.year - 12 else None,
+                "language": town.language, "household_id": hid,
+                "registered_on": max(born, moved_in).isoformat() if bis else born.isoformat(),
+            }
+            if deceased:
+                record["decease_date"] = (TODAY - datetime.timedelta(days=rnd.randrange(30, 3000))).isoformat()
+                record["decease_place_nis"] = town.nis
+            if relationship in (1, 2) and len(members) > 1:
+                couple.append(record)
+            persons.append(record)
+            entry = max(born, moved_in)
+            memberships.append({"ssin": ssin, "household_id": hid, "relationship": relationship,
+                                "entry_date": entry.isoformat()})
+            # Residents born abroad appear in the register when they arrive.
+            first_known = born if born_here else entry
+            addresses += self.address_history(ssin, first_known, entry, town, street, number,
+                                              box, record["decease_date"])
+        if len(couple) == 2:
+            married = max(couple[0]["birth_year"], couple[1]["birth_year"]) + rnd.randrange(20, 35)
+            married = min(married, TODAY.year)
+            for me, other in ((couple[0], couple[1]), (couple[1], couple[0])):
+                me["civil_state"] = 20
+                me["civil_state_date"] = "%d-%02d-%02d" % (married, rnd.randrange(1, 13), rnd.randrange(1, 29))
+                me["partner_ssin"] = other["ssin"]
+            couple[0]["civil_state_date"] = couple[1]["civil_state_date"]
+        return persons, addresses, memberships
+
+    def address_history(self, ssin, born, entry, town, street, number, box, died):
+        """Earlier addresses elsewhere, then the household's current one."""
+        rows = []
+        start = born
+        for _ in range(self.rnd.choice((0, 0, 1, 1, 2))):
+            if (entry - start).days < 400:
+                break
+            moved = start + datetime.timedelta(days=self.rnd.randrange(200, (entry - start).days))
+            other = self.rnd.choice(geography.MUNICIPALITIES)
+            rows.append(self._address(ssin, start, moved, other,
+                                      self.rnd.choice(geography.STREETS[other.language]),
+                                      str(self.rnd.randrange(1, 300)), None))
+            start = moved
+        end = died
+        rows.append(self._address(ssin, start, None, town, street, number, box, end))
+        return rows
+
+    @staticmethod
+    def _address(ssin, start, end, town, street, number, box, to_date=None):
+        return {"ssin": ssin, "kind": "legal", "from_date": start.isoformat(),
+                "to_date": to_date or (end.isoformat() if end else None),
+                "country_nis": geography.BELGIUM, "municipality_nis": town.nis,
+                "municipality": town.name, "postal_code": town.postal_code, "street": street,
+                "house_number": number, "box": box, "diplomatic_post": None, "plain_text": None}
+
+
+def _replace_some(persons, generator):
+    """Give ~0.2 % of persons a new SSIN (the old one stays, status 'replaced') and cancel
+    ~0.1 % (a number given by mistake)."""
+    extra = []
+    for record in persons:
+        roll = generator.rnd.random()
+        if record["status"] == "active" and roll < 0.002 and record["decease_date"] is None:
+            born = datetime.date.fromisoformat(record["birth_date"].replace("-00", "-01"))
+            old = generator.ssin(born, record["gender"])
+            extra.append(dict(record, ssin=old, status="replaced", replaced_by=record["ssin"],
+                              sis_card=None, eid_card=None, household_id=None))
+        elif roll > 0.999:
+            record["status"] = "cancelled"
+    return extra
+
+
+def generate(db, count, seed=1, batch=20_000, progress=None):
+    """Write about `count` persons (whole households) into the source's database."""
+    generator = Generator(seed)
+    written = 0
+    while written < count:
+        persons, addresses, members = [], [], []
+        while len(persons) < min(batch, count - written):
+            p, a, m = generator.household_rows()
+            persons += p
+            addresses += a
+            members += m
+        persons += _replace_some(persons, generator)
+        keys = [{"key": key, "birth_year": p["birth_year"], "ssin": p["ssin"]}
+                for p in persons for key in names.last_name_keys(p["last_name"])]
+        with db.engine.begin() as conn:
+            conn.execute(person.insert(), persons)
+            conn.execute(name_key.insert(), keys)
+            conn.execute(address.insert(), addresses)
+            conn.execute(household_member.insert(), members)
+        written += len(persons)
+        if progress:
+            progress(written)
+    return written
+
+
+def count_persons(db):
+    from sqlalchemy import func, select
+
+    with db.engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(person)).scalar()
