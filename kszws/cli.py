@@ -43,6 +43,10 @@ def _parser():
 
     s = sub.add_parser("source", help="run a reference source institution")
     s.add_argument("name")
+    s.add_argument("--port", type=int, help="listen here instead of conf/sources.toml's port")
+    s.add_argument("--population", type=int, help="how many synthetic records to seed")
+    s.add_argument("--reseed", action="store_true", help="replace the data by a new seed")
+    s.add_argument("--wsdl", action="store_true", help="print the generated WSDL and exit")
     s.set_defaults(func=cmd_source)
 
     s = sub.add_parser("pki", help="the demo PKI")
@@ -132,7 +136,7 @@ def cmd_source(settings, args):
         known = ", ".join(sorted(sources.SOURCES)) or "none yet"
         print("kszws: unknown source %r (known: %s)" % (args.name, known), file=sys.stderr)
         return 2
-    return sources.SOURCES[args.name](settings, args)
+    return sources.runner(args.name)(settings, args)
 
 
 # -- pki -----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import re
 
 from kszws import ids
 from kszws.config import REQUIRED, ConfigError, read_toml, resolve_under, take
-from kszws.registry.model import AUTH_MODES, Institution, Registry, Sector, Service
+from kszws.registry.model import AUTH_MODES, Institution, Registry, Sector, Service, Source
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
@@ -21,8 +21,10 @@ def load_registry(settings):
         raise ConfigError(conf / "institutions.toml", settings.hub_institution,
                           "the hub institution named in kszws.toml [hub] is not declared "
                           "with kind = \"hub\"")
-    services = _load_services(conf / "services.toml", settings, institutions)
-    return Registry(hub=hub, institutions=institutions, services=services, sectors=sectors)
+    sources = _load_sources(conf / "sources.toml", settings, institutions)
+    services = _load_services(conf / "services.toml", settings, sources)
+    return Registry(hub=hub, institutions=institutions, services=services, sectors=sectors,
+                    sources=sources)
 
 
 def _entries(path, raw, table):
@@ -99,7 +101,7 @@ def _load_institutions(path, settings, sectors):
     return institutions
 
 
-def _load_services(path, settings, institutions):
+def _load_services(path, settings, sources):
     services = {}
     paths = {}
     for n, entry in enumerate(_entries(path, read_toml(path), "service"), 1):
@@ -120,13 +122,45 @@ def _load_services(path, settings, institutions):
         if not wsdl.is_file():
             raise ConfigError(path, where, "WSDL file %s not found" % wsdl)
         route = e["route"]
-        if route != "hub" and (route not in institutions or institutions[route].kind != "source"):
-            raise ConfigError(path, where, "route must be \"hub\" or the id of a source "
-                              "institution, not %r" % route)
+        if route != "hub" and route not in sources:
+            raise ConfigError(path, where, "route must be \"hub\" or the id of a source of "
+                              "sources.toml, not %r" % route)
         services[e["name"]] = Service(name=e["name"], path=e["path"], wsdl=str(wsdl),
                                       signed=e["signed"], anonymous=e["anonymous"], route=route,
                                       implementation=e["implementation"] or e["name"])
     return services
+
+
+def _load_sources(path, settings, institutions):
+    sources = {}
+    if not path.exists():
+        return sources
+    for n, entry in enumerate(_entries(path, read_toml(path), "source"), 1):
+        where = "source #%d (%s)" % (n, entry.get("id", "no id"))
+        e = take(entry, path, where, {
+            "id": (str, REQUIRED), "host": (str, "127.0.0.1"), "port": (int, REQUIRED),
+            "path": (str, REQUIRED), "url": (str, ""), "wsdl": (str, REQUIRED),
+            "database": (str, ""), "timeout_seconds": (float, 5.0), "population": (int, 10000),
+        })
+        inst = institutions.get(e["id"])
+        if inst is None or inst.kind != "source":
+            raise ConfigError(path, where, "no institution %r of kind \"source\" in "
+                              "institutions.toml" % e["id"])
+        if e["id"] in sources:
+            raise ConfigError(path, where, "id declared twice")
+        if not e["path"].startswith("/"):
+            raise ConfigError(path, where, "path must start with '/'")
+        if e["timeout_seconds"] <= 0:
+            raise ConfigError(path, where, "timeout_seconds must be positive")
+        wsdl = _resolve(settings, e["wsdl"])
+        if not wsdl.is_file():
+            raise ConfigError(path, where, "WSDL file %s not found" % wsdl)
+        url = e["url"] or "http://%s:%d%s" % (e["host"], e["port"], e["path"])
+        sources[e["id"]] = Source(id=e["id"], host=e["host"], port=e["port"], path=e["path"],
+                                  url=url, wsdl=str(wsdl), database_url=e["database"],
+                                  timeout_seconds=e["timeout_seconds"],
+                                  population=e["population"])
+    return sources
 
 
 def _resolve(settings, relative):

@@ -50,11 +50,26 @@ class Service:
 
 
 @dataclass(frozen=True)
+class Source:
+    """An authentic source the hub routes to, reached over SOAP (conf/sources.toml)."""
+    id: str  # its institution id (kind = "source")
+    host: str  # where `kszws source ID` listens
+    port: int
+    path: str
+    url: str  # where the hub reaches it (default http://host:port/path)
+    wsdl: str  # its published contract
+    database_url: str  # its own store ("" = SQLite in the data folder)
+    timeout_seconds: float  # the hub's deadline for one call
+    population: int  # how many synthetic persons/records the demo seeds
+
+
+@dataclass(frozen=True)
 class Registry:
     hub: Institution
     institutions: dict  # id -> Institution (the hub and sources included)
     services: dict  # name -> Service
     sectors: dict = field(default_factory=dict)  # (code, subsector) -> Sector
+    sources: dict = field(default_factory=dict)  # id -> Source
 
     def institution(self, institution_id):
         return self.institutions[institution_id]

@@ -1,6 +1,15 @@
 """Reference authentic sources (National Register, employer directory, pension cadastre,
 attestation sources): each its own Spyne SOAP service and store, reached by the hub only
-over SOAP with zeep. `SOURCES` maps the name given to `kszws source NAME` to its runner;
-sources are added by the issues that build them."""
+over SOAP with zeep. `SOURCES` maps the name given to `kszws source NAME` to its runner
+(imported when run: a source brings spyne's Twisted transport with it)."""
 
-SOURCES = {}
+SOURCES = {
+    "national-register": "kszws.sources.national_register:run",
+}
+
+
+def runner(name):
+    import importlib
+
+    module, _, function = SOURCES[name].partition(":")
+    return getattr(importlib.import_module(module), function)

@@ -135,3 +135,9 @@ def current_legal_address(conn, ssin):
     return conn.execute(select(address).where(address.c.ssin == ssin,
                                               address.c.to_date.is_(None))
                         .order_by(address.c.from_date.desc())).mappings().first()
+
+
+def clear(db):
+    with db.engine.begin() as conn:
+        for table in (name_key, address, household_member, person):
+            conn.execute(table.delete())

@@ -1,0 +1,142 @@
+"""The National Register source's SOAP service (its contract: wsdl/NationalRegisterSource.wsdl).
+
+consultPerson(ssin, history)  -> the whole record: identity, civil state, birth, death,
+                                 nationality, cards, addresses (all of them, or the current
+                                 ones), household; `found` false for an unknown SSIN.
+searchPersons(lastName, firstName?, middleName?, birthDate, tolerance?, gender?, maximum?)
+                              -> persons whose family name sounds alike, born within the
+                                 (possibly incomplete) birth date widened by `tolerance`
+                                 years, with their current address.
+
+Database work runs in Twisted's thread pool: the reactor never waits on it.
+"""
+import datetime
+
+from spyne import Array, Boolean, ComplexModel, Integer, ServiceBase, Unicode, rpc
+from twisted.internet import threads
+
+from kszws.sources.national_register import store
+
+NS = "urn:kszws:source:nationalregister:v1"
+DEFAULT_MAXIMUM = 20
+
+
+class Address(ComplexModel):
+    __namespace__ = NS
+    _type_info = [
+        ("kind", Unicode), ("fromDate", Unicode), ("toDate", Unicode),
+        ("countryCode", Integer), ("municipalityCode", Integer), ("municipality", Unicode),
+        ("postalCode", Unicode), ("street", Unicode), ("houseNumber", Unicode), ("box", Unicode),
+        ("diplomaticPost", Integer), ("plainText", Unicode),
+    ]
+
+
+class HouseholdMember(ComplexModel):
+    __namespace__ = NS
+    _type_info = [("ssin", Unicode), ("relationship", Integer), ("entryDate", Unicode)]
+
+
+class Person(ComplexModel):
+    __namespace__ = NS
+    _type_info = [
+        ("ssin", Unicode), ("register", Unicode), ("status", Unicode), ("replacedBy", Unicode),
+        ("lastName", Unicode), ("firstNames", Unicode), ("middleName", Unicode),
+        ("gender", Integer), ("birthDate", Unicode), ("birthPlaceCode", Integer),
+        ("birthPlace", Unicode), ("birthCountryCode", Integer), ("nationalityCode", Integer),
+        ("civilState", Integer), ("civilStateDate", Unicode), ("partnerSsin", Unicode),
+        ("deceaseDate", Unicode), ("deceasePlaceCode", Integer), ("sisCardNumber", Unicode),
+        ("eidCardNumber", Unicode), ("language", Unicode), ("registeredOn", Unicode),
+        ("addresses", Array(Address)), ("household", Array(HouseholdMember)),
+    ]
+
+
+class ConsultPersonResult(ComplexModel):
+    __namespace__ = NS
+    _type_info = [("found", Boolean), ("person", Person)]
+
+
+_PERSON_COLUMNS = {
+    "ssin": "ssin", "register": "register", "status": "status", "replacedBy": "replaced_by",
+    "lastName": "last_name", "firstNames": "first_names", "middleName": "middle_name",
+    "gender": "gender", "birthDate": "birth_date", "birthPlaceCode": "birth_place_nis",
+    "birthPlace": "birth_place", "birthCountryCode": "birth_country_nis",
+    "nationalityCode": "nationality_nis", "civilState": "civil_state",
+    "civilStateDate": "civil_state_date", "partnerSsin": "partner_ssin",
+    "deceaseDate": "decease_date", "deceasePlaceCode": "decease_place_nis",
+    "sisCardNumber": "sis_card", "eidCardNumber": "eid_card", "language": "language",
+    "registeredOn": "registered_on",
+}
+_ADDRESS_COLUMNS = {
+    "kind": "kind", "fromDate": "from_date", "toDate": "to_date", "countryCode": "country_nis",
+    "municipalityCode": "municipality_nis", "municipality": "municipality",
+    "postalCode": "postal_code", "street": "street", "houseNumber": "house_number",
+    "box": "box", "diplomaticPost": "diplomatic_post", "plainText": "plain_text",
+}
+
+
+def _person(record, addresses, household=()):
+    fields = {k: record[c] for k, c in _PERSON_COLUMNS.items()}
+    fields["addresses"] = [Address(**{k: a[c] for k, c in _ADDRESS_COLUMNS.items()})
+                           for a in addresses]
+    fields["household"] = [HouseholdMember(ssin=m["ssin"], relationship=m["relationship"],
+                                           entryDate=m["entry_date"]) for m in household]
+    return Person(**fields)
+
+
+def birth_window(birth_date, tolerance):
+    """(first year, last year, predicate on a stored birth date) for a CBSS incomplete
+    birth date (YYYY-MM-DD, MM and DD may be 00) widened by `tolerance` years."""
+    year, month, day = (int(p) for p in birth_date.split("-"))
+    tol = max(0, tolerance or 0)
+    if month == 0:
+        low, high = "%04d-00-00" % (year - tol), "%04d-12-31" % (year + tol)
+    elif day == 0:
+        low, high = "%04d-%02d-00" % (year - tol, month), "%04d-%02d-31" % (year + tol, month)
+    else:
+        date = datetime.date(year, month, day)
+        low = _shift(date, -tol).isoformat()
+        high = _shift(date, tol).isoformat()
+    return year - tol, year + tol, lambda stored: low <= stored <= high
+
+
+def _shift(date, years):
+    try:
+        return date.replace(year=date.year + years)
+    except ValueError:  # 29 February
+        return date.replace(year=date.year + years, day=28)
+
+
+def service(db):
+    class NationalRegisterService(ServiceBase):
+        @rpc(Unicode(min_occurs=1, nillable=False), Boolean, _returns=ConsultPersonResult)
+        def consultPerson(ctx, ssin, history):
+            def work():
+                with db.engine.connect() as conn:
+                    record = store.get_person(conn, ssin)
+                if record is None:
+                    return ConsultPersonResult(found=False)
+                addresses = record["addresses"] if history else \
+                    [a for a in record["addresses"] if a["to_date"] is None][:1] or record["addresses"][:1]
+                return ConsultPersonResult(found=True, person=_person(record, addresses,
+                                                                      record["household"]))
+
+            return threads.deferToThread(work)
+
+        @rpc(Unicode(min_occurs=1, nillable=False), Unicode, Unicode,
+             Unicode(min_occurs=1, nillable=False, pattern=r"[1-2][0-9]{3}-[0-1][0-9]-[0-3][0-9]"),
+             Integer, Integer, Integer, _returns=Array(Person))
+        def searchPersons(ctx, lastName, firstName, middleName, birthDate, tolerance, gender,
+                          maximum):
+            first_year, last_year, within = birth_window(birthDate, tolerance)
+
+            def work():
+                with db.engine.connect() as conn:
+                    found = store.search(conn, lastName, firstName, first_year, last_year,
+                                         gender or None, within,
+                                         limit=min(maximum or DEFAULT_MAXIMUM, 100))
+                    return [_person(r, [a for a in [store.current_legal_address(conn, r["ssin"])]
+                                        if a is not None]) for r in found]
+
+            return threads.deferToThread(work)
+
+    return NationalRegisterService
