@@ -3,7 +3,8 @@
 New-style replies and faults carry a `reasonCode` (max 16 characters). CBSS's own codes
 (`MSG000xx`, CONTRACTS.md §3) are kept as they are; the codes kszws adds follow the same
 eight-character shape with a prefix that names the layer that refused:
-HTTP (transport), XML (parsing), SOAP (envelope), SEC (security), LOG (exchange log).
+HTTP (transport), XML (parsing), SOAP (envelope), SEC (security), SRC (authentic sources),
+LOG (exchange log).
 Codes are part of the contract: never renumber, only add.
 """
 from dataclasses import dataclass
@@ -47,6 +48,11 @@ REASONS = _table(
     Reason("SEC00009", "Client", "The HTTP Basic credentials are not valid."),
     Reason("SEC00010", "Client", "This institution must sign its requests (WS-Security)."),
     Reason("SEC00011", "Client", "The client certificate is not registered for any institution."),
+    Reason("SEC00012", "Client", "The AuthorizedUser of the message is not the authenticated "
+                                 "institution."),
+    Reason("SRC00001", "Server", "The authentic source did not answer in time or is unreachable.", 503),
+    Reason("SRC00002", "Server", "The authentic source refused the request."),
+    Reason("SRC00003", "Server", "The authentic source's reply could not be verified."),
     Reason("LOG00001", "Server", "The exchange could not be logged; it was not processed."),
 )
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, select
 
-from kszws.sources.national_register import names
+from kszws import names
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "alembic_version_national_register"

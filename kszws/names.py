@@ -1,7 +1,8 @@
-"""Names as the National Register compares them: phonetic keys that survive accents,
-particles (Van, De, Le, ...), compound and hyphenated names, and Dutch/French spelling
-variants. The phonetic code itself is jellyfish's Metaphone; this module only prepares
-names the way Belgian registers write them before it is applied."""
+"""Names as Belgian registers compare them: folded (accents, case, punctuation), and
+phonetic keys that survive particles (Van, De, Le, ...), compound and hyphenated names
+and Dutch/French spelling variants. The phonetic code itself is jellyfish's Metaphone;
+this module only prepares names the way Belgian registers write them before it is
+applied. Shared by the National Register source (search) and the hub (verification)."""
 import re
 import unicodedata
 

@@ -1,0 +1,133 @@
+"""What the hub does with questions about persons, on the National Register source:
+the rules of OCMWCPASIdentifyPerson and OCMWCPASPerformInvestigation as CBSS applies them
+(CONTRACTS.md §3, §5). Results are plain data and SSDN details; wire/ writes the XML."""
+from twisted.internet import defer
+from zeep.helpers import serialize_object
+
+from kszws import ids, names
+from kszws.wire.ssdn import Detail
+
+SOURCE = "national-register"
+
+
+def person_record(person):
+    """A zeep Person of the source as a dict, its arrays flattened to lists."""
+    record = serialize_object(person, dict)
+    record["addresses"] = list((record.get("addresses") or {}).get("Address") or [])
+    record["household"] = list((record.get("household") or {}).get("HouseholdMember") or [])
+    return record
+
+
+class NationalRegister:
+    def __init__(self, client):
+        self.client = client
+
+    def consult(self, ssin, history=False):
+        """Deferred: the person's record, or None for an unknown SSIN."""
+        d = self.client.call("consultPerson", ssin=ssin, history=history)
+        return d.addCallback(lambda r: person_record(r.person) if r.found else None)
+
+    def search(self, phonetic):
+        d = self.client.call("searchPersons", lastName=phonetic.last_name,
+                             firstName=phonetic.first_name or None,
+                             middleName=phonetic.middle_name or None,
+                             birthDate=phonetic.birth_date, tolerance=phonetic.tolerance,
+                             gender=phonetic.gender or None, maximum=phonetic.maximum)
+        return d.addCallback(lambda persons: [person_record(p) for p in persons or []])
+
+
+def incomplete(date):
+    return date.endswith("-00")
+
+
+@defer.inlineCallbacks
+def identify_person(register, query):
+    """(details, persons, extended) for an IdentifyPerson query."""
+    details = []
+    if query.ssin:
+        if query.phonetic is not None:
+            details.append(Detail("21007001"))
+        try:
+            ssin = ids.ssin(query.ssin)
+        except ids.InvalidIdentifier:
+            return details + [Detail("31007002", [("SSIN", query.ssin)])], [], False
+        person = yield register.consult(ssin)
+        if person is not None and person["status"] == "replaced" and person["replacedBy"]:
+            details.append(Detail("21007005", [("SSIN", ssin), ("New SSIN", person["replacedBy"])]))
+            person = yield register.consult(person["replacedBy"])
+        if person is None:
+            return details + [Detail("31007003", [("SSIN", ssin)])], [], False
+        if person["status"] == "cancelled":
+            return details + [Detail("31007004", [("SSIN", ssin)])], [], False
+        mismatches = verify(query, person)
+        details += mismatches
+        validated = query.verifies and not mismatches
+        if validated:
+            details.append(Detail("12007001"))
+        return details, [person], validated
+    phonetic = query.phonetic
+    if phonetic is None:
+        return [Detail("31000007", [("Search Criteria", None)])], [], False
+    if not phonetic.last_name:
+        return [Detail("31000007", [("Phonetic Criteria: Last Name", None)])], [], False
+    if incomplete(phonetic.birth_date) and phonetic.tolerance is None:
+        return [Detail("31009001", [("Phonetic Criteria: Birth Date", phonetic.birth_date),
+                                    ("Phonetic Criteria: Birth Date Tolerance", None)])], [], False
+    persons = yield register.search(phonetic)
+    return details, persons, False
+
+
+def verify(query, person):
+    """The details of every piece of VerificationData that does not match the person."""
+    out = []
+    if query.sis_card and query.sis_card != (person["sisCardNumber"] or ""):
+        out.append(Detail("22007008", [("SIS Card Number", query.sis_card)]))
+    if query.identity_card and query.identity_card != (person["eidCardNumber"] or ""):
+        out.append(Detail("22007009", [("Identity Card Number", query.identity_card)]))
+    data = query.person_data
+    if data is not None and not person_data_matches(data, person):
+        out.append(Detail("22007007"))
+    return out
+
+
+def person_data_matches(data, person):
+    """PersonData matches when every part given matches: family name (accents, case and
+    punctuation aside), the first name as one of the first names, and the birth date in
+    each of its known parts (00 = unknown)."""
+    if not data.last_name or names.fold(data.last_name) != names.fold(person["lastName"]):
+        return False
+    if data.first_name:
+        given = names.fold(data.first_name).split()
+        known = names.fold(person["firstNames"] or "").split()
+        if not given or given[0] not in known:
+            return False
+    if data.birth_date:
+        for asked, real in zip(data.birth_date.split("-"), person["birthDate"].split("-")):
+            if asked.strip("0") and real.strip("0") and asked != real:
+                return False
+    return True
+
+
+@defer.inlineCallbacks
+def perform_investigation(register, query):
+    """(details, person, members) for a PerformInvestigation query."""
+    try:
+        ssin = ids.ssin(query.ssin)
+    except ids.InvalidIdentifier:
+        return [Detail("31007002", [("SocialSecurityUser", query.ssin)])], None, []
+    person = yield register.consult(ssin, history=True)
+    details = []
+    if person is not None and person["status"] == "replaced" and person["replacedBy"]:
+        details.append(Detail("21007005", [("SSIN", ssin), ("New SSIN", person["replacedBy"])]))
+        person = yield register.consult(person["replacedBy"], history=True)
+    if person is None:
+        return details + [Detail("31007003", [("SocialSecurityUser", ssin)])], None, []
+    if person["status"] == "cancelled":
+        return details + [Detail("31007004", [("SocialSecurityUser", ssin)])], None, []
+    members = [person]
+    if "CitizenGroup" in query.groups:
+        others = [m["ssin"] for m in person["household"] if m["ssin"] != person["ssin"]]
+        found = yield defer.gatherResults([register.consult(s) for s in others[:99]],
+                                          consumeErrors=True)
+        members += [m for m in found if m is not None]
+    return details, person, members
