@@ -59,14 +59,17 @@ def reserve_port(host, port):
 
 def build_site(settings, registry, db, writer):
     """The hub of one worker: keys, caches, pipeline, endpoints and web resources."""
+    from twisted.internet import reactor
+
     from kszws.hub.exchange_log import ExchangeLog
     from kszws.hub.pipeline import Hub
+    from kszws.hub.routing import source_clients
     from kszws.hub.validation import SchemaCatalogue
     from kszws.security import wsse
     from kszws.security.authn import Authenticator
     from kszws.security.credentials import Credentials
     from kszws.security.replay import ReplayCache
-    from kszws.services import build_endpoints
+    from kszws.services import EndpointContext, build_endpoints
     from kszws.services.publish import PublishedContract
     from kszws.site import Health, HubSite, Router, SoapResource
 
@@ -79,9 +82,10 @@ def build_site(settings, registry, db, writer):
     catalogue = SchemaCatalogue.from_files([s.wsdl for s in registry.services.values()])
     hub = Hub(authenticator, ReplayCache(db, writer, utcnow), ExchangeLog(db, writer), catalogue,
               identity, utcnow, settings.reply_timestamp_ttl_seconds)
+    context = EndpointContext(registry, utcnow, source_clients(registry, identity, reactor),
+                              settings.project_root)
     router = Router(hub)
-    for name, endpoint in build_endpoints(registry, utcnow,
-                                          settings.conf_dir / "services.toml").items():
+    for name, endpoint in build_endpoints(context, settings.conf_dir / "services.toml").items():
         service = registry.services[name]
         router.add(service.path, SoapResource(hub, endpoint, PublishedContract(service.wsdl)))
     router.add("/health", Health(db, identity.certificate, settings.maintenance_flag, utcnow))

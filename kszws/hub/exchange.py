@@ -17,6 +17,7 @@ class Exchange:
     peer: str = ""
     replied_at: object = None
     caller: str = None  # institution id
+    institution: object = None  # the caller's registry.Institution
     caller_user: str = None
     auth_method: str = "anonymous"
     certificate_subject: str = ""

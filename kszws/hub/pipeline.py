@@ -78,7 +78,9 @@ class Hub:
 
     def _exchange(self, endpoint, transport, request_size):
         self.in_flight += 1
-        return Exchange(ticket=new_ticket(), received_at=self.clock(),
+        # Each endpoint may have its own kind of ticket (classic CBSS: 15 characters).
+        ticket = getattr(endpoint, "new_ticket", new_ticket)()
+        return Exchange(ticket=ticket, received_at=self.clock(),
                         service=endpoint.service.name, request_size=request_size,
                         peer=transport.peer)
 
@@ -179,3 +181,4 @@ def _note_caller(exchange, caller):
     exchange.certificate_subject = caller.certificate_subject
     if caller.institution is not None:
         exchange.caller = caller.institution.id
+        exchange.institution = caller.institution

@@ -62,7 +62,7 @@ def _load_institutions(path, settings, sectors):
             "id": (str, REQUIRED), "name": (str, REQUIRED), "sector": (int, REQUIRED),
             "subsector": (int, 0), "cbe": (str, REQUIRED), "auth": (str, "signature"),
             "certificates": (list, None), "sign_replies": (bool, None),
-            "kind": (str, "institution"),
+            "kind": (str, "institution"), "org_units": (list, []),
         })
         if not _ID.match(e["id"]):
             raise ConfigError(path, where, "id must be 2-63 lower-case letters, digits or '-'")
@@ -88,9 +88,12 @@ def _load_institutions(path, settings, sectors):
         sign_replies = e["sign_replies"]
         if sign_replies is None:
             sign_replies = e["auth"] == "signature"
+        if not all(isinstance(u, str) and u.strip() for u in e["org_units"]):
+            raise ConfigError(path, where, "org_units must be a list of non-empty strings")
         institutions[e["id"]] = Institution(
             id=e["id"], name=e["name"], sector=e["sector"], subsector=e["subsector"], cbe=cbe,
-            auth=e["auth"], certificates=certificates, sign_replies=sign_replies, kind=e["kind"])
+            auth=e["auth"], certificates=certificates, sign_replies=sign_replies, kind=e["kind"],
+            org_units=tuple(dict.fromkeys([cbe] + e["org_units"])))
     usernames = {}
     for inst in institutions.values():
         if inst.auth == "basic":

@@ -27,6 +27,9 @@ class Institution:
     certificates: tuple  # paths of the registered certificates (PEM)
     sign_replies: bool
     kind: str = "institution"  # institution | hub | source
+    # The organisation units the institution may name in a classic AuthorizedUser/OrgUnit
+    # (its own enterprise number, and e.g. those of the entities it answers for).
+    org_units: tuple = ()
 
     @property
     def basic_username(self):

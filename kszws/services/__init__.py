@@ -1,23 +1,39 @@
 """The hub's services: thin Spyne applications mapping the wire onto the hub pipeline.
 
-`ENDPOINTS` maps a service name of conf/services.toml to the factory of its endpoint.
+`ENDPOINTS` maps the implementation name of a conf/services.toml entry to the factory
+of its endpoint, `factory(service, context)`.
 """
-from kszws.services import testconnection
+from dataclasses import dataclass
+
+from kszws.services import classic, testconnection
 
 ENDPOINTS = {
     "TestConnectionService": testconnection.endpoint,
+    "KSZBCSSWebServiceConnector": classic.endpoint,
 }
 
 
-def build_endpoints(registry, clock, services_file="services.toml"):
+@dataclass
+class EndpointContext:
+    """What endpoint factories may use."""
+    registry: object
+    clock: object
+    sources: dict  # source id -> hub.routing.SourceClient
+    project_root: object  # Path of the folder holding conf/, wsdl/, xsd/
+
+
+def build_endpoints(context, services_file="services.toml"):
     """One endpoint per service of the registry; a service without code is a config error."""
     from kszws.config import ConfigError
 
     endpoints = {}
-    for service in registry.services.values():
+    for service in context.registry.services.values():
         factory = ENDPOINTS.get(service.implementation)
         if factory is None:
             raise ConfigError(services_file, service.name, "no implementation %r in kszws "
                               "(known: %s)" % (service.implementation, ", ".join(sorted(ENDPOINTS))))
-        endpoints[service.name] = factory(service, clock)
+        if service.route != "hub" and service.route not in context.sources:
+            raise ConfigError(services_file, service.name, "routes to %r, which is not a "
+                              "source of sources.toml" % service.route)
+        endpoints[service.name] = factory(service, context)
     return endpoints

@@ -45,11 +45,13 @@ class ParsedSoap11(Soap11):
 class SpyneEndpoint:
     """A hub endpoint backed by a Spyne application (one per service)."""
 
-    def __init__(self, service, application, fault_element):
+    def __init__(self, service, application, fault_element, new_ticket=None):
         self.service = service
         self.application = application
         self.server = ServerBase(application)
         self.fault_element = fault_element  # Clark name of the CBSSFaultType detail element
+        if new_ticket is not None:
+            self.new_ticket = new_ticket  # else the hub's (a UUID)
 
     def invoke(self, root, exchange):
         ctx = MethodContext(self.server, MethodContext.SERVER)

@@ -56,8 +56,8 @@ class TestConnectionService(ServiceBase):
                                        exchange.certificate_subject)
 
 
-def endpoint(service, clock):
+def endpoint(service, context):
     app = Application([TestConnectionService], tns=INTF, name="TestConnectionServiceService",
                       in_protocol=ParsedSoap11(), out_protocol=ParsedSoap11())
-    app.clock = clock
+    app.clock = context.clock
     return SpyneEndpoint(service, app, testconnection.FAULT)

@@ -1,0 +1,168 @@
+"""The classic CBSS transport: WebServiceConnector.sendXML (CONTRACTS.md §1A), at the real
+path /connectors/webservice/KSZBCSSWebServiceConnectorPort.
+
+The SOAP body holds one `xmlString`, whose text is an SSDNRequest (escaped or in CDATA,
+with or without an XML declaration, prefixed or default namespace); the reply's is an
+SSDNReply. Each ServiceRequest of the envelope is answered in its own ServiceReply.
+"""
+import re
+
+import kszws.compat.spyne  # noqa: F401
+
+from spyne import Application, ServiceBase, Unicode, rpc
+from twisted.internet import defer
+
+from kszws.hub import persons
+from kszws.hub.validation import SchemaCatalogue
+from kszws.services.runtime import ParsedSoap11, SpyneEndpoint
+from kszws.wire import identify_person, perform_investigation, ssdn, xmlparse
+from kszws.wire.ns import KSZWS_HUB, q
+from kszws.wire.reasons import Refusal
+
+_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+
+
+class WebServiceConnector(ServiceBase):
+    @rpc(Unicode, _body_style="bare", _operation_name="sendXML", _in_message_name="xmlString",
+         _out_message_name="xmlString", _returns=Unicode)
+    def sendXML(ctx, xml_string):
+        return ctx.app.gateway.handle(ctx.udc, xml_string or "")
+
+
+class SsdnGateway:
+    """Reads an SSDNRequest, answers each ServiceRequest, writes the SSDNReply."""
+
+    def __init__(self, catalogue, register, clock):
+        self.catalogue = catalogue
+        self.register = register
+        self.clock = clock
+        self.handlers = {
+            (identify_person.SERVICE_ID, identify_person.VERSION): self.identify_person,
+            (perform_investigation.SERVICE_ID, perform_investigation.VERSION):
+                self.perform_investigation,
+        }
+
+    @defer.inlineCallbacks
+    def handle(self, exchange, text):
+        try:
+            # The string was decoded by the SOAP layer: a declared encoding no longer holds.
+            root = xmlparse.parse(_DECLARATION.sub("", text, count=1).encode("utf-8"))
+            problems = self.catalogue.validate(root) if root.tag == ssdn.s("SSDNRequest") \
+                else ["the document is not an SSDNRequest"]
+        except Refusal as refusal:
+            problems = ["%s: %s" % (refusal.code, refusal.detail)]
+        if problems:
+            exchange.outcome, exchange.reason_code = "REFUSED", "30000002"
+            exchange.detail = problems[0][:256]
+            return self._reply(exchange, [], None, [ssdn.Detail("30000002", [
+                ("SSDNRequest", problems[0][:200])])])
+        request = ssdn.parse_request(root)
+        check_authorized_user(request.user, exchange.institution)
+        exchange.caller_user = request.user.user_id
+        exchange.operation = ",".join(dict.fromkeys(r.service_id or "?" for r in request.services))[:64]
+        exchange.version = ",".join(dict.fromkeys(r.version or "?" for r in request.services))[:16]
+        results, failures = [], []
+        for service_request in request.services:
+            results.append((yield self.answer(service_request, exchange, failures)))
+        _note_outcome(exchange, results, failures)
+        return self._reply(exchange, results, request)
+
+    def _reply(self, exchange, results, request, details=None):
+        exchange.replied_at = self.clock()
+        root = ssdn.reply(exchange.ticket, exchange.received_at, exchange.replied_at, results,
+                          request, details)
+        return ssdn.connector_reply(ssdn.serialize(root).decode("utf-8"))
+
+    @defer.inlineCallbacks
+    def answer(self, request, exchange, failures):
+        handler = self.handlers.get((request.service_id, request.version))
+        if handler is None:
+            return ssdn.ServiceResult(request.service_id or "", request.version or "", [
+                ssdn.Detail("31000001", [("ServiceId", request.service_id),
+                                         ("Version", request.version)])])
+        body = request.body
+        problems = self.catalogue.validate(body) if body is not None else ["no request body"]
+        if problems:
+            return ssdn.ServiceResult(request.service_id, request.version, [
+                ssdn.Detail("31000002", [("ServiceRequest", problems[0][:200])])])
+        try:
+            result = yield handler(body, exchange)
+        except Refusal as refusal:  # the source failed: the legacy error shape, not a fault
+            failures.append(refusal)
+            return ssdn.ServiceResult(request.service_id, request.version, [
+                ssdn.Detail("31000003", [("Source", refusal.detail)])])
+        return result
+
+    @defer.inlineCallbacks
+    def identify_person(self, body, exchange):
+        query = identify_person.parse(body)
+        details, found, extended = yield _unwrapped(
+            persons.identify_person(self.register, query))
+        exchange.ssins.update(p["ssin"] for p in found)
+        if query.ssin:
+            exchange.ssins.add(query.ssin)
+        return ssdn.ServiceResult(identify_person.SERVICE_ID, identify_person.VERSION, details,
+                                  identify_person.reply(found, extended))
+
+    @defer.inlineCallbacks
+    def perform_investigation(self, body, exchange):
+        query = perform_investigation.parse(body)
+        details, person, members = yield _unwrapped(
+            persons.perform_investigation(self.register, query))
+        exchange.ssins.add(query.ssin)
+        exchange.ssins.update(m["ssin"] for m in members)
+        reply = None if person is None else \
+            perform_investigation.reply(person, query.groups, members)
+        return ssdn.ServiceResult(perform_investigation.SERVICE_ID, perform_investigation.VERSION,
+                                  details, reply)
+
+
+def _unwrapped(d):
+    """A Deferred whose gatherResults failures (FirstError) carry their first cause."""
+    def unwrap(failure):
+        if failure.check(defer.FirstError):
+            return failure.value.subFailure
+        return failure
+    return d.addErrback(unwrap)
+
+
+def check_authorized_user(user, institution):
+    """The identity in the message must be the one the transport proved (signature, Basic,
+    client certificate): the sector (MatrixID/MatrixSubID) and, when given, the OrgUnit."""
+    problems = []
+    if user.matrix_id != institution.sector:
+        problems.append("MatrixID %s is not %s" % (user.matrix_id, institution.sector))
+    if user.matrix_sub_id is not None and user.matrix_sub_id != institution.subsector:
+        problems.append("MatrixSubID %s is not %s" % (user.matrix_sub_id, institution.subsector))
+    if user.org_unit and user.org_unit not in institution.org_units:
+        problems.append("OrgUnit %s is not one of %s" % (user.org_unit, institution.id))
+    if problems:
+        raise Refusal("SEC00012", "; ".join(problems))
+
+
+def _note_outcome(exchange, results, failures):
+    """The exchange-log outcome of an SSDN exchange: the worst of its service replies; a
+    source that failed is named by its SRC000xx code."""
+    details = [d for r in results for d in r.details]
+    if failures:
+        exchange.outcome, exchange.reason_code = "ERROR", failures[0].code
+        exchange.detail = (failures[0].detail or "")[:256]
+        return
+    errors = [d for d in details if d.severity == ssdn.ERROR]
+    warnings = [d for d in details if d.severity == ssdn.WARNING]
+    if errors:
+        exchange.outcome, exchange.reason_code = "REFUSED", errors[0].code
+    elif warnings:
+        exchange.reason_code = warnings[0].code
+
+
+def endpoint(service, context):
+    root = context.project_root / "xsd" / "SSDN"
+    catalogue = SchemaCatalogue.from_files(xsd_files=[
+        root / "SSDNRequest.xsd", root / "IdentifyPersonRequest.xsd",
+        root / "PerformInvestigationRequest.xsd"])
+    app = Application([WebServiceConnector], tns=ssdn.CONNECTOR, name="KSZBCSSWebServiceConnector",
+                      in_protocol=ParsedSoap11(), out_protocol=ParsedSoap11())
+    app.gateway = SsdnGateway(catalogue, persons.NationalRegister(context.sources[service.route]),
+                              context.clock)
+    return SpyneEndpoint(service, app, q(KSZWS_HUB, "hubFault"), new_ticket=ssdn.new_ticket)
