@@ -77,6 +77,8 @@ def _send(reply, request):
     if request._disconnected or request.finished:
         return
     request.setResponseCode(reply.status)
+    if reply.status == 401:
+        request.setHeader(b"www-authenticate", b'Basic realm="kszws"')
     request.setHeader(b"content-type", XML)
     request.setHeader(b"content-length", b"%d" % len(reply.body))
     request.write(reply.body)

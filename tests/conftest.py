@@ -3,8 +3,8 @@ import os
 import pytest
 
 from kszws.store import Database
-from tests.netfixture import (CBSS, Hub, drop_postgres_schema, make_project,
-                              postgres_schema_url)
+from tests.netfixture import (CBSS, Hub, Source, drop_postgres_schema, make_project,
+                              postgres_schema_url, seed_national_register)
 
 PG_URL = os.environ.get("KSZWS_TEST_DATABASE_URL", "")
 
@@ -57,3 +57,16 @@ def pg_net(tmp_path_factory):
     yield hub
     hub.stop()
     drop_postgres_schema(PG_URL, schema)
+
+
+@pytest.fixture(scope="module")
+def classic_net(tmp_path_factory):
+    """The hub with the National Register source running (seeded: tests/netfixture.py)."""
+    settings = make_project(tmp_path_factory.mktemp("classic"))
+    seed_national_register(settings)
+    source = Source(settings).start()
+    hub = Hub(settings).start()
+    hub.source = source
+    yield hub
+    hub.stop()
+    source.stop()

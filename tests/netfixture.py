@@ -34,6 +34,15 @@ auth = "signature"
 sign_replies = false
 
 [[institution]]
+id = "test-lino"
+name = "A CPAS running Lino (the real client's sample requests name OrgUnit 0123456789)"
+sector = 17
+subsector = 1
+cbe = "0209315013"
+auth = "signature"
+org_units = ["0123456789"]
+
+[[institution]]
 id = "test-expired"
 name = "Institution whose certificate has expired"
 sector = 18
@@ -51,7 +60,15 @@ signed = true
 '''
 
 
-def make_project(tmp, database_url="", settings=None):
+def free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_project(tmp, database_url="", settings=None, source_timeout=3.0):
     """Copy conf/, wsdl/, xsd/ into `tmp`, add the test entries, make the PKI.
     `settings`: kszws.toml keys to change, with their TOML values."""
     tmp = Path(tmp)
@@ -61,6 +78,10 @@ def make_project(tmp, database_url="", settings=None):
         fh.write(TEST_INSTITUTIONS)
     with open(tmp / "conf" / "services.toml", "a") as fh:
         fh.write(SIGNED_ENDPOINT)
+    sources = (tmp / "conf" / "sources.toml").read_text()
+    (tmp / "conf" / "sources.toml").write_text(
+        re.sub(r"(?m)^port = \d+", "port = %d" % free_port(), sources)
+        .replace("timeout_seconds = 5.0", "timeout_seconds = %s" % source_timeout))
     conf = (tmp / "conf" / "kszws.toml").read_text()
     if database_url:
         conf = conf.replace('url = ""', 'url = "%s"' % database_url)
@@ -174,3 +195,70 @@ def wait_health(url, timeout=10):
         except requests.ConnectionError:
             time.sleep(0.1)
     raise RuntimeError("no /health answer")
+
+
+# Persons the tests know by heart, written into the National Register source beside the
+# synthetic population (the first is the person of samples/lino_request_IdentifyPerson_ssin.xml).
+KNOWN_PERSONS = [
+    dict(ssin="70100853190", last_name="Mustermann", first_names="Max Moritz",
+         birth_date="1970-10-08", gender=1, sis_card="1234567897", eid_card="591000123456",
+         household_id=900001, civil_state=20, partner_ssin="72030512297"),
+    dict(ssin="72030512297", last_name="Van den Berghe", first_names="Anne-Marie",
+         birth_date="1972-03-05", gender=2, household_id=900001, relationship=2,
+         civil_state=20, partner_ssin="70100853190"),
+    dict(ssin="01020300170", last_name="Lefèvre", first_names="Chloé", birth_date="2001-02-03",
+         gender=2, municipality_nis=62063, street="Rue de la Station"),
+    dict(ssin="85473003317", last_name="Öztürk", first_names="Ayşe", birth_date="1985-07-30",
+         gender=2, register="BCSS_KSZ", nationality_nis=262),
+    dict(ssin="60010100172", last_name="Janssens", first_names="Jan", birth_date="1960-01-01",
+         gender=1, status="replaced", replaced_by="60010100370"),
+    dict(ssin="60010100370", last_name="Janssens", first_names="Jan", birth_date="1960-01-01",
+         gender=1),
+    dict(ssin="55050500169", last_name="Dupont", first_names="Pierre", birth_date="1955-05-05",
+         gender=1, status="cancelled"),
+]
+
+
+def seed_national_register(settings, count=2000):
+    from kszws.registry import load_registry
+    from kszws.sources import national_register
+    from kszws.sources.national_register import population, store
+
+    source = load_registry(settings).sources["national-register"]
+    db = national_register.database(settings, source)
+    store.migrate(db)
+    population.generate(db, count, seed=7)
+    for known in KNOWN_PERSONS:
+        population.add_person(db, **known)
+    db.dispose()
+
+
+class Source:
+    """A reference source as a child process: `python -m kszws source NAME`."""
+
+    def __init__(self, settings, name="national-register"):
+        self.settings, self.name, self.proc = settings, name, None
+
+    def start(self, timeout=120):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "kszws", "--conf", str(self.settings.conf_dir), "source",
+             self.name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            if "ready:" in line:
+                return self
+        self.stop()
+        raise RuntimeError("source did not start: %s" % self.proc.stderr.read()[-3000:])
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()

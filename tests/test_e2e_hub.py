@@ -84,9 +84,9 @@ def test_served_wsdl_does_not_drift_from_the_published_file(net):
 def test_spyne_implements_exactly_the_published_operations(net):
     """The Spyne application behind the endpoint and the published WSDL agree."""
     from kszws.clock import utcnow
-    from kszws.services import testconnection
+    from kszws.services import EndpointContext, testconnection
 
-    app = testconnection.endpoint(None, utcnow).application
+    app = testconnection.endpoint(None, EndpointContext(None, utcnow, {}, ROOT)).application
     implemented = {k for k in app.interface.service_method_map}
     catalogue = SchemaCatalogue.from_files([WSDL])
     requests_published = {e for e in catalogue.elements() if e.endswith("Request")}
@@ -142,7 +142,7 @@ def test_wrong_content_type(net):
 def test_unknown_operation(net):
     env = request_envelope()
     env.find(soap.BODY)[0].tag = "{http://kszbcss.fgov.be/intf/TestConnectionServiceService/v1}dropTables"
-    refused(net, env, "SEC00001")  # unauthenticated: refused before anything else
+    refused(net, env, "SEC00001", status=401)  # unauthenticated: refused before anything else
     password = (net.settings.certs_dir / "cpas-liege.password").read_text().strip()
     answer = Answer(post(net.endpoint(), env, auth=("E0207311071", password)), net.settings)
     assert answer.reason == "SOAP0002" and answer.signed

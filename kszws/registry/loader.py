@@ -3,6 +3,7 @@
 Every problem raises ConfigError naming the file, the entry and the problem, so that a bad
 configuration stops start-up instead of surfacing as a refused call hours later.
 """
+import ipaddress
 import re
 
 from kszws import ids
@@ -62,7 +63,7 @@ def _load_institutions(path, settings, sectors):
             "id": (str, REQUIRED), "name": (str, REQUIRED), "sector": (int, REQUIRED),
             "subsector": (int, 0), "cbe": (str, REQUIRED), "auth": (str, "signature"),
             "certificates": (list, None), "sign_replies": (bool, None),
-            "kind": (str, "institution"), "org_units": (list, []),
+            "kind": (str, "institution"), "org_units": (list, []), "addresses": (list, []),
         })
         if not _ID.match(e["id"]):
             raise ConfigError(path, where, "id must be 2-63 lower-case letters, digits or '-'")
@@ -90,10 +91,16 @@ def _load_institutions(path, settings, sectors):
             sign_replies = e["auth"] == "signature"
         if not all(isinstance(u, str) and u.strip() for u in e["org_units"]):
             raise ConfigError(path, where, "org_units must be a list of non-empty strings")
+        try:
+            networks = tuple(ipaddress.ip_network(a) for a in e["addresses"])
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(path, where, "addresses: %s" % exc) from None
+        if e["auth"] == "address" and not networks:
+            raise ConfigError(path, where, "auth = \"address\" needs its registered addresses")
         institutions[e["id"]] = Institution(
             id=e["id"], name=e["name"], sector=e["sector"], subsector=e["subsector"], cbe=cbe,
             auth=e["auth"], certificates=certificates, sign_replies=sign_replies, kind=e["kind"],
-            org_units=tuple(dict.fromkeys([cbe] + e["org_units"])))
+            org_units=tuple(dict.fromkeys([cbe] + e["org_units"])), addresses=networks)
     usernames = {}
     for inst in institutions.values():
         if inst.auth == "basic":

@@ -2,8 +2,9 @@
 from dataclasses import dataclass, field
 
 # How an institution proves who it is (CONTRACTS.md §2): WS-Security X.509 signature
-# (kszws's strong mode), or the legacy modes real CBSS clients use.
-AUTH_MODES = ("signature", "basic", "client-cert")
+# (kszws's strong mode), or the legacy modes real CBSS clients use: HTTP Basic, a TLS client
+# certificate, or a registered source address (classic clients, behind TLS).
+AUTH_MODES = ("signature", "basic", "client-cert", "address")
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Institution:
     # The organisation units the institution may name in a classic AuthorizedUser/OrgUnit
     # (its own enterprise number, and e.g. those of the entities it answers for).
     org_units: tuple = ()
+    addresses: tuple = ()  # ipaddress networks, for auth = "address"
 
     @property
     def basic_username(self):
@@ -80,6 +82,19 @@ class Registry:
     def by_basic_username(self, username):
         for inst in self.institutions.values():
             if inst.auth == "basic" and inst.basic_username == username:
+                return inst
+        return None
+
+    def by_address(self, peer):
+        """The institution in `address` mode whose registered networks hold `peer`."""
+        import ipaddress
+
+        try:
+            ip = ipaddress.ip_address(peer)
+        except ValueError:
+            return None
+        for inst in self.institutions.values():
+            if inst.auth == "address" and any(ip in net for net in inst.addresses):
                 return inst
         return None
 

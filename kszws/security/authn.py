@@ -1,9 +1,10 @@
 """Who is calling: the security gate in front of every service.
 
-A caller proves its identity in one of three ways (CONTRACTS.md §2), tried in this order:
+A caller proves its identity in one of these ways (CONTRACTS.md §2), tried in this order:
 1. a WS-Security signature with a registered certificate (strict policy of wsse.py);
 2. HTTP Basic, user "E" + enterprise number, for institutions in `basic` mode;
-3. a TLS client certificate registered for an institution in `client-cert` mode.
+3. a TLS client certificate registered for an institution in `client-cert` mode;
+4. a registered source address, for institutions in `address` mode (classic clients).
 Then the endpoint's and the institution's policies decide whether that proof suffices.
 """
 import base64
@@ -28,7 +29,7 @@ class Transport:
 @dataclass(frozen=True)
 class Caller:
     institution: object  # registry.Institution, or None when anonymous
-    method: str  # signature | basic | client-cert | anonymous
+    method: str  # signature | basic | client-cert | address | anonymous
     certificate_subject: str = ""
     replay_token: str = ""
     replay_until: datetime.datetime = None
@@ -82,6 +83,9 @@ class Authenticator:
             if not certificate.valid_at(self.clock()):
                 raise Refusal("SEC00005", "client certificate outside its validity period")
             return Caller(institution, "client-cert", certificate.subject)
+        institution = self.registry.by_address(transport.peer)
+        if institution is not None:
+            return Caller(institution, "address")
         return ANONYMOUS
 
     def _basic(self, transport):

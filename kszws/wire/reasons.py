@@ -37,7 +37,9 @@ REASONS = _table(
     Reason("SOAP0001", "Client", "The message is not a SOAP 1.1 envelope with one Body."),
     Reason("SOAP0002", "Client", "The operation is unknown to this endpoint."),
     Reason("SOAP0003", "MustUnderstand", "A header marked mustUnderstand is not understood."),
-    Reason("SEC00001", "Client", "Authentication is required for this endpoint."),
+    # 401 with a Basic challenge: clients that send credentials only when challenged
+    # (suds' HttpAuthenticated, urllib) then authenticate.
+    Reason("SEC00001", "Client", "Authentication is required for this endpoint.", 401),
     Reason("SEC00002", "Client", "The signature does not verify (message altered in transit)."),
     Reason("SEC00003", "Client", "The signature does not satisfy the signature policy."),
     Reason("SEC00004", "Client", "The signing certificate is not registered for any institution."),
@@ -45,7 +47,7 @@ REASONS = _table(
     Reason("SEC00006", "Client", "The Timestamp is missing, expired or not fresh."),
     Reason("SEC00007", "Client", "This message was already received (replay)."),
     Reason("SEC00008", "Client", "The security header is duplicated or malformed."),
-    Reason("SEC00009", "Client", "The HTTP Basic credentials are not valid."),
+    Reason("SEC00009", "Client", "The HTTP Basic credentials are not valid.", 401),
     Reason("SEC00010", "Client", "This institution must sign its requests (WS-Security)."),
     Reason("SEC00011", "Client", "The client certificate is not registered for any institution."),
     Reason("SEC00012", "Client", "The AuthorizedUser of the message is not the authenticated "

@@ -227,3 +227,35 @@ def count_persons(db):
 
     with db.engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(person)).scalar()
+
+
+def add_person(db, ssin, last_name, first_names, birth_date, gender, municipality_nis=63023,
+               street="Gospertstraße", house_number="1", household_id=None, relationship=1,
+               **fields):
+    """Write one known person (tests, demos) with a current address and, when given, a
+    household membership. `fields` override person columns (register, status, cards...)."""
+    town = geography.municipality(municipality_nis)
+    record = {
+        "ssin": ssin, "register": "RN_RR", "status": "active", "replaced_by": None,
+        "last_name": last_name, "first_names": first_names, "middle_name": None,
+        "gender": gender, "birth_date": birth_date, "birth_year": int(birth_date[:4]),
+        "birth_place_nis": town.nis, "birth_place": town.name,
+        "birth_country_nis": geography.BELGIUM, "nationality_nis": geography.BELGIUM,
+        "civil_state": 10, "civil_state_date": None, "partner_ssin": None,
+        "decease_date": None, "decease_place_nis": None, "sis_card": None, "eid_card": None,
+        "language": town.language, "household_id": household_id,
+        "registered_on": birth_date.replace("-00", "-01"),
+    }
+    record.update(fields)
+    with db.engine.begin() as conn:
+        conn.execute(person.insert(), [record])
+        conn.execute(name_key.insert(), [{"key": k, "birth_year": record["birth_year"],
+                                          "ssin": ssin} for k in names.last_name_keys(last_name)])
+        conn.execute(address.insert(), [Generator._address(
+            ssin, datetime.date.fromisoformat(record["registered_on"]), None, town, street,
+            house_number, None)])
+        if household_id is not None:
+            conn.execute(household_member.insert(), [{
+                "ssin": ssin, "household_id": household_id, "relationship": relationship,
+                "entry_date": record["registered_on"]}])
+    return record
