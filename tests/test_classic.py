@@ -267,3 +267,53 @@ def test_registered_address_identifies_a_classic_client(tmp_path):
         assert row["outcome"] == "ERROR" and row["reason_code"] == "SRC00001"
     finally:
         hub.stop()
+
+
+def test_slow_source_gives_the_legacy_error_within_the_timeout(tmp_path):
+    """A source that accepts and never answers: the caller gets the SSDN error shape within
+    the configured timeout (3 s in the test project), and the hub keeps serving meanwhile."""
+    import socket
+    import threading
+    import time
+
+    import requests
+
+    from kszws.registry import load_registry
+    from tests.netfixture import Hub, make_project
+    from kszws.wire import soap
+    from tests.soaptools import request_envelope
+
+    settings = make_project(tmp_path)
+    source = load_registry(settings).sources["national-register"]
+    silent = socket.socket()
+    silent.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    silent.bind(("127.0.0.1", source.port))
+    silent.listen(16)
+    hub = Hub(settings).start()
+    try:
+        password = (settings.certs_dir / "cpas-liege.password").read_text().strip()
+        results = {}
+
+        def slow_call():
+            start = time.monotonic()
+            results["reply"] = Reply.of(post_basic(hub, ssdn_request(identify("70100853190"))))
+            results["seconds"] = time.monotonic() - start
+
+        caller = threading.Thread(target=slow_call)
+        caller.start()
+        time.sleep(0.5)
+        probe = requests.post(hub.url + "/SOA4520/TestConnectionServiceService/sendTestMessage",
+                              data=soap.serialize(request_envelope("still here")),
+                              headers={"Content-Type": "text/xml"}, auth=("E0207311071", password),
+                              timeout=10)
+        assert probe.status_code == 200 and b"still here" in probe.content
+        caller.join(30)
+        reply = results["reply"]
+        assert reply.summary(0) == ("NO", 10000, ["31000003"])
+        assert results["seconds"] < source.timeout_seconds + 2
+        row = log_row(settings, reply.ticket)
+        assert row["outcome"] == "ERROR" and row["reason_code"] == "SRC00001"
+        assert "did not answer within" in row["detail"]
+    finally:
+        hub.stop()
+        silent.close()
