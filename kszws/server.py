@@ -79,7 +79,11 @@ def build_site(settings, registry, db, writer):
                                   Credentials(settings.data_dir / "credentials.json"),
                                   policy, utcnow)
     identity = load_signing_identity(registry.hub.certificates[0])
-    catalogue = SchemaCatalogue.from_files([s.wsdl for s in registry.services.values()])
+    # Requests are validated against the published contracts, or against a service's more
+    # lenient `accept` schema (declared after the WSDLs, so its elements take precedence).
+    catalogue = SchemaCatalogue.from_files(
+        [s.wsdl for s in registry.services.values()],
+        [s.accept for s in registry.services.values() if s.accept])
     hub = Hub(authenticator, ReplayCache(db, writer, utcnow), ExchangeLog(db, writer), catalogue,
               identity, utcnow, settings.reply_timestamp_ttl_seconds)
     context = EndpointContext(registry, utcnow, source_clients(registry, identity, reactor),

@@ -119,7 +119,7 @@ def _load_services(path, settings, sources):
         e = take(entry, path, where, {
             "name": (str, REQUIRED), "path": (str, REQUIRED), "wsdl": (str, REQUIRED),
             "signed": (bool, False), "anonymous": (bool, False), "route": (str, "hub"),
-            "implementation": (str, ""),
+            "implementation": (str, ""), "accept": (str, ""),
         })
         if e["name"] in services:
             raise ConfigError(path, where, "name declared twice")
@@ -135,9 +135,13 @@ def _load_services(path, settings, sources):
         if route != "hub" and route not in sources:
             raise ConfigError(path, where, "route must be \"hub\" or the id of a source of "
                               "sources.toml, not %r" % route)
+        accept = _resolve(settings, e["accept"]) if e["accept"] else ""
+        if accept and not accept.is_file():
+            raise ConfigError(path, where, "accept schema %s not found" % accept)
         services[e["name"]] = Service(name=e["name"], path=e["path"], wsdl=str(wsdl),
                                       signed=e["signed"], anonymous=e["anonymous"], route=route,
-                                      implementation=e["implementation"] or e["name"])
+                                      implementation=e["implementation"] or e["name"],
+                                      accept=str(accept))
     return services
 
 

@@ -52,6 +52,7 @@ class Service:
     anonymous: bool  # callable without authentication (public data only)
     route: str  # "hub" (answered by the hub itself) or the name of a source
     implementation: str = ""  # the kszws service that answers (default: name)
+    accept: str = ""  # a schema more lenient than the WSDL's that requests are checked with
 
 
 @dataclass(frozen=True)

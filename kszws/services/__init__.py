@@ -5,11 +5,12 @@ of its endpoint, `factory(service, context)`.
 """
 from dataclasses import dataclass
 
-from kszws.services import classic, testconnection
+from kszws.services import classic, retrieve_ti, testconnection
 
 ENDPOINTS = {
     "TestConnectionService": testconnection.endpoint,
     "KSZBCSSWebServiceConnector": classic.endpoint,
+    "RetrieveTIGroupsService": retrieve_ti.endpoint,
 }
 
 

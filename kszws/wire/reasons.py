@@ -27,6 +27,9 @@ REASONS = _table(
     Reason("MSG00000", "", "Treatment completed successfully.", 200, "INFORMATION"),
     Reason("MSG00003", "Server", "Unexpected internal error occurred"),
     Reason("MSG00008", "Client", "A validation error occurred."),
+    # Business statuses of kszws's new-style consultations (status/code), not faults.
+    Reason("DAT00001", "", "No data found for this SSIN.", 200, "INFORMATION"),
+    Reason("DAT00002", "", "The SSIN has been cancelled; no data are given.", 200, "INFORMATION"),
     Reason("HTTP0001", "Client", "The request must be an HTTP POST of a SOAP 1.1 message.", 405),
     Reason("HTTP0002", "Client", "The Content-Type must be text/xml (SOAP 1.1).", 415),
     Reason("HTTP0003", "Client", "The request body exceeds the size limit.", 413),

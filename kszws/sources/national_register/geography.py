@@ -1,7 +1,8 @@
 """Where the synthetic population lives: Belgian municipalities with their NIS (INS) codes,
-postal codes, official names and language region, street names, and the NIS codes of the
-countries of birth and nationality the generator uses."""
+postal codes, official names and language region, and street names. Countries: kszws.nis."""
 from dataclasses import dataclass
+
+from kszws import nis
 
 
 @dataclass(frozen=True)
@@ -66,22 +67,7 @@ STREETS = {
            "Klosterstraße", "Neustraße", "Bergstraße", "Marktplatz", "Herbesthaler Straße"),
 }
 
-BELGIUM = 150
-# NIS country codes (Statbel) of the countries the generator gives as birth places and
-# nationalities, with their Dutch and French names.
-COUNTRIES = {
-    150: ("België", "Belgique"),
-    129: ("Nederland", "Pays-Bas"),
-    111: ("Frankrijk", "France"),
-    103: ("Duitsland", "Allemagne"),
-    128: ("Italië", "Italie"),
-    109: ("Spanje", "Espagne"),
-    123: ("Portugal", "Portugal"),
-    124: ("Roemenië", "Roumanie"),
-    262: ("Turkije", "Turquie"),
-    354: ("Marokko", "Maroc"),
-    223: ("Democratische Republiek Congo", "République démocratique du Congo"),
-}
+BELGIUM = nis.BELGIUM
 
 
 def municipality(nis):

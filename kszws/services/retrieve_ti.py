@@ -1,0 +1,78 @@
+"""RetrieveTIGroupsService v2 (retrieveTI): the National Register information types of a
+person (xm25), new style: informationCustomer echoed, informationCBSS, mandatory
+legalContext, status DATA_FOUND / NO_DATA_FOUND / NO_RESULT; technical errors are SOAP
+Faults with a CBSSFaultType retrieveTIGroupsFault."""
+import kszws.compat.spyne  # noqa: F401
+
+from spyne import AnyXml, Application, ServiceBase, rpc
+from twisted.internet import defer
+
+from kszws import ids, nis
+from kszws.hub import persons
+from kszws.services.runtime import ParsedSoap11, SpyneEndpoint
+from kszws.wire import retrieve_ti
+from kszws.wire.reasons import Refusal
+
+
+class RetrieveTIGroupsService(ServiceBase):
+    # The whole request element is read by wire.retrieve_ti (its informationCustomer is
+    # echoed as sent): it is ctx.in_body_doc; spyne only dispatches.
+    @rpc(AnyXml, _body_style="bare", _operation_name="retrieveTI",
+         _in_message_name="retrieveTIGroupsRequest",
+         _out_message_name="retrieveTIGroupsResponse", _returns=AnyXml)
+    def retrieveTI(ctx, _request):
+        return ctx.app.gateway.retrieve(ctx.udc, ctx.in_body_doc)
+
+
+class TIGateway:
+    def __init__(self, register, clock):
+        self.register = register
+        self.clock = clock
+
+    @defer.inlineCallbacks
+    def retrieve(self, exchange, element):
+        query = retrieve_ti.parse(element)
+        exchange.legal_context = query.legal_context[:64]
+        if not query.legal_context:
+            raise Refusal("MSG00008", "legalContext is mandatory")
+        check_customer(query.cbe_number, exchange.institution)
+        exchange.ssins.add(query.ssin)
+        information = []
+        person = yield self.register.consult(query.ssin, history=query.history)
+        if person is not None and person["status"] == "replaced" and person["replacedBy"]:
+            information.append(("replacedBy", person["replacedBy"]))
+            exchange.ssins.add(person["replacedBy"])
+            person = yield self.register.consult(person["replacedBy"], history=query.history)
+        if person is None:
+            code = "DAT00001"
+        elif person["status"] == "cancelled":
+            code, person = "DAT00002", None
+        else:
+            code = "MSG00000"
+        exchange.reason_code = code
+        exchange.replied_at = self.clock()
+        return retrieve_ti.response(query, exchange.ticket, exchange.received_at,
+                                    exchange.replied_at, code, person,
+                                    country_name=nis.country_name, information=information)
+
+
+def check_customer(cbe_number, institution):
+    """A customerIdentification/cbeNumber must name the authenticated institution."""
+    if not cbe_number:
+        return
+    try:
+        number = ids.enterprise_number(cbe_number)
+    except ids.InvalidIdentifier:
+        raise Refusal("MSG00008", "customerIdentification/cbeNumber %r is not an enterprise "
+                      "number" % cbe_number[:20]) from None
+    if number not in institution.org_units:
+        raise Refusal("SEC00012", "cbeNumber %s is not %s" % (number, institution.id))
+
+
+def endpoint(service, context):
+    app = Application([RetrieveTIGroupsService], tns=retrieve_ti.INTF,
+                      name="RetrieveTIGroupsService",
+                      in_protocol=ParsedSoap11(), out_protocol=ParsedSoap11())
+    app.gateway = TIGateway(persons.NationalRegister(context.sources[service.route]),
+                            context.clock)
+    return SpyneEndpoint(service, app, retrieve_ti.FAULT)

@@ -1,0 +1,117 @@
+"""The National Register's "information types" (TI / Tx25) in the xm25 shape of the
+register (namespace http://www.ibz.rrn.fgov.be/XSD/xm25/rn25Schema), as RetrieveTIGroups
+carries them in `rrn_it_implicit`. Written from National Register source records; the
+types kszws's source holds: national number (TI000), residences (TI001), names (TI010),
+legal main addresses (TI020), nationalities (TI031), birth place (TI100), household
+members (TI140) and decease (TI150)."""
+from lxml import etree
+
+NS = "http://www.ibz.rrn.fgov.be/XSD/xm25/rn25Schema"
+LANGUAGE_CODES = {"fr": "1", "nl": "2", "de": "2"}  # TI001 Language: 1 French, 2 Dutch
+FAMILY_ROLES = {1: ("01", {"nl": "Referentiepersoon", "fr": "Personne de référence",
+                           "de": "Bezugsperson"}),
+                2: ("02", {"nl": "Echtgenoot", "fr": "Conjoint", "de": "Ehepartner"}),
+                3: ("03", {"nl": "Kind", "fr": "Enfant", "de": "Kind"})}
+
+
+def r(local):
+    return "{%s}%s" % (NS, local)
+
+
+def _sub(parent, local, text=None, **attrib):
+    elt = etree.SubElement(parent, r(local), **attrib)
+    if text is not None:
+        elt.text = str(text)
+    return elt
+
+
+def date(parent, iso, local="Date"):
+    """DateType: Century, Year, Month, Day (an incomplete date keeps its 00 parts)."""
+    elt = _sub(parent, local)
+    year, month, day = (iso or "0000-00-00").split("-")
+    _sub(elt, "Century", year[:2])
+    _sub(elt, "Year", year[2:])
+    _sub(elt, "Month", month)
+    _sub(elt, "Day", day)
+    return elt
+
+
+def code_label(parent, local, code, label):
+    elt = _sub(parent, local)
+    _sub(elt, "Code", code)
+    _sub(elt, "Label", label or "")
+    return elt
+
+
+def file_info(parent, person, language, history, country_name, members=()):
+    """The rrn_it_implicit element (FileInfoType) for `person`. `country_name(nis,
+    language)` names countries; `members` are records of the household members."""
+    info = etree.SubElement(parent, "rrn_it_implicit", nsmap={"r": NS})
+    number = _sub(_sub(info, "NationalNumber", Type="000", Structure="A1"), "NationalNumber")
+    _sub(number, "NationalNumber", person["ssin"])
+    date(number, person["birthDate"])
+    if person["gender"] in (1, 2):
+        _sub(number, "Sex", person["gender"])
+    addresses = person["addresses"] if history else [
+        a for a in person["addresses"] if not a.get("toDate")][:1]
+    belgian = [a for a in addresses if a.get("municipalityCode")]
+    if belgian:
+        owner = _sub(info, "FileOwner")
+        for address in belgian:
+            residence = _sub(owner, "Residences", Type="001", Structure="A1")
+            date(residence, address["fromDate"])
+            code_label(residence, "Residence", address["municipalityCode"], address["municipality"])
+            _sub(residence, "Fusion", "0")
+            _sub(residence, "Language", LANGUAGE_CODES.get(person["language"], "2"))
+    names = _sub(info, "Names")
+    name = _sub(names, "Name", Type="010", Structure="A1")
+    date(name, person["registeredOn"] or person["birthDate"])
+    inner = _sub(name, "Name")
+    code_label(inner, "LastName", "0", person["lastName"])
+    for first in (person["firstNames"] or "").split()[:14]:
+        code_label(inner, "FirstName", "0", first)
+    if belgian:
+        legal = _sub(info, "LegalMainAddresses")
+        for address in belgian:
+            entry = _sub(legal, "LegalMainAddress", Type="020", Structure="A1")
+            date(entry, address["fromDate"])
+            elt = _sub(entry, "Address")
+            _sub(elt, "ZipCode", address.get("postalCode") or "")
+            _sub(_sub(elt, "Street"), "Graphic", address.get("street") or "")
+            _sub(elt, "HouseNumber", address.get("houseNumber") or "")
+            if address.get("box"):
+                _sub(elt, "Box", address["box"])
+    nationalities = _sub(info, "Nationalities")
+    nationality = _sub(nationalities, "Nationality", Type="031", Structure="B1")
+    date(nationality, person["birthDate"])
+    code_label(nationality, "Nationality", person["nationalityCode"],
+               country_name(person["nationalityCode"], language))
+    birth = _sub(info, "BirthPlace", Type="100", Structure="A1")
+    date(birth, person["birthDate"])
+    _sub(birth, "ActNumber", "0")
+    place = _sub(birth, "Place1")
+    _sub(place, "Code", person["birthPlaceCode"] if person["birthPlaceCode"] is not None else "0")
+    _sub(place, "Label", person["birthPlace"] or country_name(person["birthCountryCode"], language))
+    if person["household"]:
+        family = _sub(info, "FamilyMembers")
+        known = {m["ssin"]: m for m in members}
+        for member in person["household"]:
+            entry = _sub(family, "FamilyMember", Type="140", Structure="A1")
+            date(entry, member["entryDate"])
+            role, labels = FAMILY_ROLES.get(member["relationship"], ("99", {}))
+            code_label(entry, "FamilyRole", role, labels.get(language, ""))
+            number = _sub(entry, "NationalNumber")
+            _sub(number, "NationalNumber", member["ssin"])
+            other = known.get(member["ssin"])
+            if other is not None:
+                name = _sub(entry, "Name")
+                code_label(name, "LastName", "0", other["lastName"])
+    if person["deceaseDate"]:
+        deceases = _sub(info, "Deceases")
+        decease = _sub(deceases, "Decease", Type="150", Structure="A1")
+        date(decease, person["deceaseDate"])
+        act = _sub(decease, "Decease")
+        _sub(act, "ActNumber", "0")
+        place = _sub(act, "Place1")
+        _sub(place, "Code", person["deceasePlaceCode"] if person["deceasePlaceCode"] else "0")
+    return info
