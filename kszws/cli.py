@@ -59,7 +59,8 @@ def _parser():
     s.add_argument("service", help="service name, as in conf/services.toml")
     s.add_argument("operation")
     s.add_argument("fields", nargs="*", metavar="FIELD=VALUE",
-                   help="request fields; a VALUE starting with { or [ is read as JSON")
+                   help="request fields; a VALUE starting with { or [ is read as JSON, "
+                        "@FILE reads the file (e.g. an SSDNRequest for sendXML's xmlString)")
     s.add_argument("--as", dest="institution", help="calling institution id (default: the "
                    "first institution in signature mode)")
     s.add_argument("--url", help="hub base URL (default: from conf/kszws.toml)")
@@ -120,13 +121,17 @@ def cmd_serve(settings, args):
 def cmd_demo(settings, args):
     from kszws import demo, server
 
-    demo.prepare(settings)
+    registry = demo.prepare(settings)
+    sources = demo.start_sources(settings, registry)
 
     def announce(base, registry):
         info = demo.describe(settings, registry, base)
         print(demo.banner(info, demo.write(settings, info)), flush=True)
 
-    return server.serve(settings, args.host, args.port, args.workers, announce)
+    try:
+        return server.serve(settings, args.host, args.port, args.workers, announce)
+    finally:
+        demo.stop_sources(sources)
 
 
 def cmd_source(settings, args):
@@ -171,7 +176,11 @@ def cmd_call(settings, args):
         if not sep:
             print("kszws: field %r is not FIELD=VALUE" % item, file=sys.stderr)
             return 2
-        fields[name] = json.loads(value) if value[:1] in "{[" else value
+        if value.startswith("@"):
+            value = Path(value[1:]).read_text(encoding="utf-8")
+        elif value[:1] in "{[":
+            value = json.loads(value)
+        fields[name] = value
     try:
         result, reply_xml = call(settings, args.service, args.operation, fields,
                                  args.institution, args.url)
@@ -185,6 +194,8 @@ def cmd_call(settings, args):
         return 1
     if args.xml:
         print(reply_xml)
+    elif isinstance(result, str):  # sendXML: the SSDNReply text
+        print(result)
     else:
         print(json.dumps(result, indent=2, default=str))
     return 0

@@ -48,9 +48,15 @@ def hub_client(settings, service_name, institution_id=None, base_url=None, regis
 
 
 def call(settings, service_name, operation, fields, institution_id=None, base_url=None):
-    """Call one operation; returns (result as plain data, the reply envelope as text)."""
+    """Call one operation; returns (result as plain data, the reply envelope as text).
+    An operation whose message is a single simple element (sendXML's xmlString) takes
+    its one field's value as is."""
     proxy, history = hub_client(settings, service_name, institution_id, base_url)
-    result = getattr(proxy, operation)(**fields)
+    body = proxy._binding._operations[operation].input.body
+    if len(fields) == 1 and not hasattr(body.type, "elements"):
+        result = getattr(proxy, operation)(next(iter(fields.values())))
+    else:
+        result = getattr(proxy, operation)(**fields)
     reply = history.last_received["envelope"] if history.last_received else None
     text = etree.tostring(reply, pretty_print=True).decode() if reply is not None else ""
     return zeep.helpers.serialize_object(result, dict), text

@@ -1,5 +1,9 @@
 """`kszws demo`: the whole network on loopback, described in <data_dir>/demo.json."""
 import json
+import signal
+import subprocess
+import sys
+import time
 
 from kszws.registry import load_registry
 from kszws.security import pki
@@ -14,6 +18,36 @@ def prepare(settings):
     issue_passwords(Credentials(settings.data_dir / "credentials.json"),
                     registry.institutions.values(), settings.certs_dir)
     return registry
+
+
+def start_sources(settings, registry, timeout=600):
+    """Every source of conf/sources.toml as a child process (seeded on first start)."""
+    started = []
+    for source in registry.sources.values():
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kszws", "--conf", str(settings.conf_dir), "--data-dir",
+             str(settings.data_dir), "source", source.id], stdout=subprocess.PIPE, text=True)
+        started.append(proc)
+        deadline = time.monotonic() + timeout
+        for line in proc.stdout:
+            print("  " + line.rstrip(), flush=True)
+            if "ready:" in line or time.monotonic() > deadline:
+                break
+        if proc.poll() is not None:
+            stop_sources(started)
+            raise SystemExit("kszws demo: source %s did not start" % source.id)
+    return started
+
+
+def stop_sources(processes):
+    for proc in processes:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in processes:
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def describe(settings, registry, base):
@@ -39,6 +73,9 @@ def describe(settings, registry, base):
             entry["basic"] = {"username": inst.basic_username,
                               "password": password_file.read_text().strip()}
         institutions.append(entry)
+    sources = [{"id": src.id, "url": src.url, "wsdl": src.url + "?wsdl",
+                "institution": registry.institution(src.id).name}
+               for src in registry.sources.values()]
     signer = next((i for i in registry.clients() if i.auth == "signature"), None)
     basic = next((i for i in institutions if i["basic"]), None)
     test = registry.services.get("TestConnectionService")
@@ -46,6 +83,21 @@ def describe(settings, registry, base):
     if test is not None and signer is not None:
         example["command"] = ("kszws call TestConnectionService sendTestMessage echo=hello "
                               "--as %s --url %s" % (signer.id, base))
+    if "KSZBCSSWebServiceConnector" in registry.services and signer is not None:
+        examples = settings.project_root / "examples"
+        example["identify_person"] = (
+            "kszws call KSZBCSSWebServiceConnector sendXML xmlString=@%s --as %s --url %s"
+            % (examples / "identify-person-by-ssin.xml", signer.id, base))
+        example["identify_person_phonetic"] = (
+            "kszws call KSZBCSSWebServiceConnector sendXML xmlString=@%s --as %s --url %s"
+            % (examples / "identify-person-phonetic.xml", signer.id, base))
+    if "RetrieveTIGroupsService" in registry.services and signer is not None:
+        example["retrieve_ti"] = (
+            "kszws call RetrieveTIGroupsService retrieveTI "
+            "'informationCustomer={\"customerIdentification\": {\"cbeNumber\": \"%s\"}}' "
+            "legalContext=PCSA:SOCIAL_INQUIRY "
+            "'searchInformation={\"ssin\": \"70100853190\", \"language\": \"nl\"}' "
+            "--as %s --url %s" % (signer.cbe, signer.id, base))
     if test is not None and basic is not None:
         example["curl"] = (
             "curl -s -u %s:%s -H 'Content-Type: text/xml; charset=utf-8' "
@@ -61,7 +113,7 @@ def describe(settings, registry, base):
         "ca": str(settings.certs_dir / "ca.crt"),
         "database": settings.store_url if "@" not in settings.store_url else "(postgresql)",
         "services": services,
-        "sources": [],
+        "sources": sources,
         "institutions": institutions,
         "example": example,
     }
@@ -86,8 +138,17 @@ def banner(info, path):
         if i["kind"] == "institution":
             lines.append("    %-12s sector %d.%d  cbe %s  auth %s" % (
                 i["id"], i["sector"], i["subsector"], i["cbe"], i["auth"]))
+    for src in info["sources"]:
+        lines.append("  source  %-24s %s" % (src["id"], src["url"]))
     if "command" in info["example"]:
         lines += ["", "Try a signed call:", "  " + info["example"]["command"]]
+    if "identify_person" in info["example"]:
+        lines += ["", "Identify a person (classic sendXML, signed; by SSIN, then phonetic):",
+                  "  " + info["example"]["identify_person"],
+                  "  " + info["example"]["identify_person_phonetic"]]
+    if "retrieve_ti" in info["example"]:
+        lines += ["", "The National Register information types (RetrieveTIGroups v2):",
+                  "  " + info["example"]["retrieve_ti"]]
     if "curl" in info["example"]:
         lines += ["", "Or, as a legacy HTTP Basic client:", "  " + info["example"]["curl"]]
     lines += ["", "Everything above, machine-readable: %s" % path, "Stop with Ctrl-C.", ""]

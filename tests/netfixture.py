@@ -197,29 +197,9 @@ def wait_health(url, timeout=10):
     raise RuntimeError("no /health answer")
 
 
-# Persons the tests know by heart, written into the National Register source beside the
-# synthetic population (the first is the person of samples/lino_request_IdentifyPerson_ssin.xml).
-KNOWN_PERSONS = [
-    dict(ssin="70100853190", last_name="Mustermann", first_names="Max Moritz",
-         birth_date="1970-10-08", gender=1, sis_card="1234567897", eid_card="591000123456",
-         household_id=900001, civil_state=20, partner_ssin="72030512297"),
-    dict(ssin="72030512297", last_name="Van den Berghe", first_names="Anne-Marie",
-         birth_date="1972-03-05", gender=2, household_id=900001, relationship=2,
-         civil_state=20, partner_ssin="70100853190"),
-    dict(ssin="01020300170", last_name="Lefèvre", first_names="Chloé", birth_date="2001-02-03",
-         gender=2, municipality_nis=62063, street="Rue de la Station"),
-    dict(ssin="85473003317", last_name="Öztürk", first_names="Ayşe", birth_date="1985-07-30",
-         gender=2, register="BCSS_KSZ", nationality_nis=262),
-    dict(ssin="60010100172", last_name="Janssens", first_names="Jan", birth_date="1960-01-01",
-         gender=1, status="replaced", replaced_by="60010100370"),
-    dict(ssin="60010100370", last_name="Janssens", first_names="Jan", birth_date="1960-01-01",
-         gender=1),
-    dict(ssin="55050500169", last_name="Dupont", first_names="Pierre", birth_date="1955-05-05",
-         gender=1, status="cancelled"),
-]
-
-
 def seed_national_register(settings, count=2000):
+    """A small synthetic population plus the demo persons the tests know by heart
+    (kszws.sources.national_register.population.DEMO_PERSONS)."""
     from kszws.registry import load_registry
     from kszws.sources import national_register
     from kszws.sources.national_register import population, store
@@ -228,8 +208,7 @@ def seed_national_register(settings, count=2000):
     db = national_register.database(settings, source)
     store.migrate(db)
     population.generate(db, count, seed=7)
-    for known in KNOWN_PERSONS:
-        population.add_person(db, **known)
+    population.add_demo_persons(db)
     db.dispose()
 
 

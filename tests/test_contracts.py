@@ -53,3 +53,30 @@ def test_common_types_match_commonv3(cbss):
     real = complex_types(cbss / "XSD" / "be" / "fgov" / "kszbcss" / "types" / "common" / "CommonV3.xsd")
     for name in ours:
         assert ours[name] == real[name], name
+
+
+def test_web_service_connector_wsdl_matches_the_real_one(cbss):
+    ours = facts(ROOT / "wsdl" / "WebServiceConnector.wsdl")
+    real = facts(cbss / "WSDL" / "WebServiceConnector.wsdl")
+    assert ours == real
+
+
+def test_retrieve_ti_wsdl_matches_the_real_one(cbss):
+    ours = facts(ROOT / "wsdl" / "RetrieveTIGroupsService-v2.wsdl")
+    real = facts(cbss / "WSDL" / "RetrieveTIGroups-v2.wsdl")
+    assert ours == real
+
+
+def test_retrieve_ti_types_match_the_real_ones(cbss):
+    ours = complex_types(ROOT / "xsd" / "RetrieveTIGroups" / "RetrieveTIGroupsV2.xsd")
+    real = complex_types(cbss / "XSD" / "be" / "fgov" / "kszbcss" / "types" / "RetrieveTIGroups"
+                         / "RetrieveTIGroupsV2.xsd")
+    assert ours["SearchInformationType"] == real["SearchInformationType"]
+    # The real types extend common:BaseRequestType; ours spell the same sequence out.
+    base = [("informationCustomer", "common:InformationCustomerType", "1", "1"),
+            ("informationCBSS", "common:InformationCBSSType", "0", "1"),
+            ("legalContext", "common:LegalContextType", "1", "1")]
+    assert ours["RetrieveTIGroupsRequestType"] == base + real["RetrieveTIGroupsRequestType"]
+    response = real["RetrieveTIGroupsResponseType"]
+    assert [e[0] for e in ours["RetrieveTIGroupsResponseType"]] == \
+        [e[0] for e in base + response]

@@ -58,8 +58,6 @@ def test_retrieve_ti_signed_with_zeep(classic_net):
 
 
 def test_history_adds_earlier_addresses(classic_net):
-    from tests.netfixture import KNOWN_PERSONS  # noqa: F401  (the known persons have one address)
-
     # A person of the synthetic population with several addresses.
     from kszws.registry import load_registry
     from kszws.sources import national_register

@@ -61,6 +61,7 @@ def run(settings, args):
             store.clear(db)
         print("seeding %d synthetic persons..." % wanted, flush=True)
         population.generate(db, wanted)
+    population.add_demo_persons(db)
     app = build(settings, registry, db)
     port = source.port if args.port is None else args.port
 

@@ -259,3 +259,37 @@ def add_person(db, ssin, last_name, first_names, birth_date, gender, municipalit
                 "ssin": ssin, "household_id": household_id, "relationship": relationship,
                 "entry_date": record["registered_on"]}])
     return record
+
+
+# Known persons the demo and the tests rely on, beside the random population. The first
+# is the person of CBSS's sample request samples/lino_request_IdentifyPerson_ssin.xml.
+DEMO_PERSONS = [
+    dict(ssin="70100853190", last_name="Mustermann", first_names="Max Moritz",
+         birth_date="1970-10-08", gender=1, sis_card="1234567897", eid_card="591000123456",
+         household_id=900001, civil_state=20, partner_ssin="72030512297"),
+    dict(ssin="72030512297", last_name="Van den Berghe", first_names="Anne-Marie",
+         birth_date="1972-03-05", gender=2, household_id=900001, relationship=2,
+         civil_state=20, partner_ssin="70100853190"),
+    dict(ssin="01020300170", last_name="Lefèvre", first_names="Chloé", birth_date="2001-02-03",
+         gender=2, municipality_nis=62063, street="Rue de la Station"),
+    dict(ssin="85473003317", last_name="Öztürk", first_names="Ayşe", birth_date="1985-07-30",
+         gender=2, register="BCSS_KSZ", nationality_nis=262),
+    dict(ssin="60010100172", last_name="Janssens", first_names="Jan", birth_date="1960-01-01",
+         gender=1, status="replaced", replaced_by="60010100370"),
+    dict(ssin="60010100370", last_name="Janssens", first_names="Jan", birth_date="1960-01-01",
+         gender=1),
+    dict(ssin="55050500169", last_name="Dupont", first_names="Pierre", birth_date="1955-05-05",
+         gender=1, status="cancelled"),
+]
+
+
+def add_demo_persons(db):
+    """Write the demo persons that are not there yet."""
+    from sqlalchemy import select
+
+    with db.engine.connect() as conn:
+        present = set(conn.execute(select(person.c.ssin).where(
+            person.c.ssin.in_([p["ssin"] for p in DEMO_PERSONS]))).scalars())
+    for known in DEMO_PERSONS:
+        if known["ssin"] not in present:
+            add_person(db, **known)

@@ -1,0 +1,36 @@
+"""Every endpoint serves its published WSDL (wsdl/), address and schema locations aside;
+the National Register source serves exactly the WSDL published for it."""
+import requests
+from lxml import etree
+
+from kszws.registry import load_registry
+from kszws.services.publish import PublishedContract
+
+SOAP_ADDRESS = "{http://schemas.xmlsoap.org/wsdl/soap/}address"
+
+
+def _without_locations(xml):
+    root = etree.fromstring(xml)
+    for elt in root.iter():
+        for attr in ("location", "schemaLocation"):
+            elt.attrib.pop(attr, None)
+    return etree.tostring(root, method="c14n")
+
+
+def test_hub_endpoints_serve_their_published_wsdl(classic_net):
+    for service in load_registry(classic_net.settings).services.values():
+        url = classic_net.url + service.path
+        served = requests.get(url + "?wsdl", timeout=10).content
+        assert served == PublishedContract(service.wsdl).wsdl(url), service.name
+        with open(service.wsdl, "rb") as fh:
+            assert _without_locations(served) == _without_locations(fh.read()), service.name
+
+
+def test_source_serves_the_published_wsdl(classic_net):
+    source = load_registry(classic_net.settings).sources["national-register"]
+    served = requests.get(source.url + "?wsdl", timeout=10).content
+    with open(source.wsdl, "rb") as fh:
+        published = fh.read()
+    assert _without_locations(served) == _without_locations(published), (
+        "the National Register source's WSDL changed: regenerate wsdl/NationalRegisterSource.wsdl "
+        "with `kszws source national-register --wsdl`")
