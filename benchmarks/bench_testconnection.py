@@ -17,12 +17,7 @@ Target (platform issue): 2 workers, signed both ways, 1 KB payload, 16 connectio
         [--duration 10] [--scenarios unsigned,signed,signed-both] [--database URL] [--smoke]
 """
 import argparse
-import base64
-import multiprocessing
-import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.wrkdriver import line, run_wrk, sign_all  # noqa: E402
 from tests.netfixture import Hub, make_project, reissue_certificate  # noqa: E402
 
 TARGET_RPS, TARGET_P99_MS = 1900, 15.0
@@ -38,108 +34,13 @@ PAYLOAD = "kszws benchmark payload " * 42  # ~1 KB of echo text
 INTF = "http://kszbcss.fgov.be/intf/TestConnectionServiceService/v1"
 ACTION = "http://kszbcss.fgov.be/TestConnectionServiceService/sendTestMessage"
 
-# Each wrk thread formats its share of the requests once, in init(): request() then only
-# hands out a ready string, so the load generator spends little CPU of the two cores.
-LUA = r"""
-local prepared, counter = {}, 0
-local tid = 1
-function setup(thread)
-  thread:set("id", tid)
-  thread:set("nthreads", %(threads)d)
-  tid = tid + 1
-end
-function init(args)
-  local id = tonumber(wrk.thread:get("id")) or 1
-  local nthreads = tonumber(wrk.thread:get("nthreads")) or 1
-  local headers = {["Content-Type"] = "text/xml; charset=utf-8",
-                   ["SOAPAction"] = '"%(action)s"'%(auth)s}
-  local f = assert(io.open("%(bodies)s", "rb"))
-  local data = f:read("*a")
-  f:close()
-  local i = 0
-  for b in string.gmatch(data, "([^%%z]+)") do
-    if i %% nthreads == id - 1 then
-      prepared[#prepared + 1] = wrk.format("POST", "%(path)s", headers, b)
-    end
-    i = i + 1
-  end
-end
-function request()
-  counter = counter + 1
-  if counter > #prepared then counter = 1 end
-  return prepared[counter]
-end
-"""
-
-
-def _sign_chunk(args):
-    cert_path, count = args
-    from kszws.clock import utcnow
-    from kszws.security import wsse
-    from kszws.security.keystore import load_signing_identity
-    from kszws.wire import soap
-    from lxml import etree
-    import datetime
-
-    identity = load_signing_identity(cert_path)
-    out = []
-    for _ in range(count):
-        payload = etree.Element("{%s}sendTestMessageRequest" % INTF, nsmap={"v1": INTF})
-        etree.SubElement(payload, "echo").text = PAYLOAD
-        env = soap.envelope(payload)
-        wsse.sign(env, identity, utcnow(), datetime.timedelta(minutes=15), must_understand=True)
-        out.append(soap.serialize(env))
-    return out
-
-
-def signed_bodies(cert_path, count):
-    procs = os.cpu_count() or 2
-    chunks = [(str(cert_path), count // procs + 1) for _ in range(procs)]
-    with multiprocessing.Pool(procs) as pool:
-        return [b for chunk in pool.map(_sign_chunk, chunks) for b in chunk][:count]
-
-
-def unsigned_body():
+def request_body():
     from kszws.wire import soap
     from lxml import etree
 
     payload = etree.Element("{%s}sendTestMessageRequest" % INTF, nsmap={"v1": INTF})
     etree.SubElement(payload, "echo").text = PAYLOAD
     return soap.serialize(soap.envelope(payload))
-
-
-def run_wrk(url, path, bodies, auth, args, workdir):
-    threads = min(2, args.connections)
-    body_file = workdir / "bodies.bin"
-    body_file.write_bytes(b"\0".join(bodies))
-    header = ""
-    if auth:
-        token = base64.b64encode(("%s:%s" % auth).encode()).decode()
-        header = ',\n                 ["Authorization"] = "Basic %s"' % token
-    script = workdir / "bench.lua"
-    script.write_text(LUA % {"bodies": body_file, "threads": threads, "action": ACTION,
-                             "auth": header, "path": path})
-    cmd = ["wrk", "-t%d" % threads, "-c%d" % args.connections, "-d%ds" % args.duration,
-           "--latency", "-s", str(script), url]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    return parse_wrk(out), out
-
-
-def _ms(text):
-    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-def parse_wrk(out):
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))
-    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))
-    total = int(re.search(r"(\d+) requests in", out).group(1))
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = re.search(r"Socket errors: (.*)", out)
-    return {"rps": rps, "p50": p50, "p99": p99, "requests": total,
-            "non2xx": int(bad.group(1)) if bad else 0,
-            "socket_errors": errors.group(1) if errors else ""}
 
 
 def main():
@@ -173,23 +74,18 @@ def main():
         for scenario in args.scenarios.split(","):
             if scenario == "unsigned":
                 password = (settings.certs_dir / "cpas-liege.password").read_text().strip()
-                bodies, auth = [unsigned_body()], ("E0207311071", password)
+                bodies, auth = [request_body()], ("E0207311071", password)
             else:
                 who = "test-quiet" if scenario == "signed" else "cpas-eupen"
                 t0 = time.monotonic()
-                bodies = signed_bodies(settings.certs_dir / ("%s.crt" % who), needed)
+                bodies = sign_all(settings.certs_dir / ("%s.crt" % who), [request_body()] * needed)
                 print("  (%d signed requests prepared in %.1f s)" % (len(bodies),
                       time.monotonic() - t0), flush=True)
                 auth = None
-            figures, raw = run_wrk(hub.url, path, bodies, auth, args, workdir)
-            if figures["requests"] > len(bodies) and auth is None:
-                figures["note"] = "pool of signed requests exhausted: replays refused"
+            figures, _ = run_wrk(hub.url, path, bodies, ACTION, args.connections, args.duration,
+                                 workdir, auth)
             results.append((scenario, figures))
-            print("%-12s %8.0f req/s   p50 %6.2f ms   p99 %6.2f ms   (%d requests, %d non-2xx%s)"
-                  % (scenario, figures["rps"], figures["p50"], figures["p99"],
-                     figures["requests"], figures["non2xx"],
-                     ", socket errors: " + figures["socket_errors"] if figures["socket_errors"] else ""),
-                  flush=True)
+            print(line(scenario, figures), flush=True)
     finally:
         hub.stop()
     print()
