@@ -59,3 +59,44 @@ def test_get_wsdl_answers_with_the_right_address(echo_server):
     wsdl = etree.fromstring(requests.get(url + "?wsdl", timeout=10).content)
     address = wsdl.find(".//{http://schemas.xmlsoap.org/wsdl/soap/}address")
     assert address.get("location") == url
+
+
+def test_closing_a_context_does_not_force_a_full_collection():
+    import gc
+
+    import spyne.context
+    from spyne import Application, MethodContext, ServiceBase, Unicode, const, rpc
+    from spyne.protocol.soap import Soap11
+    from spyne.server import ServerBase
+
+    import kszws.compat.spyne as shims
+
+    class Ping(ServiceBase):
+        @rpc(_returns=Unicode)
+        def ping(ctx):
+            return "pong"
+
+    server = ServerBase(Application([Ping], tns="urn:kszws:test:ping", in_protocol=Soap11(),
+                                    out_protocol=Soap11()))
+    full = []
+
+    def count(phase, info):
+        if phase == "start" and info["generation"] == 2:
+            full.append(info)
+
+    def close_one():
+        spyne.context._LAST_GC_RUN = 0  # "more than a second ago"
+        MethodContext(server, MethodContext.SERVER).close()
+
+    gc.callbacks.append(count)
+    try:
+        const.MIN_GC_INTERVAL = shims.ORIGINALS[(const, "MIN_GC_INTERVAL")]  # spyne's own
+        close_one()
+        assert len(full) == 1, "spyne forces a full collection when a context closes"
+        shims.install()
+        assert const.MIN_GC_INTERVAL == float("inf")
+        close_one()
+        assert len(full) == 1, "with the shim it does not"
+    finally:
+        gc.callbacks.remove(count)
+        shims.install()

@@ -16,6 +16,7 @@ from spyne.model.fault import Fault
 from spyne.protocol.soap import Soap11
 from spyne.server.twisted import TwistedWebResource
 
+from kszws import gctuning
 from kszws.clock import utcnow
 from kszws.security import wsse
 from kszws.wire import soap, xmlparse
@@ -91,9 +92,11 @@ def serve(resource_, host, port, announce):
     from twisted.internet import reactor
     from twisted.web.server import Site
 
-    site = Site(resource_)
+    # SOAP bodies are never HTML forms: no form parsing (see site.HubSite).
+    site = Site(resource_, parsePOSTFormSubmission=False)
     site.displayTracebacks = False
     listener = reactor.listenTCP(port, site, interface=host)
+    gctuning.tune()
     announce("http://%s:%d" % (host, listener.getHost().port))
     sys.stdout.flush()
     reactor.run()
