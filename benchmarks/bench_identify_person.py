@@ -115,7 +115,9 @@ def send_xml_envelopes(ssins):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--population", type=int, default=1_000_000)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="hub worker processes")
+    parser.add_argument("--source-workers", type=int, default=2,
+                        help="National Register source worker processes")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--smoke", action="store_true", help="20,000 persons, 2 s, CI size")
@@ -128,6 +130,8 @@ def main():
     workdir = Path(tempfile.mkdtemp(prefix="kszws-bench-ipr-"))
     settings = make_project(workdir / "project", settings={"sqlite_synchronous": '"FULL"'},
                             source_timeout=10.0)
+    sources = settings.conf_dir / "sources.toml"
+    sources.write_text(sources.read_text() + "workers = %d\n" % args.source_workers)
     db_path = population_db(settings, args.population)
     (ssin_p50, ssin_p99), (ph_p50, ph_p99), ssins = store_latencies(db_path)
     print("population %d persons" % args.population)
@@ -157,8 +161,9 @@ def main():
         hub.stop()
         source.stop()
     print()
-    print("hub: %d workers, %d connections, %d s; both legs signed, exchange log on (SQLite FULL)"
-          % (args.workers, args.connections, args.duration))
+    print("hub: %d workers, source: %d workers, %d connections, %d s; both legs signed, "
+          "exchange log on (SQLite FULL)" % (args.workers, args.source_workers, args.connections,
+                                             args.duration))
     print("hub added latency: p50 %+.2f ms, p99 %+.2f ms" % (
         through["p50"] - direct["p50"], through["p99"] - direct["p99"]))
     if not args.smoke:

@@ -47,6 +47,7 @@ def _parser():
     s.add_argument("--population", type=int, help="how many synthetic records to seed")
     s.add_argument("--reseed", action="store_true", help="replace the data by a new seed")
     s.add_argument("--wsdl", action="store_true", help="print the generated WSDL and exit")
+    s.add_argument("--workers", type=int, help="processes sharing the port")
     s.set_defaults(func=cmd_source)
 
     s = sub.add_parser("pki", help="the demo PKI")

@@ -1,24 +1,15 @@
-"""Process wiring: the supervisor, the worker processes, the listening sockets, shutdown.
+"""Process wiring of the hub: what a worker holds, and `serve()`.
 
 `serve()` prepares everything that can fail (configuration, certificates, keys, database
-migrations) in the parent, then forks N workers. Each worker binds its own socket to the
-same port with SO_REUSEPORT (the kernel spreads connections over them) and runs its own
-Twisted reactor. The parent never imports the reactor (an epoll set shared across fork
-would be shared by all workers), restarts a worker that dies, and on SIGTERM/SIGINT asks
-every worker to stop gracefully: stop accepting, finish what is in flight (within
+migrations) in the parent, then forks N workers sharing the port (kszws/processes.py). On
+SIGTERM a worker stops gracefully: stop accepting, finish what is in flight (within
 `shutdown_grace_seconds`), commit the queued log rows, exit.
 """
 import datetime
-import errno
 import logging
-import os
-import select
-import signal
-import socket
-import sys
 import time
 
-from kszws import gctuning
+from kszws import gctuning, processes
 from kszws.clock import utcnow
 from kszws.registry import load_registry
 from kszws.security.authn import build_trust_store
@@ -37,24 +28,6 @@ def prepare(settings):
     db.migrate()
     db.dispose()
     return registry
-
-
-def _family(host):
-    return socket.AF_INET6 if ":" in host else socket.AF_INET
-
-
-def _socket(host, port):
-    sock = socket.socket(_family(host), socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    return sock
-
-
-def reserve_port(host, port):
-    """A bound, NOT listening socket that holds the port (and resolves port 0) for the
-    workers' SO_REUSEPORT sockets. The kernel only hands connections to listening ones."""
-    return _socket(host, port)
 
 
 def build_site(settings, registry, db, writer):
@@ -124,11 +97,7 @@ def run_worker(settings, registry, host, port, ready_fd=None):
     writer.start()
     site, hub = build_site(settings, registry, db, writer)
     factory = _tls_factory(settings, site) if settings.tls_certificate else site
-    sock = _socket(host, port)
-    sock.listen(1024)
-    sock.setblocking(False)
-    listener = reactor.adoptStreamPort(sock.fileno(), _family(host), factory)
-    sock.close()
+    listener = processes.listen(reactor, host, port, factory)
 
     def drain():
         """Stop accepting, let in-flight exchanges finish, commit the queued log rows."""
@@ -147,99 +116,12 @@ def run_worker(settings, registry, host, port, ready_fd=None):
         return d
 
     reactor.addSystemEventTrigger("before", "shutdown", drain)
-
-    def on_sigterm(*_):
-        # SIGTERM may come twice (from the supervisor and from a process-group kill):
-        # stop once. SIGINT is the supervisor's to interpret.
-        if not stopping:
-            stopping.append(True)
-            reactor.callFromThread(reactor.stop)
-
-    stopping = []
-    signal.signal(signal.SIGTERM, on_sigterm)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    processes.worker_signals(reactor)
     if settings.gc_tuning:
         gctuning.tune()
-    if ready_fd is not None:
-        os.write(ready_fd, b"1")
-        os.close(ready_fd)
+    processes.ready(ready_fd)
     reactor.run(installSignalHandlers=False)
     db.dispose()
-
-
-class Supervisor:
-    """The parent process of N workers."""
-
-    def __init__(self, settings, registry, host, port, workers):
-        self.settings, self.registry = settings, registry
-        self.host, self.port, self.workers = host, port, workers
-        self.children = {}  # pid -> (slot, started)
-        self.stopping = False
-        self.failures = 0
-
-    def spawn(self, slot):
-        read_fd, write_fd = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the worker
-            os.close(read_fd)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            code = 0
-            try:
-                run_worker(self.settings, self.registry, self.host, self.port, write_fd)
-            except BaseException as exc:  # report, never unwind into the parent's code
-                print("kszws worker %d failed: %s" % (slot, exc), file=sys.stderr, flush=True)
-                code = 2
-            os._exit(code)
-        os.close(write_fd)
-        self.children[pid] = (slot, time.monotonic())
-        return read_fd
-
-    def wait_ready(self, fds, timeout=60):
-        deadline = time.monotonic() + timeout
-        pending = list(fds)
-        while pending and time.monotonic() < deadline:
-            ready, _, _ = select.select(pending, [], [], max(0.0, deadline - time.monotonic()))
-            for fd in ready:
-                ok = os.read(fd, 1) == b"1"
-                os.close(fd)
-                pending.remove(fd)
-                if not ok:
-                    return False
-        return not pending
-
-    def stop(self, *_):
-        self.stopping = True
-        for pid in list(self.children):
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-
-    def reap(self, until_empty=False):
-        while self.children:
-            try:
-                pid, status = os.wait()
-            except ChildProcessError:
-                break
-            except OSError as exc:
-                if exc.errno == errno.EINTR:
-                    continue
-                raise
-            slot, started = self.children.pop(pid)
-            if self.stopping or until_empty:
-                continue
-            code = os.waitstatus_to_exitcode(status)
-            print("kszws worker %d (pid %d) ended (%s); restarting" % (slot, pid, code),
-                  file=sys.stderr, flush=True)
-            self.failures = self.failures + 1 if time.monotonic() - started < 5 else 0
-            if self.failures >= 5:
-                print("kszws: workers keep failing at start; giving up", file=sys.stderr)
-                self.stop()
-                return 2
-            fd = self.spawn(slot)
-            self.wait_ready([fd])
-        return 0
 
 
 def serve(settings, host=None, port=None, workers=None, announce=print):
@@ -248,20 +130,12 @@ def serve(settings, host=None, port=None, workers=None, announce=print):
     port = settings.port if port is None else port
     workers = workers or settings.workers
     registry = prepare(settings)
-    holder = reserve_port(host, port)
+    holder = processes.bound_socket(host, port)
     port = holder.getsockname()[1]
     scheme = "https" if settings.tls_certificate else "http"
     base = "%s://%s:%d" % (scheme, host if ":" not in host else "[%s]" % host, port)
-    supervisor = Supervisor(settings, registry, host, port, workers)
-    assert "twisted.internet.reactor" not in sys.modules, "the reactor must not exist before fork"
-    signal.signal(signal.SIGTERM, supervisor.stop)
-    signal.signal(signal.SIGINT, supervisor.stop)
-    fds = [supervisor.spawn(slot) for slot in range(workers)]
-    if not supervisor.wait_ready(fds):
-        supervisor.stop()
-        supervisor.reap(until_empty=True)
-        return 2
-    announce(base, registry)
-    code = supervisor.reap()
+    supervisor = processes.Supervisor(
+        lambda ready_fd: run_worker(settings, registry, host, port, ready_fd), workers)
+    code = supervisor.run(lambda: announce(base, registry))
     holder.close()
     return code

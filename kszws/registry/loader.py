@@ -155,6 +155,7 @@ def _load_sources(path, settings, institutions):
             "id": (str, REQUIRED), "host": (str, "127.0.0.1"), "port": (int, REQUIRED),
             "path": (str, REQUIRED), "url": (str, ""), "wsdl": (str, REQUIRED),
             "database": (str, ""), "timeout_seconds": (float, 5.0), "population": (int, 10000),
+            "workers": (int, 1),
         })
         inst = institutions.get(e["id"])
         if inst is None or inst.kind != "source":
@@ -173,7 +174,7 @@ def _load_sources(path, settings, institutions):
         sources[e["id"]] = Source(id=e["id"], host=e["host"], port=e["port"], path=e["path"],
                                   url=url, wsdl=str(wsdl), database_url=e["database"],
                                   timeout_seconds=e["timeout_seconds"],
-                                  population=e["population"])
+                                  population=e["population"], workers=max(1, e["workers"]))
     return sources
 
 

@@ -67,6 +67,7 @@ class Source:
     database_url: str  # its own store ("" = SQLite in the data folder)
     timeout_seconds: float  # the hub's deadline for one call
     population: int  # how many synthetic persons/records the demo seeds
+    workers: int = 1  # processes sharing its port
 
 
 @dataclass(frozen=True)

@@ -87,17 +87,18 @@ def resource(app):
     return TwistedWebResource(app)
 
 
-def serve(resource_, host, port, announce):
-    """Listen and run the reactor until SIGTERM/SIGINT."""
+def run_worker(build_resource, host, port, ready_fd):
+    """One source worker process: its own reactor and store connection."""
     from twisted.internet import reactor
     from twisted.web.server import Site
 
+    from kszws import processes
+
     # SOAP bodies are never HTML forms: no form parsing (see site.HubSite).
-    site = Site(resource_, parsePOSTFormSubmission=False)
+    site = Site(build_resource(), parsePOSTFormSubmission=False)
     site.displayTracebacks = False
-    listener = reactor.listenTCP(port, site, interface=host)
+    processes.listen(reactor, host, port, site)
+    processes.worker_signals(reactor)
     gctuning.tune()
-    announce("http://%s:%d" % (host, listener.getHost().port))
-    sys.stdout.flush()
-    reactor.run()
-    return 0
+    processes.ready(ready_fd)
+    reactor.run(installSignalHandlers=False)

@@ -44,7 +44,7 @@ def wsdl_document(settings, registry, db, address):
 
 
 def run(settings, args):
-    from kszws.sources import soap
+    from kszws import processes
     from kszws.sources.national_register import population, store
 
     registry = load_registry(settings)
@@ -62,15 +62,32 @@ def run(settings, args):
         print("seeding %d synthetic persons..." % wanted, flush=True)
         population.generate(db, wanted)
     population.add_demo_persons(db)
-    app = build(settings, registry, db)
+    persons = population.count_persons(db)
+    db.dispose()  # each worker opens its own connections, after the fork
     port = source.port if args.port is None else args.port
+    holder = processes.bound_socket(source.host, port)
+    port = holder.getsockname()[1]
 
-    def announce(base):
-        print("kszws source %s ready: %s%s (%d persons)" % (
-            ID, base, source.path, population.count_persons(db)), flush=True)
+    def build_resource():
+        from twisted.web.resource import Resource
 
-    from twisted.web.resource import Resource
+        from kszws.sources import soap
 
-    root = Resource()
-    root.putChild(source.path.strip("/").encode(), soap.resource(app))
-    return soap.serve(root, source.host, port, announce)
+        root = Resource()
+        app = build(settings, registry, database(settings, source))
+        root.putChild(source.path.strip("/").encode(), soap.resource(app))
+        return root
+
+    def worker(ready_fd):
+        from kszws.sources import soap
+
+        soap.run_worker(build_resource, source.host, port, ready_fd)
+
+    def announce():
+        print("kszws source %s ready: http://%s:%d%s (%d persons, %d workers)" % (
+            ID, source.host, port, source.path, persons, workers), flush=True)
+
+    workers = args.workers or source.workers
+    code = processes.Supervisor(worker, workers, "source worker").run(announce)
+    holder.close()
+    return code
