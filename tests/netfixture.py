@@ -116,20 +116,20 @@ def reissue_certificate(settings, name, cbe, key_type="rsa2048", not_before=None
     pki.write_cert(settings.certs_dir / ("%s.crt" % name), cert)
 
 
-class Hub:
-    """The hub as a child process: `python -m kszws serve`."""
+class KszwsProcess:
+    """A `python -m kszws ...` child process, started until it prints its ready line."""
 
-    def __init__(self, settings, workers=1, env=None):
+    name = "kszws"
+
+    def __init__(self, settings, env=None):
         self.settings = settings
-        self.workers = workers
         self.env = dict(os.environ, **(env or {}))
         self.proc = None
-        self.url = None
 
-    def start(self, timeout=60):
+    def launch(self, args, ready, timeout):
+        """Start `kszws --conf CONF args...`; return the match of the `ready` regex."""
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kszws", "--conf", str(self.settings.conf_dir), "serve",
-             "--port", "0", "--workers", str(self.workers)],
+            [sys.executable, "-m", "kszws", "--conf", str(self.settings.conf_dir), *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env,
             start_new_session=True)
         deadline = time.monotonic() + timeout
@@ -137,19 +137,11 @@ class Hub:
             line = self.proc.stdout.readline()
             if not line:
                 break
-            match = re.match(r"kszws hub ready: (\S+)", line)
+            match = re.search(ready, line)
             if match:
-                self.url = match.group(1)
-                return self
+                return match
         self.stop()
-        raise RuntimeError("hub did not start: %s" % self.proc.stderr.read()[-3000:])
-
-    def workers_pids(self):
-        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)
-        return [int(p) for p in out.stdout.split()]
-
-    def endpoint(self, service="TestConnectionService"):
-        return self.url + load_registry(self.settings).services[service].path
+        raise RuntimeError("%s did not start: %s" % (self.name, self.proc.stderr.read()[-3000:]))
 
     def stop(self, timeout=30):
         if self.proc and self.proc.poll() is None:
@@ -160,6 +152,30 @@ class Hub:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         return self.proc.returncode if self.proc else None
+
+
+class Hub(KszwsProcess):
+    """The hub as a child process: `python -m kszws serve`."""
+
+    name = "hub"
+
+    def __init__(self, settings, workers=1, env=None):
+        super().__init__(settings, env)
+        self.workers = workers
+        self.url = None
+
+    def start(self, timeout=60):
+        match = self.launch(["serve", "--port", "0", "--workers", str(self.workers)],
+                            r"kszws hub ready: (\S+)", timeout)
+        self.url = match.group(1)
+        return self
+
+    def workers_pids(self):
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)
+        return [int(p) for p in out.stdout.split()]
+
+    def endpoint(self, service="TestConnectionService"):
+        return self.url + load_registry(self.settings).services[service].path
 
     def stderr(self):
         return self.proc.stderr.read() if self.proc and self.proc.poll() is not None else ""
@@ -212,32 +228,13 @@ def seed_national_register(settings, count=2000):
     db.dispose()
 
 
-class Source:
+class Source(KszwsProcess):
     """A reference source as a child process: `python -m kszws source NAME`."""
 
     def __init__(self, settings, name="national-register"):
-        self.settings, self.name, self.proc = settings, name, None
+        super().__init__(settings)
+        self.name = name
 
     def start(self, timeout=120):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kszws", "--conf", str(self.settings.conf_dir), "source",
-             self.name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            if "ready:" in line:
-                return self
-        self.stop()
-        raise RuntimeError("source did not start: %s" % self.proc.stderr.read()[-3000:])
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        self.launch(["source", self.name], "ready:", timeout)
+        return self
