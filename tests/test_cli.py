@@ -116,3 +116,21 @@ def test_configuration_error_exit_code(tmp_path, capsys):
         main(["--conf", str(tmp_path), "migrate"])
     assert info.value.code == 2
     assert "kszws.toml" in capsys.readouterr().err
+
+
+def test_validate_checks_classic_messages_inside_out(project, tmp_path):
+    """An SSDNRequest (bare, or in a sendXML envelope) is checked with its service bodies."""
+    from tests.ssdntools import envelope, identify, ssdn_request
+
+    good = tmp_path / "ssdn.xml"
+    good.write_text(ssdn_request(identify("70100853190")))
+    wrapped = tmp_path / "sendxml.xml"
+    wrapped.write_bytes(envelope(ssdn_request(identify("70100853190"))))
+    bad = tmp_path / "bad-ssdn.xml"
+    bad.write_text(ssdn_request(identify(phonetic={"LastName": "X", "BirthDate": "1970-13-45x"})))
+    result = run(project, "validate", str(good), str(wrapped))
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.count("valid ({http://www.ksz-bcss.fgov.be/XSD/SSDN/Service}SSDNRequest)") == 2
+    result = run(project, "validate", str(bad))
+    assert result.returncode == 1 and "IdentifyPersonRequest" in result.stdout
+    assert "BirthDate" in result.stdout

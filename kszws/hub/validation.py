@@ -7,7 +7,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from kszws.wire import soap
+from kszws.wire import soap, ssdn
 from kszws.wire.ns import q
 
 XSD = "http://www.w3.org/2001/XMLSchema"
@@ -77,3 +77,22 @@ def payload_of(document):
         _, body = soap.split_envelope(document)
         return soap.body_payload(body)
     return document
+
+
+def check_message(catalogue, document, parse):
+    """(element checked, problems) for a message as a sender would send it: a SOAP
+    envelope, its payload, a classic sendXML whose xmlString holds an SSDNRequest, or an
+    SSDNRequest, whose every ServiceRequest body is checked against its own schema.
+    `parse` is the hardened parser (bytes -> element)."""
+    element = payload_of(document)
+    if element.tag == q(ssdn.CONNECTOR, "xmlString"):
+        element = parse((element.text or "").strip().encode("utf-8"))
+    problems = catalogue.validate(element)
+    if not problems and element.tag == ssdn.s("SSDNRequest"):
+        for request in element.iterfind(ssdn.s("ServiceRequest")):
+            for body in request:
+                if isinstance(body.tag, str) and etree.QName(body).namespace != ssdn.SERVICE:
+                    problems += ["%s: %s" % (etree.QName(body).localname, p)
+                                 for p in catalogue.validate(body)]
+    return element, problems
+
