@@ -7,7 +7,6 @@ Hooks (DESIGN.md, "known ground truths"): a Soap11 subclass verifies the parsed 
 create_in_document; the method_return_document / method_exception_document events sign.
 """
 import datetime
-import sys
 
 import kszws.compat.spyne  # noqa: F401  (before spyne.server.twisted)
 
