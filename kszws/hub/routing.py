@@ -25,7 +25,7 @@ from kszws.wire.reasons import Refusal
 
 
 class SourceClient:
-    def __init__(self, source, identity, source_certificate, reactor, threads_max=8):
+    def __init__(self, source, identity, source_certificate, reactor, threads_max=4):
         self.source = source
         self.identity = identity
         self.certificate = source_certificate
