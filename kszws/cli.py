@@ -178,7 +178,11 @@ def cmd_call(settings, args):
             print("kszws: field %r is not FIELD=VALUE" % item, file=sys.stderr)
             return 2
         if value.startswith("@"):
-            value = Path(value[1:]).read_text(encoding="utf-8")
+            try:
+                value = Path(value[1:]).read_text(encoding="utf-8")
+            except OSError as exc:
+                print("kszws: field %s: %s" % (name, exc), file=sys.stderr)
+                return 2
         elif value[:1] in "{[":
             value = json.loads(value)
         fields[name] = value

@@ -72,7 +72,7 @@ def make_project(tmp, database_url="", settings=None, source_timeout=3.0):
     """Copy conf/, wsdl/, xsd/ into `tmp`, add the test entries, make the PKI.
     `settings`: kszws.toml keys to change, with their TOML values."""
     tmp = Path(tmp)
-    for folder in ("conf", "wsdl", "xsd"):
+    for folder in ("conf", "wsdl", "xsd", "examples"):
         shutil.copytree(ROOT / folder, tmp / folder)
     with open(tmp / "conf" / "institutions.toml", "a") as fh:
         fh.write(TEST_INSTITUTIONS)

@@ -1,6 +1,7 @@
 """The `kszws` command: validate, log, maintenance, pki, call, demo."""
 import json
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -101,11 +102,20 @@ def test_demo_starts_and_describes_the_network(project):
         assert len(names["cpas-liege"]["basic"]["password"]) == 29
         assert names["cpas-eupen"]["certificate"].endswith("cpas-eupen.crt")
         assert info["services"][0]["wsdl"].endswith("?wsdl")
-        # The ready-to-paste example call works as printed.
+        # The ready-to-paste example calls work as printed.
         command = re.search(r"kszws call .*", text).group(0).split()[1:]
         result = run(project, *command)
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["echo"] == "hello"
+        assert [s["id"] for s in info["sources"]] == ["national-register"]
+        for key, expected in (("identify_person", "<ns3:SocialSecurityUser>70100853190<"),
+                              ("identify_person_phonetic", ">Van den Berghe<")):
+            result = run(project, *shlex.split(info["example"][key])[1:])
+            assert result.returncode == 0, result.stderr
+            assert expected in result.stdout and 'ok="YES"' in result.stdout
+        result = run(project, *shlex.split(info["example"]["retrieve_ti"])[1:])
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["status"]["value"] == "DATA_FOUND"
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
