@@ -8,7 +8,8 @@ import re
 
 from kszws import ids
 from kszws.config import REQUIRED, ConfigError, read_toml, resolve_under, take
-from kszws.registry.model import AUTH_MODES, Institution, Registry, Sector, Service, Source
+from kszws.registry.model import (AUTH_MODES, UNIVERSAL, Institution, QualityCode, Registry,
+                                  Sector, Service, Source)
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
@@ -22,10 +23,11 @@ def load_registry(settings):
         raise ConfigError(conf / "institutions.toml", settings.hub_institution,
                           "the hub institution named in kszws.toml [hub] is not declared "
                           "with kind = \"hub\"")
+    quality_codes = _load_quality_codes(conf / "quality_codes.toml", sectors)
     sources = _load_sources(conf / "sources.toml", settings, institutions)
     services = _load_services(conf / "services.toml", settings, sources)
     return Registry(hub=hub, institutions=institutions, services=services, sectors=sectors,
-                    sources=sources)
+                    sources=sources, quality_codes=quality_codes)
 
 
 def _entries(path, raw, table):
@@ -143,6 +145,28 @@ def _load_services(path, settings, sources):
                                       implementation=e["implementation"] or e["name"],
                                       accept=str(accept))
     return services
+
+
+def _load_quality_codes(path, sectors):
+    codes = {}
+    if not path.exists():
+        return codes
+    known = {code for code, _ in sectors}
+    for n, entry in enumerate(_entries(path, read_toml(path), "code"), 1):
+        where = "code #%d (%s/%s)" % (n, entry.get("sector"), entry.get("code"))
+        e = take(entry, path, where, {
+            "sector": (int, REQUIRED), "code": (int, REQUIRED), "nl": (str, REQUIRED),
+            "fr": (str, REQUIRED), "exclusive": (bool, False),
+        })
+        if e["sector"] != UNIVERSAL and e["sector"] not in known:
+            raise ConfigError(path, where, "sector %d is not in sectors.toml" % e["sector"])
+        if not 0 <= e["code"] <= 999:
+            raise ConfigError(path, where, "a quality code is 0..999")
+        key = (e["sector"], e["code"])
+        if key in codes:
+            raise ConfigError(path, where, "declared twice")
+        codes[key] = QualityCode(e["sector"], e["code"], e["nl"], e["fr"], e["exclusive"])
+    return codes
 
 
 def _load_sources(path, settings, institutions):

@@ -17,6 +17,18 @@ class Sector:
     name_fr: str
 
 
+UNIVERSAL = -1  # the sector of the quality codes valid in every sector
+
+
+@dataclass(frozen=True)
+class QualityCode:
+    sector: int  # UNIVERSAL for 000, 902, 999
+    code: int
+    nl: str
+    fr: str
+    exclusive: bool = False  # one institution of the sector at a time (seed §4.14)
+
+
 @dataclass(frozen=True)
 class Institution:
     id: str
@@ -77,6 +89,12 @@ class Registry:
     services: dict  # name -> Service
     sectors: dict = field(default_factory=dict)  # (code, subsector) -> Sector
     sources: dict = field(default_factory=dict)  # id -> Source
+    quality_codes: dict = field(default_factory=dict)  # (sector, code) -> QualityCode
+
+    def quality_code(self, sector, code):
+        """The quality code `code` as valid in `sector` (its own or a universal one), or None."""
+        return self.quality_codes.get((sector, code)) or \
+            self.quality_codes.get((UNIVERSAL, code))
 
     def institution(self, institution_id):
         return self.institutions[institution_id]

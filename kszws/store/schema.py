@@ -1,7 +1,7 @@
 """The tables, as SQLAlchemy Core metadata. Migrations (store/migrations/) create and
 change them; a test checks that a migrated database matches this module."""
-from sqlalchemy import (BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer,
-                        MetaData, String, Table)
+from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index,
+                        Integer, MetaData, String, Table)
 
 metadata = MetaData()
 
@@ -60,3 +60,26 @@ replay_cache = Table(
     Column("expires_at", DateTime, nullable=False),
 )
 Index("ix_replay_cache_expires_at", replay_cache.c.expires_at)
+
+
+# The reference directory (seed §4.2): which institution manages a file on which person,
+# in which capacity (quality code), for which period. Rows are never deleted: unregistering
+# ends a registration (end_date) and records when (ended_at).
+registration = Table(
+    "directory_registration", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ssin", String(11), nullable=False),
+    Column("sector", Integer, nullable=False),
+    Column("subsector", Integer, nullable=False),
+    Column("institution", String(64), nullable=False),
+    Column("quality_code", Integer, nullable=False),
+    Column("phase", Integer, nullable=False),
+    Column("register", String(10), nullable=False),  # PRIMARY | SECONDARY
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date),  # NULL: open
+    Column("created_at", DateTime, nullable=False),
+    Column("changed_at", DateTime, nullable=False),
+    Column("ended_at", DateTime),  # set when an UNREGISTER ended it
+)
+Index("ix_directory_registration_ssin", registration.c.ssin, registration.c.sector)
+Index("ix_directory_registration_institution", registration.c.institution)
