@@ -60,7 +60,7 @@ def build_site(settings, registry, db, writer):
     hub = Hub(authenticator, ReplayCache(db, writer, utcnow), ExchangeLog(db, writer), catalogue,
               identity, utcnow, settings.reply_timestamp_ttl_seconds)
     context = EndpointContext(registry, utcnow, source_clients(registry, identity, reactor),
-                              settings.project_root)
+                              settings.project_root, db)
     router = Router(hub)
     for name, endpoint in build_endpoints(context, settings.conf_dir / "services.toml").items():
         service = registry.services[name]

@@ -57,6 +57,24 @@ def identify(ssin="", phonetic=None, verification=""):
     return ("OCMWCPASIdentifyPerson", "20050930", body)
 
 
+MAR = "http://www.ksz-bcss.fgov.be/XSD/SSDN/OCMW_CPAS/ManageAccess"
+
+
+def manage(ssin, action, purpose=None, start="2026-01-01", end=None, proof=None,
+           register=None):
+    """A ManageAccessRequest body; `proof` is the ProofOfAuthentication's inner XML."""
+    period = "<common:StartDate>%s</common:StartDate>" % start
+    if end:
+        period += "<common:EndDate>%s</common:EndDate>" % end
+    purpose = "<mar:Purpose>%s</mar:Purpose>" % purpose if purpose is not None else ""
+    register = "<mar:QueryRegister>%s</mar:QueryRegister>" % register if register else ""
+    body = ('<mar:ManageAccessRequest xmlns:mar="%s" xmlns:common="%s"><mar:SSIN>%s</mar:SSIN>'
+            '%s<mar:Period>%s</mar:Period><mar:Action>%s</mar:Action>%s'
+            '<mar:ProofOfAuthentication>%s</mar:ProofOfAuthentication></mar:ManageAccessRequest>'
+            % (MAR, ssdn.COMMON, ssin, purpose, period, action, register, proof or ""))
+    return ("OCMWCPASManageAccess", "20050930", body)
+
+
 def investigate(ssin, groups=None):
     data = "" if groups is None else "<pi:DataGroups>%s</pi:DataGroups>" % "".join(
         "<pi:%s>true</pi:%s>" % (g, g) for g in groups)
@@ -128,6 +146,7 @@ def original_schema(*service_roots):
 
 
 IDENTIFY_ROOT = (IPR, "OCMW_CPAS/IdentifyPerson/NamespaceRoot.xsd")
+MANAGE_ROOT = (MAR, "OCMW_CPAS/ManageAccess/NamespaceRoot.xsd")
 # The real PerformInvestigation/NamespaceRoot.xsd names a file that does not exist
 # (PerformInvestigationReply.xsd; the file is PerformInvetigationReply.xsd): import that.
 INVESTIGATE_ROOT = (PI, "OCMW_CPAS/PerformInvestigation/PerformInvetigationReply.xsd")

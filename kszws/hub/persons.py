@@ -131,3 +131,28 @@ def perform_investigation(register, query):
                                           consumeErrors=True)
         members += [m for m in found if m is not None]
     return details, person, members
+
+
+@defer.inlineCallbacks
+def check_proof(register, query):
+    """(details, SSIN to use) for a ManageAccess query: the person must exist and the
+    ProofOfAuthentication (SIS card, eID card or PersonData) must match it."""
+    if not query.proves:
+        return [Detail("31000007", [("ProofOfAuthentication", None)])], None
+    try:
+        ssin = ids.ssin(query.ssin)
+    except ids.InvalidIdentifier:
+        return [Detail("31007002", [("SSIN", query.ssin)])], None
+    person = yield register.consult(ssin)
+    details = []
+    if person is not None and person["status"] == "replaced" and person["replacedBy"]:
+        details.append(Detail("21007005", [("SSIN", ssin), ("New SSIN", person["replacedBy"])]))
+        ssin = person["replacedBy"]
+        person = yield register.consult(ssin)
+    if person is None:
+        return details + [Detail("31007003", [("SSIN", ssin)])], None
+    if person["status"] == "cancelled":
+        return details + [Detail("31007004", [("SSIN", ssin)])], None
+    if verify(query, person):
+        return details + [Detail("31008001")], None
+    return details, ssin

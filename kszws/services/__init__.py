@@ -21,6 +21,7 @@ class EndpointContext:
     clock: object
     sources: dict  # source id -> hub.routing.SourceClient
     project_root: object  # Path of the folder holding conf/, wsdl/, xsd/
+    db: object = None  # the hub's store.Database (reference directory)
 
 
 def build_endpoints(context, services_file="services.toml"):

@@ -10,12 +10,13 @@ import re
 import kszws.compat.spyne  # noqa: F401
 
 from spyne import Application, ServiceBase, Unicode, rpc
-from twisted.internet import defer
+from twisted.internet import defer, threads
 
+from kszws import directory
 from kszws.hub import persons
 from kszws.hub.validation import SchemaCatalogue
 from kszws.services.runtime import ParsedSoap11, SpyneEndpoint
-from kszws.wire import identify_person, perform_investigation, ssdn, xmlparse
+from kszws.wire import identify_person, manage_access, perform_investigation, ssdn, xmlparse
 from kszws.wire.ns import KSZWS_HUB, q
 from kszws.wire.reasons import Refusal
 
@@ -32,14 +33,17 @@ class WebServiceConnector(ServiceBase):
 class SsdnGateway:
     """Reads an SSDNRequest, answers each ServiceRequest, writes the SSDNReply."""
 
-    def __init__(self, catalogue, register, clock):
+    def __init__(self, catalogue, register, clock, registry, db):
         self.catalogue = catalogue
         self.register = register
         self.clock = clock
+        self.registry = registry
+        self.db = db
         self.handlers = {
             (identify_person.SERVICE_ID, identify_person.VERSION): self.identify_person,
             (perform_investigation.SERVICE_ID, perform_investigation.VERSION):
                 self.perform_investigation,
+            (manage_access.SERVICE_ID, manage_access.VERSION): self.manage_access,
         }
 
     @defer.inlineCallbacks
@@ -117,6 +121,49 @@ class SsdnGateway:
                                   details, reply)
 
 
+    @defer.inlineCallbacks
+    def manage_access(self, body, exchange):
+        query = manage_access.parse(body)
+        institution = exchange.institution
+        exchange.ssins.add(query.ssin)
+        details, ssin = yield _unwrapped(persons.check_proof(self.register, query))
+        quality = None
+        if query.purpose is not None:
+            quality = self.registry.quality_code(institution.sector, query.purpose)
+            if quality is None:
+                details.append(ssdn.Detail("31008003", [("Purpose", query.purpose)]))
+        elif query.action == "REGISTER":
+            details.append(ssdn.Detail("31000007", [("Purpose", None)]))
+        if ssdn.status_of(details) == "NO":
+            return ssdn.ServiceResult(manage_access.SERVICE_ID, manage_access.VERSION, details)
+        exchange.ssins.add(ssin)
+        now = self.clock()
+
+        def apply():
+            with self.db.engine.begin() as conn:
+                if query.action == "REGISTER":
+                    directory.register(conn, now, ssin, institution, quality, query.start,
+                                       query.end, query.register or directory.SECONDARY)
+                elif query.action == "UNREGISTER":
+                    if not directory.unregister(conn, now, ssin, institution, query.start,
+                                                query.purpose):
+                        details.append(ssdn.Detail("21008004"))
+                mine = query.action != "LIST"
+                return directory.registrations(
+                    conn, ssin, query.start, query.end, sector=institution.sector,
+                    institution=institution.id if mine else None, register=query.register)
+
+        try:
+            found = yield threads.deferToThread(apply)
+        except directory.Conflict as conflict:
+            # Named by its code only: the other institution's file is not the caller's to see.
+            return ssdn.ServiceResult(manage_access.SERVICE_ID, manage_access.VERSION, details + [
+                ssdn.Detail("31008002", [("Purpose", conflict.code)])])
+        org_units = {i.id: i.cbe for i in self.registry.institutions.values()}
+        return ssdn.ServiceResult(manage_access.SERVICE_ID, manage_access.VERSION, details,
+                                  manage_access.reply(query, ssin, found, org_units.get))
+
+
 def _unwrapped(d):
     """A Deferred whose gatherResults failures (FirstError) carry their first cause."""
     def unwrap(failure):
@@ -160,9 +207,9 @@ def endpoint(service, context):
     root = context.project_root / "xsd" / "SSDN"
     catalogue = SchemaCatalogue.from_files(xsd_files=[
         root / "SSDNRequest.xsd", root / "IdentifyPersonRequest.xsd",
-        root / "PerformInvestigationRequest.xsd"])
+        root / "PerformInvestigationRequest.xsd", root / "ManageAccessRequest.xsd"])
     app = Application([WebServiceConnector], tns=ssdn.CONNECTOR, name="KSZBCSSWebServiceConnector",
                       in_protocol=ParsedSoap11(), out_protocol=ParsedSoap11())
     app.gateway = SsdnGateway(catalogue, persons.NationalRegister(context.sources[service.route]),
-                              context.clock)
+                              context.clock, context.registry, context.db)
     return SpyneEndpoint(service, app, q(KSZWS_HUB, "hubFault"), new_ticket=ssdn.new_ticket)

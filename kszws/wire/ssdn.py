@@ -63,6 +63,11 @@ CODES = {
                           "for this person."),
     "22007009": (WARNING, "The specified identity card number does not match with the data "
                           "found for this person."),
+    "31008001": (ERROR, "The proof of authentication does not match the person."),
+    "31008002": (ERROR, "The person is registered with this exclusive quality code at another "
+                        "institution of the sector for an overlapping period."),
+    "31008003": (ERROR, "The quality code is not valid for the sector."),
+    "21008004": (WARNING, "There was no registration to end."),
 }
 RETURN_CODES = {"YES": 0, "WARNING": 1, "NO": 10000}
 

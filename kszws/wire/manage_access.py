@@ -1,0 +1,91 @@
+"""OCMWCPASManageAccess, version 20050930 (the real schema is XSD/SSDN/OCMW_CPAS/ManageAccess):
+register a person in the reference directory, end a registration, list them."""
+import datetime
+from dataclasses import dataclass
+
+from lxml import etree
+
+from kszws.wire.identify_person import Names
+from kszws.wire.ssdn import COMMON
+
+NS = "http://www.ksz-bcss.fgov.be/XSD/SSDN/OCMW_CPAS/ManageAccess"
+SERVICE_ID, VERSION = "OCMWCPASManageAccess", "20050930"
+
+
+def q(local):
+    return "{%s}%s" % (NS, local)
+
+
+def c(local):
+    return "{%s}%s" % (COMMON, local)
+
+
+@dataclass
+class Query:
+    ssin: str
+    purpose: int  # the quality code; None when not given
+    start: datetime.date
+    end: datetime.date  # None: open
+    action: str  # REGISTER | UNREGISTER | LIST
+    register: str  # PRIMARY | SECONDARY | ALL | None
+    sis_card: str
+    identity_card: str
+    person_data: Names  # None when not given (MiddleName is always empty here)
+
+    @property
+    def proves(self):
+        return bool(self.sis_card or self.identity_card or self.person_data)
+
+
+def xs_date(text):
+    """An xs:date as CBSS writes it, zone suffix allowed (2012-05-24+02:00)."""
+    return datetime.date.fromisoformat(text.strip()[:10])
+
+
+def _text(parent, tag):
+    value = parent.findtext(tag) if parent is not None else None
+    return " ".join(value.split()) if value else ""
+
+
+def parse(element):
+    period = element.find(q("Period"))
+    proof = element.find(q("ProofOfAuthentication"))
+    data = proof.find(q("PersonData")) if proof is not None else None
+    end = _text(period, c("EndDate"))
+    purpose = _text(element, q("Purpose"))
+    return Query(
+        ssin=_text(element, q("SSIN")), purpose=int(purpose) if purpose else None,
+        start=xs_date(_text(period, c("StartDate"))), end=xs_date(end) if end else None,
+        action=_text(element, q("Action")), register=_text(element, q("QueryRegister")) or None,
+        sis_card=_text(proof, q("SISCardNumber")),
+        identity_card=_text(proof, q("IdentityCardNumber")),
+        person_data=None if data is None else Names(
+            _text(data, q("LastName")), _text(data, q("FirstName")), "",
+            _text(data, q("BirthDate"))))
+
+
+def _period(parent, start, end):
+    period = etree.SubElement(parent, q("Period"))
+    etree.SubElement(period, c("StartDate")).text = start.isoformat()
+    if end is not None:
+        etree.SubElement(period, c("EndDate")).text = end.isoformat()
+
+
+def reply(query, ssin, registrations, org_unit_of):
+    """ManageAccessReply: the request echoed (under the SSIN it was applied to), then the
+    registrations (`org_unit_of(institution id)` names each one's OrgUnit)."""
+    root = etree.Element(q("ManageAccessReply"), nsmap={"ns3": NS, "ns4": COMMON})
+    original = etree.SubElement(root, q("OriginalRequest"))
+    etree.SubElement(original, q("SSIN")).text = ssin
+    etree.SubElement(original, q("Purpose")).text = str(query.purpose or 0)
+    _period(original, query.start, query.end)
+    etree.SubElement(original, q("Action")).text = query.action
+    if query.register:
+        etree.SubElement(original, q("Register")).text = query.register
+    for r in registrations:
+        elt = etree.SubElement(root, q("Registrations"))
+        etree.SubElement(elt, q("Purpose")).text = str(r.quality_code)
+        _period(elt, r.start, r.end)
+        etree.SubElement(elt, q("OrgUnit")).text = org_unit_of(r.institution)
+        etree.SubElement(elt, q("Register")).text = r.register
+    return root

@@ -1,0 +1,85 @@
+"""OCMWCPASManageAccess over real HTTP: the reference directory through the classic
+transport, with the proof of authentication checked against the National Register."""
+from kszws.wire import ssdn
+from tests.soaptools import log_row
+from tests.ssdntools import (MANAGE_ROOT, MAR, Reply, manage, post_basic, signed_call,
+                             ssdn_request)
+from tests.test_classic import conforms
+
+PROOF_SIS = "<mar:SISCardNumber>1234567897</mar:SISCardNumber>"
+PROOF_DATA = ("<mar:PersonData><mar:LastName>Van den Berghe</mar:LastName>"
+              "<mar:FirstName>Anne-Marie</mar:FirstName><mar:BirthDate>1972-03-05</mar:BirthDate>"
+              "</mar:PersonData>")
+
+
+def registrations(reply):
+    body = reply.service_replies()[0].find("{%s}ManageAccessReply" % MAR)
+    return [(r.findtext("{%s}Purpose" % MAR), r.findtext("{%s}OrgUnit" % MAR),
+             r.findtext("{%s}Period/{%s}StartDate" % (MAR, ssdn.COMMON)),
+             r.findtext("{%s}Period/{%s}EndDate" % (MAR, ssdn.COMMON)))
+            for r in body.findall("{%s}Registrations" % MAR)]
+
+
+def eupen(net, *requests_):
+    return signed_call(net, ssdn_request(*requests_, caller="cpas-eupen"))
+
+
+def liege(net, *requests_):
+    return Reply.of(post_basic(net, ssdn_request(*requests_)))
+
+
+def test_register_list_unregister(classic_net):
+    reply = eupen(classic_net, manage("70100853190", "REGISTER", 1, proof=PROOF_SIS))
+    assert reply.summary(0) == ("YES", 0, [])
+    assert registrations(reply) == [("1", "0212310036", "2026-01-01", None)]
+    conforms(reply, MANAGE_ROOT)
+    row = log_row(classic_net.settings, reply.ticket)
+    assert row["operation"] == "OCMWCPASManageAccess" and "70100853190" in row["subjects"]
+    # Another CPAS of the sector sees it in a LIST of the sector.
+    listed = liege(classic_net, manage("70100853190", "LIST", proof=PROOF_SIS))
+    assert ("1", "0212310036", "2026-01-01", None) in registrations(listed)
+    ended = eupen(classic_net, manage("70100853190", "UNREGISTER", start="2026-06-01",
+                                      proof=PROOF_SIS))
+    assert ended.summary(0) == ("YES", 0, [])
+    assert registrations(ended) == []  # nothing in force from June on
+    history = eupen(classic_net, manage("70100853190", "LIST", proof=PROOF_SIS))
+    assert ("1", "0212310036", "2026-01-01", "2026-05-31") in registrations(history)
+    again = eupen(classic_net, manage("70100853190", "UNREGISTER", start="2026-06-01",
+                                      proof=PROOF_SIS))
+    assert again.summary(0) == ("WARNING", 1, ["21008004"])
+
+
+def test_proof_must_match_the_person(classic_net):
+    wrong = "<mar:SISCardNumber>9999999990</mar:SISCardNumber>"
+    reply = eupen(classic_net, manage("70100853190", "REGISTER", 1, proof=wrong))
+    assert reply.summary(0) == ("NO", 10000, ["31008001"])
+    none = eupen(classic_net, manage("70100853190", "REGISTER", 1))
+    assert none.summary(0) == ("NO", 10000, ["31000007"])
+    conforms(reply, MANAGE_ROOT)
+
+
+def test_exclusive_quality_code_is_refused_at_a_second_cpas(classic_net):
+    first = eupen(classic_net, manage("72030512297", "REGISTER", 2, proof=PROOF_DATA))
+    assert first.summary(0) == ("YES", 0, [])
+    second = liege(classic_net, manage("72030512297", "REGISTER", 2, start="2026-03-01",
+                                       proof=PROOF_DATA))
+    assert second.summary(0) == ("NO", 10000, ["31008002"])
+    assert "0212310036" not in second.text  # the other institution is not revealed
+    other = liege(classic_net, manage("72030512297", "REGISTER", 4, proof=PROOF_DATA))
+    assert other.summary(0) == ("YES", 0, [])
+
+
+def test_quality_code_must_belong_to_the_sector(classic_net):
+    reply = eupen(classic_net, manage("70100853190", "REGISTER", 401, proof=PROOF_SIS))
+    assert reply.summary(0) == ("NO", 10000, ["31008003"])
+    missing = eupen(classic_net, manage("70100853190", "REGISTER", proof=PROOF_SIS))
+    assert missing.summary(0) == ("NO", 10000, ["31000007"])
+
+
+def test_replaced_ssin_registers_the_new_one(classic_net):
+    proof = ("<mar:PersonData><mar:LastName>Janssens</mar:LastName>"
+             "<mar:BirthDate>1960-01-01</mar:BirthDate></mar:PersonData>")
+    reply = eupen(classic_net, manage("60010100172", "REGISTER", 902, proof=proof))
+    assert reply.summary(0) == ("WARNING", 1, ["21007005"])
+    body = reply.service_replies()[0].find("{%s}ManageAccessReply" % MAR)
+    assert body.findtext("{%s}OriginalRequest/{%s}SSIN" % (MAR, MAR)) == "60010100370"
