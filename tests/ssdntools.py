@@ -75,6 +75,23 @@ def manage(ssin, action, purpose=None, start="2026-01-01", end=None, proof=None,
     return ("OCMWCPASManageAccess", "20050930", body)
 
 
+RMF = "http://www.ksz-bcss.fgov.be/XSD/SSDN/ReferenceManagerFacade"
+
+
+def consult_sectors(ssin, quality, integrated=("2026-01-01", "2026-12-31"),
+                    requested=("2020-01-01", "2030-12-31"), descriptions=True):
+    """A ReferenceManagerRequest body, as the PHP client writes it."""
+    period = "<common:StartDate>%s</common:StartDate><common:EndDate>%s</common:EndDate>"
+    body = ("<ReferenceManagerRequest xmlns='%s' xmlns:common='%s'><ConsultOtherSectorsCriteria>"
+            "<QualityCodeRequestor>%s</QualityCodeRequestor><RequestedSsin>%s</RequestedSsin>"
+            "<IntegratedPeriod>%s</IntegratedPeriod><RequestedPeriod>%s</RequestedPeriod>"
+            "<FetchDescriptions>%s</FetchDescriptions></ConsultOtherSectorsCriteria>"
+            "</ReferenceManagerRequest>" % (RMF, ssdn.COMMON, quality, ssin,
+                                            period % integrated, period % requested,
+                                            "true" if descriptions else "false"))
+    return ("ReferenceManager.consult", "20050525", body)
+
+
 def investigate(ssin, groups=None):
     data = "" if groups is None else "<pi:DataGroups>%s</pi:DataGroups>" % "".join(
         "<pi:%s>true</pi:%s>" % (g, g) for g in groups)

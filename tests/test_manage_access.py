@@ -83,3 +83,30 @@ def test_replaced_ssin_registers_the_new_one(classic_net):
     assert reply.summary(0) == ("WARNING", 1, ["21007005"])
     body = reply.service_replies()[0].find("{%s}ManageAccessReply" % MAR)
     assert body.findtext("{%s}OriginalRequest/{%s}SSIN" % (MAR, MAR)) == "60010100370"
+
+
+def test_reference_manager_consult_gives_the_other_sectors(classic_net):
+    from kszws.client import hub_client
+    from tests.ssdntools import RMF, consult_sectors
+
+    proof = ("<mar:PersonData><mar:LastName>Lefèvre</mar:LastName>"
+             "<mar:BirthDate>2001-02-03</mar:BirthDate></mar:PersonData>")
+    # Not registered: the CPAS may not see the other sectors.
+    refused = eupen(classic_net, consult_sectors("01020300170", 1))
+    assert refused.summary(0) == ("NO", 10000, ["31008005"])
+    assert eupen(classic_net, manage("01020300170", "REGISTER", 1, proof=proof)).summary(0)[0] == "YES"
+    # The unemployment office registers the same person (sector 18).
+    proxy, _ = hub_client(classic_net.settings, "KSZBCSSWebServiceConnector", "onem-rva",
+                          classic_net.url)
+    onem = Reply(proxy.sendXML(ssdn_request(manage("01020300170", "REGISTER", 4, proof=proof),
+                                            user=("0206314050", 18, None))))
+    assert onem.summary(0) == ("YES", 0, [])
+    reply = eupen(classic_net, consult_sectors("01020300170", 1))
+    assert reply.summary(0) == ("YES", 0, [])
+    consultations = reply.root.findall(".//{%s}Consultation" % RMF)
+    assert [(c.findtext("{%s}Sector" % RMF), c.findtext("{%s}QualityCode" % RMF),
+             c.findtext("{%s}QualityCodeDescriptionFr" % RMF),
+             c.findtext("{%s}SectorDescriptionNl" % RMF)) for c in consultations] == [
+        ("18", "4", "Demandeur d'emploi", "Rijksdienst voor Arbeidsvoorziening")]
+    # StartDate and EndDate of a Period carry distinct prefixes (the PHP client relies on it).
+    assert "<ns4:StartDate xmlns:ns4=" in reply.text

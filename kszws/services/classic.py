@@ -12,11 +12,12 @@ import kszws.compat.spyne  # noqa: F401
 from spyne import Application, ServiceBase, Unicode, rpc
 from twisted.internet import defer, threads
 
-from kszws import directory
+from kszws import directory, ids
 from kszws.hub import persons
 from kszws.hub.validation import SchemaCatalogue
 from kszws.services.runtime import ParsedSoap11, SpyneEndpoint
-from kszws.wire import identify_person, manage_access, perform_investigation, ssdn, xmlparse
+from kszws.wire import (identify_person, manage_access, perform_investigation,
+                        reference_manager, ssdn, xmlparse)
 from kszws.wire.ns import KSZWS_HUB, q
 from kszws.wire.reasons import Refusal
 
@@ -44,6 +45,7 @@ class SsdnGateway:
             (perform_investigation.SERVICE_ID, perform_investigation.VERSION):
                 self.perform_investigation,
             (manage_access.SERVICE_ID, manage_access.VERSION): self.manage_access,
+            (reference_manager.SERVICE_ID, reference_manager.VERSION): self.reference_consult,
         }
 
     @defer.inlineCallbacks
@@ -164,6 +166,40 @@ class SsdnGateway:
                                   manage_access.reply(query, ssin, found, org_units.get))
 
 
+    @defer.inlineCallbacks
+    def reference_consult(self, body, exchange):
+        """Which other sectors know the person: only for an institution that manages a file
+        on him itself, in the quality and integrated period it names."""
+        query = reference_manager.parse(body)
+        institution = exchange.institution
+        result = ssdn.ServiceResult(reference_manager.SERVICE_ID, reference_manager.VERSION, [])
+        try:
+            ssin = ids.ssin(query.ssin)
+        except ids.InvalidIdentifier:
+            result.details.append(ssdn.Detail("31007002", [("RequestedSsin", query.ssin)]))
+            return result
+        exchange.ssins.add(ssin)
+
+        def read():
+            with self.db.engine.connect() as conn:
+                mine = directory.registrations(conn, ssin, query.integrated_start,
+                                               query.integrated_end, institution=institution.id)
+                if not any(r.quality_code == query.quality_code for r in mine):
+                    return None
+                return [r for r in directory.registrations(conn, ssin, query.start, query.end)
+                        if r.sector != institution.sector]
+
+        found = yield threads.deferToThread(read)
+        if found is None:
+            result.details.append(ssdn.Detail("31008005", [("RequestedSsin", ssin)]))
+            return result
+        sectors = self.registry.sectors
+        result.body = reference_manager.reply(
+            found, lambda code: sectors.get((code, 0)), self.registry.quality_code,
+            query.descriptions)
+        return result
+
+
 def _unwrapped(d):
     """A Deferred whose gatherResults failures (FirstError) carry their first cause."""
     def unwrap(failure):
@@ -207,7 +243,8 @@ def endpoint(service, context):
     root = context.project_root / "xsd" / "SSDN"
     catalogue = SchemaCatalogue.from_files(xsd_files=[
         root / "SSDNRequest.xsd", root / "IdentifyPersonRequest.xsd",
-        root / "PerformInvestigationRequest.xsd", root / "ManageAccessRequest.xsd"])
+        root / "PerformInvestigationRequest.xsd", root / "ManageAccessRequest.xsd",
+        root / "ReferenceManagerRequest.xsd"])
     app = Application([WebServiceConnector], tns=ssdn.CONNECTOR, name="KSZBCSSWebServiceConnector",
                       in_protocol=ParsedSoap11(), out_protocol=ParsedSoap11())
     app.gateway = SsdnGateway(catalogue, persons.NationalRegister(context.sources[service.route]),

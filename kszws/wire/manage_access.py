@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from kszws.wire.identify_person import Names
-from kszws.wire.ssdn import COMMON
+from kszws.wire.ssdn import COMMON, CommonPrefixes
 
 NS = "http://www.ksz-bcss.fgov.be/XSD/SSDN/OCMW_CPAS/ManageAccess"
 SERVICE_ID, VERSION = "OCMWCPASManageAccess", "20050930"
@@ -64,28 +64,22 @@ def parse(element):
             _text(data, q("BirthDate"))))
 
 
-def _period(parent, start, end):
-    period = etree.SubElement(parent, q("Period"))
-    etree.SubElement(period, c("StartDate")).text = start.isoformat()
-    if end is not None:
-        etree.SubElement(period, c("EndDate")).text = end.isoformat()
-
-
 def reply(query, ssin, registrations, org_unit_of):
     """ManageAccessReply: the request echoed (under the SSIN it was applied to), then the
     registrations (`org_unit_of(institution id)` names each one's OrgUnit)."""
-    root = etree.Element(q("ManageAccessReply"), nsmap={"ns3": NS, "ns4": COMMON})
+    root = etree.Element(q("ManageAccessReply"), nsmap={"ns3": NS})
+    prefixes = CommonPrefixes()
     original = etree.SubElement(root, q("OriginalRequest"))
     etree.SubElement(original, q("SSIN")).text = ssin
     etree.SubElement(original, q("Purpose")).text = str(query.purpose or 0)
-    _period(original, query.start, query.end)
+    prefixes.period(original, q("Period"), query.start, query.end)
     etree.SubElement(original, q("Action")).text = query.action
     if query.register:
         etree.SubElement(original, q("Register")).text = query.register
     for r in registrations:
         elt = etree.SubElement(root, q("Registrations"))
         etree.SubElement(elt, q("Purpose")).text = str(r.quality_code)
-        _period(elt, r.start, r.end)
+        prefixes.period(elt, q("Period"), r.start, r.end)
         etree.SubElement(elt, q("OrgUnit")).text = org_unit_of(r.institution)
         etree.SubElement(elt, q("Register")).text = r.register
     return root

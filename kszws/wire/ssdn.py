@@ -68,6 +68,8 @@ CODES = {
                         "institution of the sector for an overlapping period."),
     "31008003": (ERROR, "The quality code is not valid for the sector."),
     "21008004": (WARNING, "There was no registration to end."),
+    "31008005": (ERROR, "The requester manages no file on this person with this quality code "
+                        "in the integrated period."),
 }
 RETURN_CODES = {"YES": 0, "WARNING": 1, "NO": 10000}
 
@@ -215,6 +217,30 @@ def reply(ticket, received, replied, results, request=None, details=None):
         if result.body is not None and status_of(result.details) != "NO":
             service.append(result.body)
     return root
+
+
+class CommonPrefixes:
+    """Prefixes for SSDN Common elements inside a service body, declared on each element
+    as CBSS's (JAXB) replies do: ns4, ns5, ns6, ... (samples/
+    lino_fragment_ManageAccess_ServiceReply_register.xml). A real PHP client tells a
+    Period's StartDate from its EndDate by these distinct prefixes."""
+
+    def __init__(self, first=4):
+        self.next = first
+
+    def element(self, parent, local, text):
+        prefix = "ns%d" % self.next
+        self.next += 1
+        elt = etree.SubElement(parent, c(local), nsmap={prefix: COMMON})
+        elt.text = text
+        return elt
+
+    def period(self, parent, tag, start, end):
+        period = etree.SubElement(parent, tag)
+        self.element(period, "StartDate", start.isoformat())
+        if end is not None:
+            self.element(period, "EndDate", end.isoformat())
+        return period
 
 
 def serialize(root):
