@@ -36,6 +36,28 @@ class NationalRegister:
         return d.addCallback(lambda persons: [person_record(p) for p in persons or []])
 
 
+@defer.inlineCallbacks
+def resolve(register, raw_ssin, field, history=False):
+    """(details, person or None) for the SSIN a request names: its check digits, the person
+    it designates (a replaced SSIN is followed to the new one, with a warning), unknown and
+    cancelled SSINs refused. `field` names the request field in the details."""
+    try:
+        ssin = ids.ssin(raw_ssin)
+    except ids.InvalidIdentifier:
+        return [Detail("31007002", [(field, raw_ssin)])], None
+    person = yield register.consult(ssin, history=history)
+    details = []
+    if person is not None and person["status"] == "replaced" and person["replacedBy"]:
+        details.append(Detail("21007005", [("SSIN", ssin), ("New SSIN", person["replacedBy"])]))
+        ssin = person["replacedBy"]
+        person = yield register.consult(ssin, history=history)
+    if person is None:
+        return details + [Detail("31007003", [(field, ssin)])], None
+    if person["status"] == "cancelled":
+        return details + [Detail("31007004", [(field, ssin)])], None
+    return details, person
+
+
 def incomplete(date):
     return date.endswith("-00")
 
@@ -47,18 +69,10 @@ def identify_person(register, query):
     if query.ssin:
         if query.phonetic is not None:
             details.append(Detail("21007001"))
-        try:
-            ssin = ids.ssin(query.ssin)
-        except ids.InvalidIdentifier:
-            return details + [Detail("31007002", [("SSIN", query.ssin)])], [], False
-        person = yield register.consult(ssin)
-        if person is not None and person["status"] == "replaced" and person["replacedBy"]:
-            details.append(Detail("21007005", [("SSIN", ssin), ("New SSIN", person["replacedBy"])]))
-            person = yield register.consult(person["replacedBy"])
+        found, person = yield resolve(register, query.ssin, "SSIN")
+        details += found
         if person is None:
-            return details + [Detail("31007003", [("SSIN", ssin)])], [], False
-        if person["status"] == "cancelled":
-            return details + [Detail("31007004", [("SSIN", ssin)])], [], False
+            return details, [], False
         mismatches = verify(query, person)
         details += mismatches
         validated = query.verifies and not mismatches
@@ -111,19 +125,9 @@ def person_data_matches(data, person):
 @defer.inlineCallbacks
 def perform_investigation(register, query):
     """(details, person, members) for a PerformInvestigation query."""
-    try:
-        ssin = ids.ssin(query.ssin)
-    except ids.InvalidIdentifier:
-        return [Detail("31007002", [("SocialSecurityUser", query.ssin)])], None, []
-    person = yield register.consult(ssin, history=True)
-    details = []
-    if person is not None and person["status"] == "replaced" and person["replacedBy"]:
-        details.append(Detail("21007005", [("SSIN", ssin), ("New SSIN", person["replacedBy"])]))
-        person = yield register.consult(person["replacedBy"], history=True)
+    details, person = yield resolve(register, query.ssin, "SocialSecurityUser", history=True)
     if person is None:
-        return details + [Detail("31007003", [("SocialSecurityUser", ssin)])], None, []
-    if person["status"] == "cancelled":
-        return details + [Detail("31007004", [("SocialSecurityUser", ssin)])], None, []
+        return details, None, []
     members = [person]
     if "CitizenGroup" in query.groups:
         others = [m["ssin"] for m in person["household"] if m["ssin"] != person["ssin"]]
@@ -139,20 +143,9 @@ def check_proof(register, query):
     ProofOfAuthentication (SIS card, eID card or PersonData) must match it."""
     if not query.proves:
         return [Detail("31000007", [("ProofOfAuthentication", None)])], None
-    try:
-        ssin = ids.ssin(query.ssin)
-    except ids.InvalidIdentifier:
-        return [Detail("31007002", [("SSIN", query.ssin)])], None
-    person = yield register.consult(ssin)
-    details = []
-    if person is not None and person["status"] == "replaced" and person["replacedBy"]:
-        details.append(Detail("21007005", [("SSIN", ssin), ("New SSIN", person["replacedBy"])]))
-        ssin = person["replacedBy"]
-        person = yield register.consult(ssin)
+    details, person = yield resolve(register, query.ssin, "SSIN")
     if person is None:
-        return details + [Detail("31007003", [("SSIN", ssin)])], None
-    if person["status"] == "cancelled":
-        return details + [Detail("31007004", [("SSIN", ssin)])], None
+        return details, None
     if verify(query, person):
         return details + [Detail("31008001")], None
-    return details, ssin
+    return details, person["ssin"]
