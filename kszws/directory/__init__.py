@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, or_, select, update
 
+from kszws.clock import naive_utc
 from kszws.store.schema import registration
 
 PRIMARY, SECONDARY = "PRIMARY", "SECONDARY"
@@ -69,7 +70,7 @@ def register(conn, now, ssin, institution, quality, start, end=None, register_=S
     registry.QualityCode) for [start, end]. Refuses with Conflict when the code is exclusive
     and another institution of the sector holds it for an overlapping period. A registration
     of the same institution and code that overlaps is widened, not duplicated."""
-    now = _naive(now)
+    now = naive_utc(now)
     if quality.exclusive:
         held = conn.execute(select(registration).where(
             registration.c.ssin == ssin, registration.c.sector == institution.sector,
@@ -99,7 +100,7 @@ def register(conn, now, ssin, institution, quality, start, end=None, register_=S
 def unregister(conn, now, ssin, institution, start, quality_code=None):
     """End, from `start` on, the registrations of `institution` on `ssin` (of one code, or
     all). Returns how many registrations were ended or shortened."""
-    now = _naive(now)
+    now = naive_utc(now)
     q = select(registration).where(registration.c.ssin == ssin,
                                    registration.c.institution == institution.id,
                                    _overlapping(start, None))
@@ -115,9 +116,3 @@ def unregister(conn, now, ssin, institution, start, quality_code=None):
                      .values(changed_at=now, **values))
         changed += 1
     return changed
-
-
-def _naive(moment):
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-    return moment

@@ -15,18 +15,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from kszws.clock import naive_utc
 from kszws.store.schema import exchange_log, exchange_subject, log_head
 
 GENESIS = "0" * 64
 FIELDS = ("seq", "ticket", "received_at", "replied_at", "caller", "caller_user", "auth_method",
           "service", "operation", "version", "legal_context", "outcome", "reason_code",
           "detail", "request_size", "reply_size", "peer", "signed_request", "signed_reply")
-
-
-def _naive_utc(moment):
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-    return moment
 
 
 def _canonical(value):
@@ -44,8 +39,8 @@ def row_hash(prev_hash, row, subjects):
 def _row(exchange):
     return {
         "ticket": exchange.ticket,
-        "received_at": _naive_utc(exchange.received_at),
-        "replied_at": _naive_utc(exchange.replied_at),
+        "received_at": naive_utc(exchange.received_at),
+        "replied_at": naive_utc(exchange.replied_at),
         "caller": exchange.caller,
         "caller_user": exchange.caller_user,
         "auth_method": exchange.auth_method,
@@ -171,9 +166,9 @@ def search(db, ticket=None, caller=None, subject=None, service=None, outcome=Non
     if outcome:
         q = q.where(exchange_log.c.outcome == outcome)
     if since:
-        q = q.where(exchange_log.c.received_at >= _naive_utc(since))
+        q = q.where(exchange_log.c.received_at >= naive_utc(since))
     if until:
-        q = q.where(exchange_log.c.received_at < _naive_utc(until))
+        q = q.where(exchange_log.c.received_at < naive_utc(until))
     if subject:
         q = q.where(exchange_log.c.seq.in_(
             select(exchange_subject.c.seq).where(exchange_subject.c.value == subject)))

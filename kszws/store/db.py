@@ -4,7 +4,6 @@
 a thread (the BatchWriter, or Twisted's thread pool) so the reactor never blocks on it.
 """
 import contextlib
-import datetime
 import fcntl
 import os
 import threading
@@ -12,6 +11,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
+
+from kszws.clock import naive_utc
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -43,8 +44,7 @@ class Database:
     def time_param(self, moment):
         """An aware or naive-UTC datetime as the driver stores it for a DateTime column
         (for SQLite the exact text SQLAlchemy's DateTime type writes and reads)."""
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        moment = naive_utc(moment)
         if self.dialect == "sqlite":
             return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
         return moment

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from kszws.wire.ssdn import add_text, collapsed
+
 
 NS = "http://www.ksz-bcss.fgov.be/XSD/SSDN/OCMW_CPAS/IdentifyPerson"
 SERVICE_ID, VERSION = "OCMWCPASIdentifyPerson", "20050930"
@@ -44,10 +46,7 @@ class Query:
 
 
 def _text(parent, local):
-    if parent is None:
-        return ""
-    value = parent.findtext(q(local))
-    return " ".join(value.split()) if value else ""  # xs:whiteSpace collapse
+    return collapsed(parent, q(local))
 
 
 def _int(parent, local):
@@ -90,11 +89,7 @@ def reply(persons, extended):
 
 
 def _add(parent, local, value, **attrib):
-    if value is None or value == "":
-        return None
-    elt = etree.SubElement(parent, q(local), **attrib)
-    elt.text = str(value)
-    return elt
+    return add_text(parent, q(local), value, **attrib)
 
 
 def _basic(basic, person):

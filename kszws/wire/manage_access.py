@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from kszws.wire.identify_person import Names
-from kszws.wire.ssdn import COMMON, CommonPrefixes
+from kszws.wire.ssdn import CommonPrefixes, c, collapsed
 
 NS = "http://www.ksz-bcss.fgov.be/XSD/SSDN/OCMW_CPAS/ManageAccess"
 SERVICE_ID, VERSION = "OCMWCPASManageAccess", "20050930"
@@ -14,10 +14,6 @@ SERVICE_ID, VERSION = "OCMWCPASManageAccess", "20050930"
 
 def q(local):
     return "{%s}%s" % (NS, local)
-
-
-def c(local):
-    return "{%s}%s" % (COMMON, local)
 
 
 @dataclass
@@ -42,26 +38,21 @@ def xs_date(text):
     return datetime.date.fromisoformat(text.strip()[:10])
 
 
-def _text(parent, tag):
-    value = parent.findtext(tag) if parent is not None else None
-    return " ".join(value.split()) if value else ""
-
-
 def parse(element):
     period = element.find(q("Period"))
     proof = element.find(q("ProofOfAuthentication"))
     data = proof.find(q("PersonData")) if proof is not None else None
-    end = _text(period, c("EndDate"))
-    purpose = _text(element, q("Purpose"))
+    end = collapsed(period, c("EndDate"))
+    purpose = collapsed(element, q("Purpose"))
     return Query(
-        ssin=_text(element, q("SSIN")), purpose=int(purpose) if purpose else None,
-        start=xs_date(_text(period, c("StartDate"))), end=xs_date(end) if end else None,
-        action=_text(element, q("Action")), register=_text(element, q("QueryRegister")) or None,
-        sis_card=_text(proof, q("SISCardNumber")),
-        identity_card=_text(proof, q("IdentityCardNumber")),
+        ssin=collapsed(element, q("SSIN")), purpose=int(purpose) if purpose else None,
+        start=xs_date(collapsed(period, c("StartDate"))), end=xs_date(end) if end else None,
+        action=collapsed(element, q("Action")), register=collapsed(element, q("QueryRegister")) or None,
+        sis_card=collapsed(proof, q("SISCardNumber")),
+        identity_card=collapsed(proof, q("IdentityCardNumber")),
         person_data=None if data is None else Names(
-            _text(data, q("LastName")), _text(data, q("FirstName")), "",
-            _text(data, q("BirthDate"))))
+            collapsed(data, q("LastName")), collapsed(data, q("FirstName")), "",
+            collapsed(data, q("BirthDate"))))
 
 
 def reply(query, ssin, registrations, org_unit_of):

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from kszws.wire.ssdn import PERSON
+from kszws.wire.ssdn import PERSON, add_text as _add
 
 NS = "http://www.ksz-bcss.fgov.be/XSD/SSDN/OCMW_CPAS/PerformInvestigation"
 SERVICE_ID, VERSION = "OCMWCPASPerformInvestigation", "20080604"
@@ -34,14 +34,6 @@ def parse(element):
     asked = tuple(g for g in GROUPS
                   if (groups.findtext(q(g)) or "").strip().lower() in ("true", "1"))
     return Query(ssin, asked)
-
-
-def _add(parent, tag, value, **attrib):
-    if value is None or value == "":
-        return None
-    elt = etree.SubElement(parent, tag, **attrib)
-    elt.text = str(value)
-    return elt
 
 
 def reply(person, groups, members):

@@ -219,6 +219,22 @@ def reply(ticket, received, replied, results, request=None, details=None):
     return root
 
 
+def collapsed(parent, tag):
+    """The text of `parent`'s child `tag`, whitespace collapsed (xs:whiteSpace collapse);
+    "" when the parent or the child is absent."""
+    value = parent.findtext(tag) if parent is not None else None
+    return " ".join(value.split()) if value else ""
+
+
+def add_text(parent, tag, value, **attrib):
+    """A child `tag` holding `value`, or nothing when the value is None or empty."""
+    if value is None or value == "":
+        return None
+    elt = etree.SubElement(parent, tag, **attrib)
+    elt.text = str(value)
+    return elt
+
+
 class CommonPrefixes:
     """Prefixes for SSDN Common elements inside a service body, declared on each element
     as CBSS's (JAXB) replies do: ns4, ns5, ns6, ... (samples/
