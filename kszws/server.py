@@ -37,6 +37,7 @@ def build_site(settings, registry, db, writer):
     from kszws.hub.exchange_log import ExchangeLog
     from kszws.hub.pipeline import Hub
     from kszws.hub.routing import source_clients
+    from kszws.hub.access import AccessControl
     from kszws.hub.validation import SchemaCatalogue
     from kszws.security import wsse
     from kszws.security.authn import Authenticator
@@ -60,7 +61,7 @@ def build_site(settings, registry, db, writer):
     hub = Hub(authenticator, ReplayCache(db, writer, utcnow), ExchangeLog(db, writer), catalogue,
               identity, utcnow, settings.reply_timestamp_ttl_seconds)
     context = EndpointContext(registry, utcnow, source_clients(registry, identity, reactor),
-                              settings.project_root, db)
+                              settings.project_root, db, AccessControl(registry.access, db))
     router = Router(hub)
     for name, endpoint in build_endpoints(context, settings.conf_dir / "services.toml").items():
         service = registry.services[name]

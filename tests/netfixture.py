@@ -228,6 +228,26 @@ def seed_national_register(settings, count=2000):
     db.dispose()
 
 
+def register_in_directory(settings, institutions, ssins, code=1,
+                          start=datetime.date(2000, 1, 1), end=None):
+    """Registrations in the hub's reference directory, written straight to its store (the
+    hub may be running): each institution manages a file on each SSIN with `code`."""
+    from kszws import directory
+    from kszws.store import database_from_settings
+
+    registry = load_registry(settings)
+    db = database_from_settings(settings)
+    db.migrate()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    with db.engine.begin() as conn:
+        for inst_id in institutions:
+            inst = registry.institutions[inst_id]
+            quality = registry.quality_code(inst.sector, code)
+            for ssin in ssins:
+                directory.register(conn, now, ssin, inst, quality, start, end)
+    db.dispose()
+
+
 class Source(KszwsProcess):
     """A reference source as a child process: `python -m kszws source NAME`."""
 

@@ -4,10 +4,19 @@ import pytest
 from lxml import etree
 
 from kszws.wire import ssdn
-from tests.netfixture import CBSS
+from kszws.sources.national_register.population import DEMO_PERSONS
+from tests.netfixture import CBSS, register_in_directory
 from tests.soaptools import Answer, log_row
 from tests.ssdntools import (IDENTIFY_ROOT, INVESTIGATE_ROOT, IPR, PI, Reply, identify,
                              investigate, original_schema, post_basic, signed_call, ssdn_request)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def registered(classic_net):
+    """The CPAS of these tests manage a file on the demo persons (the integration check
+    answers nothing about anyone else; its refusals are tested in test_access.py)."""
+    register_in_directory(classic_net.settings, ["cpas-eupen", "cpas-liege", "test-lino"],
+                          [p["ssin"] for p in DEMO_PERSONS])
 
 
 def ipr(local):

@@ -6,13 +6,22 @@ from lxml import etree
 
 from kszws.client import hub_client
 from kszws.wire import soap
-from tests.netfixture import CBSS
+from kszws.sources.national_register.population import DEMO_PERSONS
+from tests.netfixture import CBSS, register_in_directory
 from tests.soaptools import Answer, log_row
 
 INTF = "http://kszbcss.fgov.be/intf/RetrieveTIGroupsService/v2"
 XM25 = "http://www.ibz.rrn.fgov.be/XSD/xm25/rn25Schema"
 PATH = "/SOA4520/RetrieveTIGroupsService/v2/retrieveTI"
 ACTION = '"http://kszbcss.fgov.be/RetrieveTIGroupsService/retrieveTI"'
+
+
+@pytest.fixture(scope="module", autouse=True)
+def registered(classic_net):
+    """The CPAS of these tests manage a file on the demo persons (the integration check
+    answers nothing about anyone else; its refusals are tested in test_access.py)."""
+    register_in_directory(classic_net.settings, ["cpas-eupen", "cpas-liege", "test-lino"],
+                          [p["ssin"] for p in DEMO_PERSONS])
 
 
 def customer(cbe="0212310036"):
@@ -69,6 +78,7 @@ def test_history_adds_earlier_addresses(classic_net):
         ssin = conn.execute(text(
             "SELECT a.ssin FROM nr_address a JOIN nr_person p ON p.ssin = a.ssin "
             "WHERE p.status = 'active' GROUP BY a.ssin HAVING COUNT(*) > 1 LIMIT 1")).scalar()
+    register_in_directory(classic_net.settings, ["cpas-eupen"], [ssin])
     db.dispose()
     now = call(classic_net, ssin, history=False)
     everything = call(classic_net, ssin, history=True)
@@ -78,6 +88,9 @@ def test_history_adds_earlier_addresses(classic_net):
 
 
 def test_unknown_ssin_is_no_data_found(classic_net):
+    # A registration on an SSIN the National Register does not know (an error of the
+    # institution's): the check passes, the source finds nobody.
+    register_in_directory(classic_net.settings, ["cpas-eupen"], ["99010190188"])
     payload = call(classic_net, "99010190188")
     assert payload.find("status/value").text == "NO_DATA_FOUND"
     assert payload.find("rrn_it_implicit") is None

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, or_, select, update
 
 from kszws.clock import naive_utc
-from kszws.store.schema import registration
+from kszws.store.schema import registration, replacement
 
 PRIMARY, SECONDARY = "PRIMARY", "SECONDARY"
 
@@ -116,3 +116,179 @@ def unregister(conn, now, ssin, institution, start, quality_code=None):
                      .values(changed_at=now, **values))
         changed += 1
     return changed
+
+
+def follow_replacement(conn, now, old, new):
+    """The National Register replaced SSIN `old` by `new`: the registrations in force on
+    `old` move to `new` (the old rows end, kept as history), requests naming `old` find
+    them, and earlier replacements pointing to `old` now point to `new`. Idempotent.
+    Returns how many registrations moved."""
+    if old == new or conn.execute(select(replacement.c.new_ssin).where(
+            replacement.c.old_ssin == old)).first() is not None:
+        return 0
+    now = naive_utc(now)
+    conn.execute(replacement.insert().values(old_ssin=old, new_ssin=new, replaced_at=now))
+    conn.execute(update(replacement).where(replacement.c.new_ssin == old)
+                 .values(new_ssin=new))
+    moved = 0
+    for r in conn.execute(select(registration).where(
+            registration.c.ssin == old, registration.c.ended_at.is_(None))).all():
+        known = conn.execute(select(registration.c.id).where(
+            registration.c.ssin == new, registration.c.institution == r.institution,
+            registration.c.quality_code == r.quality_code,
+            _overlapping(r.start_date, r.end_date))).first()
+        if known is None:
+            conn.execute(registration.insert().values(
+                ssin=new, sector=r.sector, subsector=r.subsector, institution=r.institution,
+                quality_code=r.quality_code, phase=r.phase, register=r.register,
+                start_date=r.start_date, end_date=r.end_date, created_at=now, changed_at=now))
+        conn.execute(update(registration).where(registration.c.id == r.id)
+                     .values(ended_at=now, changed_at=now))
+        moved += 1
+    return moved
+
+
+# The integration check's read, in plain DB-API (SQLAlchemy Core costs ~100 us a statement)
+# and outside any write lock: a person's registrations at one institution, on the SSIN asked
+# or on the one that replaced it.
+_HELD_CODES = (
+    "SELECT quality_code FROM directory_registration"
+    " WHERE ssin IN (?, (SELECT new_ssin FROM directory_replacement WHERE old_ssin = ?))"
+    " AND sector = ? AND institution = ? AND ended_at IS NULL"
+    " AND (end_date IS NULL OR end_date >= ?)")
+
+
+def held_codes(db, cursor, ssin, institution, start, end):
+    """The quality codes in which `institution` (a registry.Institution) manages a file on
+    `ssin` during some part of [start, end] (end None: open), on a DB-API `cursor` of `db`."""
+    statement = _HELD_CODES
+    params = [ssin, ssin, institution.sector, institution.id, db.date_param(start)]
+    if end is not None:
+        statement += " AND start_date <= ?"
+        params.append(db.date_param(end))
+    cursor.execute(db.sql(statement), params)
+    return {row[0] for row in cursor.fetchall()}
+
+
+# -- bulk load (an institution's initial load: the CLI and bulkRegister) ---------------------
+
+@dataclass(frozen=True)
+class Rejected:
+    index: int  # 1 = the first row given
+    ssin: str
+    code: str  # DIR000xx
+    diagnostic: str
+
+
+_STAGE_COLUMNS = "idx, ssin, quality_code, start_date, end_date, register"
+_OVERLAP = ("r.ended_at IS NULL AND r.start_date <= COALESCE(s.end_date, ?)"
+            " AND COALESCE(r.end_date, ?) >= s.start_date")
+FAR = datetime.date(9999, 12, 31)
+
+
+def bulk_register(db, now, institution, rows, quality_codes):
+    """Register `institution` on many persons at once: `rows` are (ssin, quality code,
+    start, end or None, register or None). Each row is checked like a single REGISTER
+    (SSIN check digits, quality code of the sector, period, the exclusive-code rule, no
+    overlap with the institution's own registration of the same code, no duplicate in the
+    load); the valid rows are inserted in one transaction, set-based, and the others are
+    returned as `Rejected` - nothing half-applied. `quality_codes` maps a code to its
+    registry.QualityCode for the institution's sector. Returns (accepted, rejected)."""
+    staged, rejected = _validated(rows, quality_codes)
+    exclusive = sorted(c for c, q in quality_codes.items() if q.exclusive)
+    with db.write_transaction() as cur:
+        _stage(db, cur, staged)
+        # An SSIN the directory knows as replaced is registered under the new one.
+        cur.execute(db.sql(
+            "UPDATE kszws_stage SET ssin = (SELECT new_ssin FROM directory_replacement"
+            " WHERE old_ssin = kszws_stage.ssin) WHERE ssin IN"
+            " (SELECT old_ssin FROM directory_replacement)"))
+        far = db.date_param(FAR)
+        base = (" FROM kszws_stage s JOIN directory_registration r ON r.ssin = s.ssin"
+                " AND r.sector = ? AND r.quality_code = s.quality_code AND " + _OVERLAP)
+        conflicts = []
+        cur.execute(db.sql("SELECT DISTINCT s.idx, s.ssin" + base + " AND r.institution = ?"),
+                    [institution.sector, far, far, institution.id])
+        conflicts += [(i, s, "DIR00006") for i, s in cur.fetchall()]
+        if exclusive:
+            cur.execute(db.sql(
+                "SELECT DISTINCT s.idx, s.ssin" + base + " AND r.institution <> ?"
+                " AND s.quality_code IN (%s)" % ",".join("?" * len(exclusive))),
+                [institution.sector, far, far, institution.id] + exclusive)
+            conflicts += [(i, s, "DIR00001") for i, s in cur.fetchall()]
+        if conflicts:
+            cur.executemany(db.sql("DELETE FROM kszws_stage WHERE idx = ?"),
+                            [(i,) for i, _, _ in conflicts])
+        stamp = db.time_param(now)
+        cur.execute(db.sql(
+            "INSERT INTO directory_registration (ssin, sector, subsector, institution,"
+            " quality_code, phase, register, start_date, end_date, created_at, changed_at)"
+            " SELECT ssin, ?, ?, ?, quality_code, 0, register, start_date, end_date, ?, ?"
+            " FROM kszws_stage"), [institution.sector, institution.subsector, institution.id,
+                                   stamp, stamp])
+        accepted = cur.rowcount
+        cur.execute("DROP TABLE kszws_stage")
+    first = {}  # a line may conflict in both ways: its first reason is given
+    for i, ssin, code in conflicts:
+        first.setdefault(i, Rejected(i, ssin, code, _BULK_DIAGNOSTICS[code]))
+    return accepted, sorted(rejected + list(first.values()), key=lambda r: r.index)
+
+
+_BULK_DIAGNOSTICS = {
+    "DIR00001": "exclusive quality code held at another institution of the sector",
+    "DIR00003": "quality code not valid in the sector",
+    "DIR00006": "overlaps a registration of the institution with this code, or another "
+                "line of the load",
+    "DIR00007": "invalid line",
+}
+
+
+def _validated(rows, quality_codes):
+    """(rows to stage, rejected): per-row checks, then duplicates within the load."""
+    from kszws import ids
+
+    staged, rejected = [], []
+    for index, (raw_ssin, code, start, end, register_) in enumerate(rows, 1):
+        try:
+            ssin = ids.ssin(raw_ssin)
+        except ids.InvalidIdentifier as exc:
+            rejected.append(Rejected(index, str(raw_ssin)[:20], "DIR00007", str(exc)[:200]))
+            continue
+        if code not in quality_codes:
+            rejected.append(Rejected(index, ssin, "DIR00003", _BULK_DIAGNOSTICS["DIR00003"]))
+            continue
+        if end is not None and end < start:
+            rejected.append(Rejected(index, ssin, "DIR00007", "the period ends before it starts"))
+            continue
+        if register_ not in (None, PRIMARY, SECONDARY):
+            rejected.append(Rejected(index, ssin, "DIR00007", "register is PRIMARY or SECONDARY"))
+            continue
+        staged.append((index, ssin, code, start, end, register_ or SECONDARY))
+    staged.sort(key=lambda r: (r[1], r[2], r[3]))
+    kept, last = [], None
+    for row in staged:  # sorted by person, code, start: an overlap is with the previous one
+        if last is not None and last[1:3] == row[1:3] and (last[4] is None or last[4] >= row[3]):
+            rejected.append(Rejected(row[0], row[1], "DIR00006", _BULK_DIAGNOSTICS["DIR00006"]))
+            if last[4] is not None and (row[4] is None or row[4] > last[4]):
+                last = row  # the later end decides what the next rows overlap
+            continue
+        kept.append(row)
+        last = row
+    return kept, rejected
+
+
+def _stage(db, cur, staged):
+    if db.dialect == "postgresql":
+        cur.execute("CREATE TEMP TABLE kszws_stage (idx integer PRIMARY KEY, ssin varchar(11),"
+                    " quality_code integer, start_date date, end_date date,"
+                    " register varchar(10)) ON COMMIT DROP")
+        with cur.copy("COPY kszws_stage (%s) FROM STDIN" % _STAGE_COLUMNS) as copy:
+            for row in staged:
+                copy.write_row(row)
+        cur.execute("ANALYZE kszws_stage")
+        return
+    cur.execute("CREATE TEMP TABLE kszws_stage (idx INTEGER PRIMARY KEY, ssin TEXT,"
+                " quality_code INTEGER, start_date TEXT, end_date TEXT, register TEXT)")
+    cur.executemany("INSERT INTO kszws_stage (%s) VALUES (?, ?, ?, ?, ?, ?)" % _STAGE_COLUMNS,
+                    [(i, s, c, start.isoformat(), end.isoformat() if end else None, r)
+                     for i, s, c, start, end, r in staged])

@@ -3,11 +3,14 @@
 Every problem raises ConfigError naming the file, the entry and the problem, so that a bad
 configuration stops start-up instead of surfacing as a refused call hours later.
 """
+import datetime
 import ipaddress
 import re
 
 from kszws import ids
 from kszws.config import REQUIRED, ConfigError, read_toml, resolve_under, take
+from kszws.registry.access import (DATA_SERVICES, AccessPolicy, Authorization, Embargo,
+                                   Exemption)
 from kszws.registry.model import (AUTH_MODES, UNIVERSAL, Institution, QualityCode, Registry,
                                   Sector, Service, Source)
 
@@ -26,12 +29,15 @@ def load_registry(settings):
     quality_codes = _load_quality_codes(conf / "quality_codes.toml", sectors)
     sources = _load_sources(conf / "sources.toml", settings, institutions)
     services = _load_services(conf / "services.toml", settings, sources)
+    registry = Registry(hub=hub, institutions=institutions, services=services, sectors=sectors,
+                        sources=sources, quality_codes=quality_codes)
+    access = _load_access(conf / "access.toml", registry)
     return Registry(hub=hub, institutions=institutions, services=services, sectors=sectors,
-                    sources=sources, quality_codes=quality_codes)
+                    sources=sources, quality_codes=quality_codes, access=access)
 
 
-def _entries(path, raw, table):
-    unknown = set(raw) - {table}
+def _entries(path, raw, table, others=()):
+    unknown = set(raw) - {table} - set(others)
     if unknown:
         raise ConfigError(path, "-", "unknown table(s): %s" % ", ".join(sorted(unknown)))
     entries = raw.get(table, [])
@@ -204,3 +210,101 @@ def _load_sources(path, settings, institutions):
 
 def _resolve(settings, relative):
     return resolve_under(settings.project_root, relative)
+
+
+_ACCESS_TABLES = ("authorization", "exemption", "classic_context", "embargo",
+                  "data_protection_officers")
+
+
+def _load_access(path, registry):
+    """conf/access.toml: the published authorizations and the rules around them."""
+    if not path.exists():
+        return AccessPolicy()
+    raw = read_toml(path)
+    authorizations = [_authorization(path, n, e, registry)
+                      for n, e in enumerate(_entries(path, raw, "authorization",
+                                                     _ACCESS_TABLES), 1)]
+    if len({a.id for a in authorizations}) != len(authorizations):
+        raise ConfigError(path, "authorization", "an id is declared twice")
+    exemptions = []
+    for n, entry in enumerate(_entries(path, raw, "exemption", _ACCESS_TABLES), 1):
+        where = "exemption #%d" % n
+        e = take(entry, path, where, {"service": (str, REQUIRED), "data_group": (str, REQUIRED),
+                                      "reason": (str, REQUIRED)})
+        _check_data_groups(path, where, e["service"], [e["data_group"]])
+        exemptions.append(Exemption(e["service"], e["data_group"], e["reason"]))
+    contexts = {}
+    for n, entry in enumerate(_entries(path, raw, "classic_context", _ACCESS_TABLES), 1):
+        where = "classic_context #%d" % n
+        e = take(entry, path, where, {"sector": (int, REQUIRED),
+                                      "legal_context": (str, REQUIRED)})
+        if e["sector"] not in {code for code, _ in registry.sectors}:
+            raise ConfigError(path, where, "sector %d is not in sectors.toml" % e["sector"])
+        contexts[e["sector"]] = _legal_context(path, where, e["legal_context"])
+    embargoes = []
+    for n, entry in enumerate(_entries(path, raw, "embargo", _ACCESS_TABLES), 1):
+        where = "embargo #%d" % n
+        e = take(entry, path, where, {"legal_context": (str, REQUIRED), "days": (int, REQUIRED),
+                                      "reason": (str, REQUIRED)})
+        if e["days"] <= 0:
+            raise ConfigError(path, where, "days must be positive")
+        embargoes.append(Embargo(_legal_context(path, where, e["legal_context"]), e["days"],
+                                 e["reason"]))
+    officers = raw.get("data_protection_officers", [])
+    if not isinstance(officers, list) or any(o not in registry.institutions for o in officers):
+        raise ConfigError(path, "data_protection_officers", "must list institution ids of "
+                          "institutions.toml")
+    return AccessPolicy(tuple(authorizations), tuple(exemptions), contexts, tuple(embargoes),
+                        frozenset(officers))
+
+
+def _authorization(path, n, entry, registry):
+    where = "authorization #%d (%s)" % (n, entry.get("id", "no id"))
+    e = take(entry, path, where, {
+        "id": (str, REQUIRED), "deliberation": (str, REQUIRED),
+        "deliberation_date": (datetime.date, REQUIRED), "title": (str, REQUIRED),
+        "sector": (int, REQUIRED), "subsector": (int, None), "service": (str, REQUIRED),
+        "data_groups": (list, REQUIRED), "legal_contexts": (list, REQUIRED),
+        "quality_codes": (list, REQUIRED), "valid_from": (datetime.date, REQUIRED),
+        "valid_until": (datetime.date, None),
+    })
+    sector, subsector = e["sector"], e["subsector"]
+    if (sector, subsector or 0) not in registry.sectors:
+        raise ConfigError(path, where, "sector %d.%d is not in sectors.toml"
+                          % (sector, subsector or 0))
+    _check_data_groups(path, where, e["service"], e["data_groups"])
+    if not e["legal_contexts"]:
+        raise ConfigError(path, where, "legal_contexts must name at least one legal context")
+    contexts = [_legal_context(path, where, c) for c in e["legal_contexts"]]
+    for code in e["quality_codes"]:
+        if not isinstance(code, int) or registry.quality_code(sector, code) is None:
+            raise ConfigError(path, where, "quality code %r is not valid in sector %d "
+                              "(quality_codes.toml)" % (code, sector))
+    if e["valid_until"] is not None and e["valid_until"] < e["valid_from"]:
+        raise ConfigError(path, where, "valid_until is before valid_from")
+    if isinstance(e["valid_from"], datetime.datetime):
+        raise ConfigError(path, where, "valid_from is a date, without a time")
+    return Authorization(
+        id=e["id"], deliberation=e["deliberation"], deliberation_date=e["deliberation_date"],
+        title=e["title"], sector=sector, subsector=subsector, service=e["service"],
+        data_groups=frozenset(e["data_groups"]), legal_contexts=frozenset(contexts),
+        quality_codes=frozenset(e["quality_codes"]), valid_from=e["valid_from"],
+        valid_until=e["valid_until"])
+
+
+def _check_data_groups(path, where, service, groups):
+    known = DATA_SERVICES.get(service)
+    if known is None:
+        raise ConfigError(path, where, "service %r is not a personal-data service (known: %s)"
+                          % (service, ", ".join(sorted(DATA_SERVICES))))
+    wrong = [g for g in groups if g not in known]
+    if wrong or not groups:
+        raise ConfigError(path, where, "data groups of %s are %s, not %r"
+                          % (service, ", ".join(known), wrong or groups))
+
+
+def _legal_context(path, where, text):
+    if not isinstance(text, str) or not text.strip() or len(text) > 64:
+        raise ConfigError(path, where, "a legal context is a non-empty string of at most 64 "
+                          "characters, not %r" % (text,))
+    return text

@@ -1,6 +1,8 @@
 """Who is who on the network: institutions, sectors, services (read from conf/)."""
 from dataclasses import dataclass, field
 
+from kszws.registry.access import AccessPolicy
+
 # How an institution proves who it is (CONTRACTS.md §2): WS-Security X.509 signature
 # (kszws's strong mode), or the legacy modes real CBSS clients use: HTTP Basic, a TLS client
 # certificate, or a registered source address (classic clients, behind TLS).
@@ -90,6 +92,7 @@ class Registry:
     sectors: dict = field(default_factory=dict)  # (code, subsector) -> Sector
     sources: dict = field(default_factory=dict)  # id -> Source
     quality_codes: dict = field(default_factory=dict)  # (sector, code) -> QualityCode
+    access: AccessPolicy = field(default_factory=AccessPolicy)  # conf/access.toml
 
     def quality_code(self, sector, code):
         """The quality code `code` as valid in `sector` (its own or a universal one), or None."""

@@ -22,6 +22,7 @@ class EndpointContext:
     sources: dict  # source id -> hub.routing.SourceClient
     project_root: object  # Path of the folder holding conf/, wsdl/, xsd/
     db: object = None  # the hub's store.Database (reference directory)
+    access: object = None  # hub.access.AccessControl (the integration check)
 
 
 def build_endpoints(context, services_file="services.toml"):

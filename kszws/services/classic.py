@@ -14,6 +14,7 @@ from twisted.internet import defer, threads
 
 from kszws import directory, ids
 from kszws.hub import persons
+from kszws.hub.access import local_date
 from kszws.hub.validation import SchemaCatalogue
 from kszws.services.runtime import ParsedSoap11, SpyneEndpoint
 from kszws.wire import (identify_person, manage_access, perform_investigation,
@@ -34,12 +35,13 @@ class WebServiceConnector(ServiceBase):
 class SsdnGateway:
     """Reads an SSDNRequest, answers each ServiceRequest, writes the SSDNReply."""
 
-    def __init__(self, catalogue, register, clock, registry, db):
+    def __init__(self, catalogue, register, clock, registry, db, access):
         self.catalogue = catalogue
         self.register = register
         self.clock = clock
         self.registry = registry
         self.db = db
+        self.access = access  # hub.access.AccessControl: the integration check
         self.handlers = {
             (identify_person.SERVICE_ID, identify_person.VERSION): self.identify_person,
             (perform_investigation.SERVICE_ID, perform_investigation.VERSION):
@@ -65,6 +67,7 @@ class SsdnGateway:
         request = ssdn.parse_request(root)
         check_authorized_user(request.user, exchange.institution)
         exchange.caller_user = request.user.user_id
+        exchange.legal_context = self.access.legal_context(exchange.institution)
         exchange.operation = ",".join(dict.fromkeys(r.service_id or "?" for r in request.services))[:64]
         exchange.version = ",".join(dict.fromkeys(r.version or "?" for r in request.services))[:16]
         results, failures = [], []
@@ -101,21 +104,63 @@ class SsdnGateway:
 
     @defer.inlineCallbacks
     def identify_person(self, body, exchange):
+        """The Basic part needs an authorization; the Extended part (given when the identity
+        is validated) also needs a registration on the person."""
         query = identify_person.parse(body)
+        result = ssdn.ServiceResult(identify_person.SERVICE_ID, identify_person.VERSION, [])
+        if query.ssin:
+            exchange.ssins.add(query.ssin)
+        decision = yield self._check(exchange, "IdentifyPerson", ("Basic",), None)
+        if not decision.allowed:
+            result.details.append(_refused(decision.refusal, exchange))
+            return result
         details, found, extended = yield _unwrapped(
             persons.identify_person(self.register, query))
         exchange.ssins.update(p["ssin"] for p in found)
-        if query.ssin:
-            exchange.ssins.add(query.ssin)
-        return ssdn.ServiceResult(identify_person.SERVICE_ID, identify_person.VERSION, details,
-                                  identify_person.reply(found, extended))
+        yield self._follow(query.ssin, found, exchange)
+        if extended:
+            decision = yield self._check(exchange, "IdentifyPerson", ("Extended",),
+                                         found[0]["ssin"])
+            if not decision.allowed:
+                extended = False
+                details.append(ssdn.Detail("21008008", [("SSIN", found[0]["ssin"])]))
+        result.details[:] = details
+        result.body = identify_person.reply(found, extended)
+        return result
+
+    def _check(self, exchange, service, groups, ssin):
+        day = local_date(exchange.received_at)
+        return self.access.check(exchange.institution, service, groups,
+                                 exchange.legal_context, ssin, day, day, day)
+
+    @defer.inlineCallbacks
+    def _follow(self, asked, found, exchange):
+        """A person found under another SSIN than the one asked (replaced): the directory
+        follows the replacement."""
+        try:
+            asked = ids.ssin(asked) if asked else None
+        except ids.InvalidIdentifier:
+            return
+        if asked and len(found) == 1 and found[0]["ssin"] != asked:
+            yield self.access.follow_replacement(asked, found[0]["ssin"], exchange.received_at)
 
     @defer.inlineCallbacks
     def perform_investigation(self, body, exchange):
+        """Every data group asked must pass the integration check, before the source is
+        asked anything."""
         query = perform_investigation.parse(body)
+        exchange.ssins.add(query.ssin)
+        result = ssdn.ServiceResult(perform_investigation.SERVICE_ID,
+                                    perform_investigation.VERSION, [])
+        if ids.is_ssin(query.ssin):
+            decision = yield self._check(exchange, "PerformInvestigation", query.groups,
+                                         ids.ssin(query.ssin))
+            if not decision.allowed:
+                result.details.append(_refused(decision.refusal, exchange))
+                return result
         details, person, members = yield _unwrapped(
             persons.perform_investigation(self.register, query))
-        exchange.ssins.add(query.ssin)
+        yield self._follow(query.ssin, [person] if person else [], exchange)
         exchange.ssins.update(m["ssin"] for m in members)
         reply = None if person is None else \
             perform_investigation.reply(person, query.groups, members)
@@ -139,6 +184,8 @@ class SsdnGateway:
         if ssdn.status_of(details) == "NO":
             return ssdn.ServiceResult(manage_access.SERVICE_ID, manage_access.VERSION, details)
         exchange.ssins.add(ssin)
+        if ssin != ids.ssin(query.ssin):  # the proof named a replaced SSIN
+            yield self.access.follow_replacement(ids.ssin(query.ssin), ssin, exchange.received_at)
         now = self.clock()
 
         def apply():
@@ -209,6 +256,13 @@ def _unwrapped(d):
     return d.addErrback(unwrap)
 
 
+def _refused(refusal, exchange):
+    """The classic detail of an integration-check refusal; the exchange log keeps why."""
+    exchange.detail = (refusal.detail or "")[:256]
+    code = "31008006" if refusal.code == "ACC00001" else "31008007"
+    return ssdn.Detail(code, [("ACC", refusal.code)])
+
+
 def check_authorized_user(user, institution):
     """The identity in the message must be the one the transport proved (signature, Basic,
     client certificate): the sector (MatrixID/MatrixSubID) and, when given, the OrgUnit."""
@@ -248,5 +302,5 @@ def endpoint(service, context):
     app = Application([WebServiceConnector], tns=ssdn.CONNECTOR, name="KSZBCSSWebServiceConnector",
                       in_protocol=ParsedSoap11(), out_protocol=ParsedSoap11())
     app.gateway = SsdnGateway(catalogue, persons.NationalRegister(context.sources[service.route]),
-                              context.clock, context.registry, context.db)
+                              context.clock, context.registry, context.db, context.access)
     return SpyneEndpoint(service, app, q(KSZWS_HUB, "hubFault"), new_ticket=ssdn.new_ticket)

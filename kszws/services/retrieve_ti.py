@@ -9,6 +9,7 @@ from twisted.internet import defer
 
 from kszws import ids, nis
 from kszws.hub import persons
+from kszws.hub.access import local_date
 from kszws.services.runtime import ParsedSoap11, SpyneEndpoint
 from kszws.wire import retrieve_ti
 from kszws.wire.reasons import Refusal
@@ -25,9 +26,10 @@ class RetrieveTIGroupsService(ServiceBase):
 
 
 class TIGateway:
-    def __init__(self, register, clock):
+    def __init__(self, register, clock, access):
         self.register = register
         self.clock = clock
+        self.access = access  # hub.access.AccessControl: the integration check
 
     @defer.inlineCallbacks
     def retrieve(self, exchange, element):
@@ -37,11 +39,14 @@ class TIGateway:
             raise Refusal("MSG00008", "legalContext is mandatory")
         check_customer(query.cbe_number, exchange.institution)
         exchange.ssins.add(query.ssin)
+        yield self._check(exchange, query)
         information = []
         person = yield self.register.consult(query.ssin, history=query.history)
         if person is not None and person["status"] == "replaced" and person["replacedBy"]:
             information.append(("replacedBy", person["replacedBy"]))
             exchange.ssins.add(person["replacedBy"])
+            yield self.access.follow_replacement(query.ssin, person["replacedBy"],
+                                                 exchange.received_at)
             person = yield self.register.consult(person["replacedBy"], history=query.history)
         if person is None:
             code = "DAT00001"
@@ -54,6 +59,22 @@ class TIGateway:
         return retrieve_ti.response(query, exchange.ticket, exchange.received_at,
                                     exchange.replied_at, code, person,
                                     country_name=nis.country_name, information=information)
+
+
+    @defer.inlineCallbacks
+    def _check(self, exchange, query):
+        """The integration check, before the source is asked: current data, and the
+        history when asked for."""
+        try:
+            ssin = ids.ssin(query.ssin)
+        except ids.InvalidIdentifier:
+            raise Refusal("MSG00008", "ssin %r is not a valid SSIN" % query.ssin[:20]) from None
+        day = local_date(exchange.received_at)
+        groups = ("Current", "History") if query.history else ("Current",)
+        decision = yield self.access.check(exchange.institution, "RetrieveTIGroups", groups,
+                                           query.legal_context, ssin, day, day, day)
+        if not decision.allowed:
+            raise decision.refusal
 
 
 def check_customer(cbe_number, institution):
@@ -74,5 +95,5 @@ def endpoint(service, context):
                       name="RetrieveTIGroupsService",
                       in_protocol=ParsedSoap11(), out_protocol=ParsedSoap11())
     app.gateway = TIGateway(persons.NationalRegister(context.sources[service.route]),
-                            context.clock)
+                            context.clock, context.access)
     return SpyneEndpoint(service, app, retrieve_ti.FAULT)

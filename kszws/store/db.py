@@ -49,6 +49,10 @@ class Database:
             return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
         return moment
 
+    def date_param(self, day):
+        """A date as the driver stores it for a Date column (SQLite: ISO text)."""
+        return day.isoformat() if self.dialect == "sqlite" else day
+
     @contextlib.contextmanager
     def write_transaction(self, raw=None):
         """A write transaction on `raw` (a DB-API connection from engine.raw_connection(),

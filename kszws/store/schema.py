@@ -83,3 +83,14 @@ registration = Table(
 )
 Index("ix_directory_registration_ssin", registration.c.ssin, registration.c.sector)
 Index("ix_directory_registration_institution", registration.c.institution)
+
+# SSIN replacements the directory has followed (the National Register replaced old_ssin by
+# new_ssin): registrations moved to new_ssin, and requests naming old_ssin still find them.
+# Chains are kept flat: when new_ssin is replaced in turn, earlier rows point to the newest.
+replacement = Table(
+    "directory_replacement", metadata,
+    Column("old_ssin", String(11), primary_key=True),
+    Column("new_ssin", String(11), nullable=False),
+    Column("replaced_at", DateTime, nullable=False),
+)
+Index("ix_directory_replacement_new_ssin", replacement.c.new_ssin)

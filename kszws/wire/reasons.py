@@ -55,6 +55,12 @@ REASONS = _table(
     Reason("SEC00011", "Client", "The client certificate is not registered for any institution."),
     Reason("SEC00012", "Client", "The AuthorizedUser of the message is not the authenticated "
                                  "institution."),
+    Reason("ACC00001", "Client", "No published authorization allows the institution's sector "
+                                 "to receive these data for this legal context."),
+    Reason("ACC00002", "Client", "The institution manages no file on this person in the "
+                                 "reference directory, in an authorized quality code, for the "
+                                 "period asked."),
+    Reason("ACC00003", "Client", "The institution may not consult this access log."),
     Reason("SRC00001", "Server", "The authentic source did not answer in time or is unreachable.", 503),
     Reason("SRC00002", "Server", "The authentic source refused the request."),
     Reason("SRC00003", "Server", "The authentic source's reply could not be verified."),

@@ -70,6 +70,13 @@ CODES = {
     "21008004": (WARNING, "There was no registration to end."),
     "31008005": (ERROR, "The requester manages no file on this person with this quality code "
                         "in the integrated period."),
+    # the integration check (kszws ACC00001 / ACC00002)
+    "31008006": (ERROR, "No published authorization allows the sector of the requester to "
+                        "receive these data."),
+    "31008007": (ERROR, "The requester manages no file on this person in the reference "
+                        "directory, in an authorized quality code, for this period."),
+    "21008008": (WARNING, "The Extended data are not given: the requester manages no file on "
+                          "this person in an authorized quality code."),
 }
 RETURN_CODES = {"YES": 0, "WARNING": 1, "NO": 10000}
 

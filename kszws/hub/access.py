@@ -1,0 +1,125 @@
+"""The integration check (seed §3.5, §4.2): before any personal data moves, the hub checks
+(a) that a published authorization lets the caller's sector receive these data groups of
+this service in this legal context, and (b) that the caller manages a file on the person,
+in the reference directory, in a quality code of that authorization, for the period asked.
+
+Every personal-data endpoint asks `AccessControl.check` before it answers; a refusal is a
+`Refusal` with a stable reason code (ACC00001 no authorization, ACC00002 no registration),
+which each endpoint writes in its own legacy error shape and the exchange log records.
+"""
+from dataclasses import dataclass
+
+from twisted.internet import defer, threads
+
+from kszws import directory
+from kszws.wire.reasons import Refusal
+
+BRUSSELS = None  # set on first use (zoneinfo needs tzdata, a dependency)
+
+
+def local_date(moment):
+    """The Belgian calendar day of an aware datetime: the day authorizations and periods
+    are written in."""
+    global BRUSSELS
+    if BRUSSELS is None:
+        from zoneinfo import ZoneInfo
+
+        BRUSSELS = ZoneInfo("Europe/Brussels")
+    return moment.astimezone(BRUSSELS).date()
+
+
+@dataclass(frozen=True)
+class Decision:
+    granted: tuple  # the data groups that may be answered
+    refusal: Refusal  # why the first refused group was refused; None when all are granted
+    deliberations: tuple  # the deliberations of the authorizations applied
+
+    @property
+    def allowed(self):
+        return self.refusal is None
+
+
+class AccessControl:
+    def __init__(self, policy, db):
+        self.policy = policy
+        self.db = db
+
+    def legal_context(self, institution, given=None):
+        """The request's legal context; classic requests carry none and have their sector's."""
+        return given if given is not None else self.policy.classic_context(institution)
+
+    def check(self, institution, service, groups, legal_context, ssin, start, end, day):
+        """Deferred[Decision] for `institution` asking `groups` of `service` about `ssin`
+        for [start, end] (end None: open) on calendar day `day`. The directory is read in
+        a thread, and only when some group needs a registration."""
+        wanted = self._covering(institution, service, groups, legal_context, day)
+        if isinstance(wanted, Decision) or all(self.policy.exempt(service, g) for g in groups):
+            return defer.succeed(wanted if isinstance(wanted, Decision)
+                                 else self._decide(wanted, service, set()))
+        d = threads.deferToThread(self.held_codes, ssin, institution, start, end)
+        return d.addCallback(lambda held: self._decide(wanted, service, held))
+
+    def decide(self, institution, service, groups, legal_context, ssin, start, end, day):
+        """The same decision, synchronously (benchmarks, tests, the CLI)."""
+        wanted = self._covering(institution, service, groups, legal_context, day)
+        if isinstance(wanted, Decision):
+            return wanted
+        held = set() if all(self.policy.exempt(service, g) for g in groups) else \
+            self.held_codes(ssin, institution, start, end)
+        return self._decide(wanted, service, held)
+
+    def _covering(self, institution, service, groups, legal_context, day):
+        """{group: authorizations covering it}, or the refusing Decision (ACC00001)."""
+        if institution is None or not groups:
+            return Decision((), Refusal("ACC00001", "nothing asked, or nobody asking"), ())
+        wanted = {}
+        for group in groups:
+            covering = self.policy.covering(institution, service, group, legal_context, day)
+            if not covering:
+                return Decision((), Refusal("ACC00001", (
+                    "no authorization lets sector %d.%d receive %s/%s in legal context %r"
+                    % (institution.sector, institution.subsector, service, group,
+                       legal_context))[:256]), ())
+            wanted[group] = covering
+        return wanted
+
+    def held_codes(self, ssin, institution, start, end):
+        raw = self.db.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            try:
+                return directory.held_codes(self.db, cursor, ssin, institution, start, end)
+            finally:
+                cursor.close()
+        finally:
+            raw.close()
+
+    def _decide(self, wanted, service, held):
+        granted, used, refusal = [], set(), None
+        for group, covering in wanted.items():
+            if self.policy.exempt(service, group):
+                entitled = covering
+            else:
+                entitled = [a for a in covering if a.quality_codes & held]
+            if entitled:
+                granted.append(group)
+                used.update(a.deliberation for a in entitled)
+            elif refusal is None:
+                refusal = Refusal("ACC00002", (
+                    "no registration on the person in the reference directory for the period "
+                    "asked with a quality code allowing %s/%s" % (service, group)))
+        return Decision(tuple(granted), refusal, tuple(sorted(used)))
+
+    def follow_replacement(self, old, new, now):
+        """Deferred: the directory follows an SSIN replacement the National Register
+        reported (registrations move to the new SSIN)."""
+        def follow():
+            with self.db.engine.begin() as conn:
+                return directory.follow_replacement(conn, now, old, new)
+        return threads.deferToThread(follow)
+
+
+def today_period(exchange):
+    """The period of a request that names none: the day it was received."""
+    day = local_date(exchange.received_at)
+    return day, day
