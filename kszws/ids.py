@@ -17,7 +17,9 @@ def ssin(value):
 
     Accepts the display forms `YYMMDD SSS-CC`, `YYMMDD SSS=CC`, `68.06.01-053.09`."""
     try:
-        number = _nn.compact(str(value).replace("=", ""))
+        number = str(value)
+        if not (len(number) == 11 and number.isdigit()):  # the display forms
+            number = _nn.compact(number.replace("=", ""))
         # stdnum's ssn.validate tries the bis rules, then the National Register ones; the
         # month digits say which applies (bis: month + 20 or + 40), at half the cost.
         month = number[2:4]

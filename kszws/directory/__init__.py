@@ -152,20 +152,23 @@ def follow_replacement(conn, now, old, new):
 # and outside any write lock: a person's registrations at one institution, on the SSIN asked
 # or on the one that replaced it.
 _HELD_CODES = (
-    "SELECT quality_code FROM directory_registration"
-    " WHERE ssin IN (?, (SELECT new_ssin FROM directory_replacement WHERE old_ssin = ?))"
-    " AND sector = ? AND institution = ? AND ended_at IS NULL"
-    " AND (end_date IS NULL OR end_date >= ?)")
+    "SELECT quality_code FROM directory_registration WHERE ssin = ? AND sector = ?"
+    " AND institution = ? AND ended_at IS NULL AND (end_date IS NULL OR end_date >= ?)%s"
+    " UNION ALL SELECT r.quality_code FROM directory_replacement p"
+    " JOIN directory_registration r ON r.ssin = p.new_ssin WHERE p.old_ssin = ?"
+    " AND r.sector = ? AND r.institution = ? AND r.ended_at IS NULL"
+    " AND (r.end_date IS NULL OR r.end_date >= ?)%s")
 
 
 def held_codes(db, cursor, ssin, institution, start, end):
     """The quality codes in which `institution` (a registry.Institution) manages a file on
     `ssin` during some part of [start, end] (end None: open), on a DB-API `cursor` of `db`."""
-    statement = _HELD_CODES
-    params = [ssin, ssin, institution.sector, institution.id, db.date_param(start)]
-    if end is not None:
-        statement += " AND start_date <= ?"
-        params.append(db.date_param(end))
+    first = [ssin, institution.sector, institution.id, db.date_param(start)]
+    if end is None:
+        statement, params = _HELD_CODES % ("", ""), first + first
+    else:  # the registration must also start before the period ends
+        statement = _HELD_CODES % (" AND start_date <= ?", " AND r.start_date <= ?")
+        params = first + [db.date_param(end)] + first + [db.date_param(end)]
     cursor.execute(db.sql(statement), params)
     return {row[0] for row in cursor.fetchall()}
 
@@ -184,6 +187,7 @@ _STAGE_COLUMNS = "idx, ssin, quality_code, start_date, end_date, register"
 _OVERLAP = ("r.ended_at IS NULL AND r.start_date <= COALESCE(s.end_date, ?)"
             " AND COALESCE(r.end_date, ?) >= s.start_date")
 FAR = datetime.date(9999, 12, 31)
+SQLITE_LOAD_CACHE_KB = 1_048_576  # the page cache of a connection that has bulk-loaded
 
 
 def bulk_register(db, now, institution, rows, quality_codes):
@@ -195,8 +199,34 @@ def bulk_register(db, now, institution, rows, quality_codes):
     returned as `Rejected` - nothing half-applied. `quality_codes` maps a code to its
     registry.QualityCode for the institution's sector. Returns (accepted, rejected)."""
     staged, rejected = _validated(rows, quality_codes)
+    return _write_load(db, now, institution, staged, rejected, quality_codes)
+
+
+def bulk_load(db, now, institution, chunks, quality_codes):
+    """`bulk_register` for a large load given in chunks (each its own transaction):
+    yields (accepted, rejected) per chunk. Chunk k+1 is validated in a thread while chunk
+    k is written (the database drivers release the GIL), so the load goes at the pace of
+    the slower of the two rather than of their sum."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        pending = None
+        for chunk in chunks:
+            validating = pool.submit(_validated, chunk, quality_codes)
+            if pending is not None:
+                yield _write_load(db, now, institution, *pending.result(), quality_codes)
+            pending = validating
+        if pending is not None:
+            yield _write_load(db, now, institution, *pending.result(), quality_codes)
+
+
+def _write_load(db, now, institution, staged, rejected, quality_codes):
     exclusive = sorted(c for c, q in quality_codes.items() if q.exclusive)
     with db.write_transaction() as cur:
+        if db.dialect == "sqlite":
+            # Registrations arrive in SSIN order of no one's choosing: with SQLite's default
+            # 2 MB page cache every index insert of a large directory reads from disk.
+            cur.execute("PRAGMA cache_size = -%d" % SQLITE_LOAD_CACHE_KB)
         _stage(db, cur, staged)
         # An SSIN the directory knows as replaced is registered under the new one.
         cur.execute(db.sql(
@@ -228,6 +258,10 @@ def bulk_register(db, now, institution, rows, quality_codes):
                                    stamp, stamp])
         accepted = cur.rowcount
         cur.execute("DROP TABLE kszws_stage")
+        if db.dialect == "postgresql" and accepted >= 10_000:
+            # The planner must know the table grew, or the next load's conflict joins
+            # become nested scans of it.
+            cur.execute("ANALYZE directory_registration")
     first = {}  # a line may conflict in both ways: its first reason is given
     for i, ssin, code in conflicts:
         first.setdefault(i, Rejected(i, ssin, code, _BULK_DIAGNOSTICS[code]))

@@ -5,12 +5,15 @@ of its endpoint, `factory(service, context)`.
 """
 from dataclasses import dataclass
 
-from kszws.services import classic, retrieve_ti, testconnection
+from kszws.services import classic, directory, retrieve_ti, testconnection
 
 ENDPOINTS = {
     "TestConnectionService": testconnection.endpoint,
     "KSZBCSSWebServiceConnector": classic.endpoint,
     "RetrieveTIGroupsService": retrieve_ti.endpoint,
+    "ReferenceDirectoryService": directory.directory_endpoint,
+    "AccessLogService": directory.access_log_endpoint,
+    "AuthorizationService": directory.authorization_endpoint,
 }
 
 

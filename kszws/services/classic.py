@@ -121,8 +121,9 @@ class SsdnGateway:
         if extended:
             decision = yield self._check(exchange, "IdentifyPerson", ("Extended",),
                                          found[0]["ssin"])
-            if not decision.allowed:
+            if not decision.allowed:  # the identity was validated, but not for this caller
                 extended = False
+                details = [d for d in details if d.code != "12007001"]
                 details.append(ssdn.Detail("21008008", [("SSIN", found[0]["ssin"])]))
         result.details[:] = details
         result.body = identify_person.reply(found, extended)

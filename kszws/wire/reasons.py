@@ -61,6 +61,17 @@ REASONS = _table(
                                  "reference directory, in an authorized quality code, for the "
                                  "period asked."),
     Reason("ACC00003", "Client", "The institution may not consult this access log."),
+    Reason("DIR00001", "Client", "The person is registered with this exclusive quality code at "
+                                 "another institution of the sector for an overlapping period."),
+    Reason("DIR00002", "Client", "The proof of authentication does not match the person."),
+    Reason("DIR00003", "Client", "The quality code is not valid in the institution's sector."),
+    Reason("DIR00004", "", "There was no registration to end.", 200, "INFORMATION"),
+    Reason("DIR00005", "Client", "The SSIN is unknown or cancelled in the National Register."),
+    Reason("DIR00006", "Client", "The registration overlaps one of the institution with this "
+                                 "quality code, or another line of the load."),
+    Reason("DIR00007", "Client", "A line of the load is not valid."),
+    Reason("DIR00008", "Client", "The institution manages no file on this person in this "
+                                 "quality code for this period."),
     Reason("SRC00001", "Server", "The authentic source did not answer in time or is unreachable.", 503),
     Reason("SRC00002", "Server", "The authentic source refused the request."),
     Reason("SRC00003", "Server", "The authentic source's reply could not be verified."),

@@ -1,0 +1,179 @@
+"""Benchmark: the reference directory at scale (issue: 10,000,000 registrations).
+
+Loads N registrations (default 10,000,000) through the bulk path the CLI and
+ReferenceDirectoryService.bulkRegister use (validation with python-stdnum, the exclusive-code
+rule and overlap checks set-based in SQL, one transaction per load of an institution), then
+measures the integration check exactly as the hub runs it (AccessControl.decide: the
+authorizations, then one read of the person's registrations at the institution on a pooled
+DB-API connection), at 100,000 registrations and at N.
+
+Prints, per database:
+  load rate                          target >= 100,000 registrations/s
+  integration check p50 / p99 at 100 k and at N
+                                     target p99 <= 1 ms at 10 M, and <= 1.5 x the 100 k p99
+
+    python benchmarks/bench_directory.py [--size 10000000] [--database sqlite|postgresql|both]
+        [--checks 20000] [--smoke]
+PostgreSQL is KSZWS_TEST_DATABASE_URL or postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+(a throw-away schema is created and dropped).
+"""
+import argparse
+import datetime
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kszws import directory  # noqa: E402
+from kszws.hub.access import AccessControl  # noqa: E402
+from kszws.registry.access import AccessPolicy, Authorization  # noqa: E402
+from kszws.registry.model import Institution, QualityCode  # noqa: E402
+from kszws.store.db import Database  # noqa: E402
+from tests.netfixture import drop_postgres_schema, postgres_schema_url  # noqa: E402
+
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+PER_LOAD = 100_000  # registrations in one institution's load
+CHUNK = 25_000  # one transaction of the load (as `kszws directory load`)
+CODES = {c: QualityCode(17, c, "", "", c in (2, 3)) for c in (0, 1, 2, 3, 4, 5, 7, 902)}
+START = datetime.date(2015, 1, 1)
+DAY = datetime.date(2026, 11, 28)
+
+
+def ssin(n):
+    """The n-th synthetic SSIN (valid check digits): birth dates over 1930-2009, serials."""
+    serial = 1 + n % 997
+    n //= 997
+    year, month, day = 30 + n % 80, 1 + (n // 80) % 12, 1 + (n // 960) % 28
+    body = "%02d%02d%02d%03d" % (year % 100, month, day, serial)
+    return body + "%02d" % (97 - int(body) % 97)
+
+
+def institution(k):
+    return Institution("cpas-%04d" % k, "CPAS %d" % k, 17, 1, "0212310036", "signature", (),
+                       True)
+
+
+def load_rows(k, persons):
+    """Institution k's load: PER_LOAD persons drawn from the population, each with a
+    non-exclusive code (an exclusive one for a few), some with an end date."""
+    rnd = random.Random(k)
+    first = rnd.randrange(persons)
+    rows = []
+    for i in range(PER_LOAD):
+        n = (first + i * 7919) % persons  # distinct persons within one load
+        code = rnd.choice((0, 1, 4, 5, 7, 902)) if i % 50 else 2
+        end = None if i % 5 else START + datetime.timedelta(days=rnd.randrange(365, 4000))
+        rows.append((ssin(n), code, START, end, None))
+    return rows
+
+
+def policy():
+    return AccessPolicy(authorizations=(Authorization(
+        "bench", "bench/1", START, "bench", 17, 1, "PerformInvestigation",
+        frozenset({"CitizenGroup"}), frozenset({"PCSA:SOCIAL_INQUIRY"}),
+        frozenset({0, 1, 2, 4, 5, 7, 902}), START, None),))
+
+
+def measure_checks(db, loads, checks, persons):
+    """p50, p99 (ms) of AccessControl.decide for random (institution, person): half about a
+    person the institution registered, half about anyone."""
+    access = AccessControl(policy(), db)
+    rnd = random.Random(1)
+    asks = []
+    for _ in range(checks):
+        k = rnd.randrange(loads)
+        rows_first = random.Random(k).randrange(persons)
+        n = (rows_first + rnd.randrange(PER_LOAD) * 7919) % persons if rnd.random() < .5 \
+            else rnd.randrange(persons)
+        asks.append((institution(k), ssin(n)))
+    for inst, s in asks[:500]:  # warm the pool and the caches
+        access.decide(inst, "PerformInvestigation", ("CitizenGroup",), "PCSA:SOCIAL_INQUIRY",
+                      s, DAY, DAY, DAY)
+    times, allowed = [], 0
+    for inst, s in asks:
+        t = time.perf_counter()
+        d = access.decide(inst, "PerformInvestigation", ("CitizenGroup",),
+                          "PCSA:SOCIAL_INQUIRY", s, DAY, DAY, DAY)
+        times.append(time.perf_counter() - t)
+        allowed += d.allowed
+    times.sort()
+    return (statistics.median(times) * 1e3, times[int(len(times) * .99)] * 1e3,
+            allowed / len(times))
+
+
+def run(db, size, checks):
+    loads = max(1, size // PER_LOAD)
+    persons = max(PER_LOAD * 2, size // 3)  # ~3 registrations per person, as many files
+    now = datetime.datetime.now(datetime.timezone.utc)
+    loaded = load_seconds = 0.0
+    at_100k = None
+    for k in range(loads):
+        rows = load_rows(k, persons)
+        chunks = [rows[i:i + CHUNK] for i in range(0, len(rows), CHUNK)]
+        t = time.perf_counter()
+        for accepted, rejected in directory.bulk_load(db, now, institution(k), chunks, CODES):
+            loaded += accepted
+        load_seconds += time.perf_counter() - t
+        if k == 0:
+            at_100k = measure_checks(db, 1, checks, persons)
+        if (k + 1) % 10 == 0 or k + 1 == loads:
+            print("  loaded %10d registrations (%d rejected in the last load), %.0f/s"
+                  % (loaded, len(rejected), loaded / load_seconds), flush=True)
+    if db.dialect == "postgresql":
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE directory_registration")
+    at_n = measure_checks(db, loads, checks, persons)
+    return loaded, loaded / load_seconds, at_100k, at_n
+
+
+def report(name, loaded, rate, at_100k, at_n):
+    print("%s: %d registrations" % (name, loaded))
+    print("  load rate                 %10.0f registrations/s   (target >= 100,000)" % rate)
+    print("  check at 100 k            p50 %.3f ms  p99 %.3f ms  (%.0f %% allowed)"
+          % (at_100k[0], at_100k[1], at_100k[2] * 100))
+    print("  check at %-8s         p50 %.3f ms  p99 %.3f ms  (%.0f %% allowed)  target p99 "
+          "<= 1 ms and <= 1.5 x %.3f = %.3f ms: %s"
+          % (_size(loaded), at_n[0], at_n[1], at_n[2] * 100, at_100k[1], 1.5 * at_100k[1],
+             "met" if at_n[1] <= 1.0 and at_n[1] <= 1.5 * at_100k[1] else "NOT met"),
+          flush=True)
+
+
+def _size(n):
+    return "%d M" % (n // 1_000_000) if n >= 1_000_000 else "%d k" % (n // 1000)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--size", type=int, default=10_000_000)
+    p.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
+    p.add_argument("--checks", type=int, default=20_000)
+    p.add_argument("--smoke", action="store_true", help="200,000 registrations, 2,000 checks")
+    args = p.parse_args()
+    if args.smoke:
+        args.size, args.checks = 200_000, 2_000
+    if args.database in ("sqlite", "both"):
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Database("sqlite:///%s/directory.db" % tmp, "NORMAL")
+            db.migrate()
+            report("SQLite", *run(db, args.size, args.checks))
+            db.dispose()
+    if args.database in ("postgresql", "both"):
+        base = os.environ.get("KSZWS_TEST_DATABASE_URL") or PG_DEFAULT
+        url, schema = postgres_schema_url(base)
+        db = Database(url)
+        try:
+            db.migrate()
+            report("PostgreSQL", *run(db, args.size, args.checks))
+        finally:
+            db.dispose()
+            drop_postgres_schema(base, schema)
+
+
+if __name__ == "__main__":
+    main()

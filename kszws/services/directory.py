@@ -1,0 +1,254 @@
+"""The new-style services around the reference directory (wire/reference_directory.py):
+
+  ReferenceDirectoryService  register (with a proof, as ManageAccess), unregister, list,
+                             consult (the other sectors), bulkRegister (an initial load)
+  AccessLogService           "who consulted my data" (seed §3.5, §6.2)
+  AuthorizationService       the published authorizations (anonymous: they are public)
+
+Business refusals are answered with status NO_RESULT and their DIR000xx code; technical
+ones (bad SSIN, not allowed) are SOAP Faults with a CBSSFaultType, as in every new-style
+service."""
+import datetime
+
+import kszws.compat.spyne  # noqa: F401
+
+from spyne import AnyXml, Application, ServiceBase, rpc
+from twisted.internet import defer, threads
+
+from kszws import directory, ids
+from kszws.hub import exchange_log, persons
+from kszws.hub.access import local_date
+from kszws.services.retrieve_ti import check_customer
+from kszws.services.runtime import ParsedSoap11, SpyneEndpoint
+from kszws.wire import reference_directory as wire
+from kszws.wire.reasons import Refusal
+
+
+def _operation(name, request, response):
+    """A spyne method that hands the whole request element to the gateway."""
+    def method(ctx, _request):
+        return ctx.app.gateway.answer(name, ctx.udc, ctx.in_body_doc)
+    method.__name__ = method.__qualname__ = name  # spyne keys its methods by name
+    return rpc(AnyXml, _body_style="bare", _operation_name=name, _in_message_name=request,
+               _out_message_name=response, _returns=AnyXml)(method)
+
+
+class ReferenceDirectoryService(ServiceBase):
+    register = _operation("register", "registerRequest", "registerResponse")
+    unregister = _operation("unregister", "unregisterRequest", "unregisterResponse")
+    list = _operation("list", "listRequest", "listResponse")
+    consult = _operation("consult", "consultRequest", "consultResponse")
+    bulkRegister = _operation("bulkRegister", "bulkRegisterRequest", "bulkRegisterResponse")
+
+
+class AccessLogService(ServiceBase):
+    consultAccessLog = _operation("consultAccessLog", "accessLogRequest", "accessLogResponse")
+
+
+class AuthorizationService(ServiceBase):
+    listAuthorizations = _operation("listAuthorizations", "listAuthorizationsRequest",
+                                    "listAuthorizationsResponse")
+
+
+def _ssin(raw):
+    try:
+        return ids.ssin(raw)
+    except ids.InvalidIdentifier:
+        raise Refusal("MSG00008", "ssin %r is not a valid SSIN" % (raw or "")[:20]) from None
+
+
+class DirectoryGateway:
+    def __init__(self, registry, db, clock, register, access):
+        self.registry = registry
+        self.db = db
+        self.clock = clock
+        self.register_ = register  # hub.persons.NationalRegister
+        self.access = access
+
+    @defer.inlineCallbacks
+    def answer(self, operation, exchange, element):
+        request = wire.parse(element)
+        exchange.operation = operation
+        if exchange.institution is not None:
+            check_customer(request.cbe_number, exchange.institution)
+        if request.ssin is not None:
+            request.ssin = _ssin(request.ssin)
+            exchange.ssins.add(request.ssin)
+        code, found, information = yield getattr(self, operation)(request, exchange)
+        exchange.replied_at = self.clock()
+        if operation == "bulkRegister":
+            return wire.bulk_response(request, exchange.ticket, exchange.received_at,
+                                      exchange.replied_at, *found)
+        if operation == "consultAccessLog":
+            return wire.access_log_response(request, exchange.ticket, exchange.received_at,
+                                            exchange.replied_at, found)
+        if operation == "listAuthorizations":
+            return wire.authorizations_response(exchange.ticket, exchange.received_at,
+                                                exchange.replied_at, *found)
+        if code != "MSG00000":
+            exchange.outcome = "OK" if code == "DIR00004" else "REFUSED"
+            exchange.reason_code = code
+        cbe_of = {i.id: i.cbe for i in self.registry.institutions.values()}.get \
+            if operation in ("register", "unregister", "list") else None
+        return wire.directory_response(operation, request, exchange.ticket,
+                                       exchange.received_at, exchange.replied_at, code, found,
+                                       cbe_of, information)
+
+    def _in_thread(self, work):
+        def run():
+            with self.db.engine.begin() as conn:
+                return work(conn)
+        return threads.deferToThread(run)
+
+    def _quality(self, institution, code):
+        return self.registry.quality_code(institution.sector, code) if code is not None \
+            else None
+
+    @defer.inlineCallbacks
+    def register(self, request, exchange):
+        institution = exchange.institution
+        quality = self._quality(institution, request.quality_code)
+        if quality is None:
+            return "DIR00003", [], [("qualityCode", request.quality_code)]
+        details, ssin = yield persons.check_proof(self.register_, request)
+        if ssin is None:
+            unknown = any(d.code in ("31007003", "31007004") for d in details)
+            return ("DIR00005" if unknown else "DIR00002"), [], []
+        exchange.ssins.add(ssin)
+        if ssin != request.ssin:
+            yield self.access.follow_replacement(request.ssin, ssin, exchange.received_at)
+        now = self.clock()
+
+        def apply(conn):
+            directory.register(conn, now, ssin, institution, quality, request.start,
+                               request.end, request.register or directory.SECONDARY)
+            return directory.registrations(conn, ssin, request.start, request.end,
+                                           institution=institution.id)
+        try:
+            found = yield self._in_thread(apply)
+        except directory.Conflict as conflict:
+            # Named by its code only: the other institution's file is not the caller's.
+            return "DIR00001", [], [("qualityCode", conflict.code)]
+        return "MSG00000", found, [("ssin", ssin)] if ssin != request.ssin else []
+
+    @defer.inlineCallbacks
+    def unregister(self, request, exchange):
+        institution, now = exchange.institution, self.clock()
+
+        def apply(conn):
+            ended = directory.unregister(conn, now, request.ssin, institution, request.start,
+                                         request.quality_code)
+            return ended, directory.registrations(conn, request.ssin, request.start, None,
+                                                  institution=institution.id)
+        ended, found = yield self._in_thread(apply)
+        return ("MSG00000" if ended else "DIR00004"), found, [("ended", ended)]
+
+    @defer.inlineCallbacks
+    def list(self, request, exchange):
+        """The institution's own registrations on the person (another institution's file
+        is not its to see; `consult` gives the other sectors)."""
+        institution = exchange.institution
+        found = yield self._in_thread(lambda conn: directory.registrations(
+            conn, request.ssin, request.start, request.end, institution=institution.id))
+        return "MSG00000", found, []
+
+    @defer.inlineCallbacks
+    def consult(self, request, exchange):
+        """The other sectors that know the person, for an institution that manages a file on
+        him in the quality code it names (as ReferenceManager.consult)."""
+        institution = exchange.institution
+
+        def read(conn):
+            mine = directory.registrations(conn, request.ssin, request.start, request.end,
+                                           institution=institution.id)
+            if not any(r.quality_code == request.quality_code for r in mine):
+                return None
+            return [r for r in directory.registrations(conn, request.ssin, request.start,
+                                                       request.end)
+                    if r.sector != institution.sector]
+        found = yield self._in_thread(read)
+        if found is None:
+            return "DIR00008", [], []
+        return "MSG00000", found, []
+
+    @defer.inlineCallbacks
+    def bulkRegister(self, request, exchange):
+        institution = exchange.institution
+        codes = {code: q for (sector, code), q in self.registry.quality_codes.items()
+                 if sector in (institution.sector, -1)}
+        accepted, rejected = yield threads.deferToThread(
+            directory.bulk_register, self.db, self.clock(), institution, request.rows, codes)
+        exchange.detail = "bulk load: %d accepted, %d rejected" % (accepted, len(rejected))
+        return "MSG00000", (accepted, rejected), []
+
+    @defer.inlineCallbacks
+    def consultAccessLog(self, request, exchange):
+        """Who consulted the person's data: for the citizen himself (his SSIN in actingFor)
+        or for a data-protection officer of an institution conf/access.toml names."""
+        institution = exchange.institution
+        policy = self.registry.access
+        if request.citizen is not None:
+            if _ssin(request.citizen) != request.ssin:
+                raise Refusal("ACC00003", "a citizen may ask only about himself")
+            exchange.caller_user = request.citizen
+        elif institution.id not in policy.data_protection_officers:
+            raise Refusal("ACC00003", "%s has no data-protection officer role in "
+                          "conf/access.toml" % institution.id)
+        else:
+            exchange.caller_user = request.officer[:64]
+        now = self.clock()
+        found = yield threads.deferToThread(consultations, self.db, self.registry, request.ssin,
+                                            request.start, request.end, now)
+        return "MSG00000", found, []
+
+    def listAuthorizations(self, request, exchange):
+        policy = self.registry.access
+        chosen = [a for a in policy.authorizations
+                  if request.sector is None or a.sector == request.sector]
+        return defer.succeed(("MSG00000", (chosen, policy.exemptions), []))
+
+
+def consultations(db, registry, ssin, start, end, now, limit=1000):
+    """Every exchange that concerned `ssin` between the Belgian days `start` and `end`
+    (newest first), without those of an embargoed legal context whose embargo runs."""
+    since = _day_start(start)
+    until = _day_start((end or local_date(now)) + datetime.timedelta(days=1))
+    out = []
+    for row in exchange_log.search(db, subject=ssin, since=since, until=until, limit=limit):
+        days = registry.access.embargo_days(row["legal_context"] or "")
+        received = row["received_at"].replace(tzinfo=datetime.timezone.utc)
+        if days and received + datetime.timedelta(days=days) > now:
+            continue
+        inst = registry.institutions.get(row["caller"] or "")
+        out.append(dict(received_at=received, institution=inst.name if inst else
+                        "(unidentified caller)", cbe=inst.cbe if inst else None,
+                        service=row["service"], operation=row["operation"],
+                        legal_context=row["legal_context"], outcome=row["outcome"],
+                        reason_code=row["reason_code"]))
+    return out
+
+
+def _day_start(day):
+    from zoneinfo import ZoneInfo
+
+    return datetime.datetime.combine(day, datetime.time(), ZoneInfo("Europe/Brussels"))
+
+
+def _endpoint(service_class, name, tns, fault):
+    def factory(service, context):
+        app = Application([service_class], tns=tns, name=name, in_protocol=ParsedSoap11(),
+                          out_protocol=ParsedSoap11())
+        register = persons.NationalRegister(context.sources[service.route]) \
+            if service.route != "hub" else None
+        app.gateway = DirectoryGateway(context.registry, context.db, context.clock, register,
+                                       context.access)
+        return SpyneEndpoint(service, app, fault)
+    return factory
+
+
+directory_endpoint = _endpoint(ReferenceDirectoryService, "ReferenceDirectoryService",
+                               wire.DIRECTORY, wire.DIRECTORY_FAULT)
+access_log_endpoint = _endpoint(AccessLogService, "AccessLogService", wire.ACCESS_LOG,
+                                wire.ACCESS_LOG_FAULT)
+authorization_endpoint = _endpoint(AuthorizationService, "AuthorizationService",
+                                   wire.AUTHORIZATIONS, wire.AUTHORIZATIONS_FAULT)
