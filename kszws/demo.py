@@ -98,6 +98,7 @@ def describe(settings, registry, base):
             "legalContext=PCSA:SOCIAL_INQUIRY "
             "'searchInformation={\"ssin\": \"70100853190\", \"language\": \"nl\"}' "
             "--as %s --url %s" % (signer.cbe, signer.id, base))
+    example["walkthrough"] = walkthrough(settings, registry, base)
     if test is not None and basic is not None:
         example["curl"] = (
             "curl -s -u %s:%s -H 'Content-Type: text/xml; charset=utf-8' "
@@ -117,6 +118,43 @@ def describe(settings, registry, base):
         "institutions": institutions,
         "example": example,
     }
+
+
+def walkthrough(settings, registry, base):
+    """The reference directory and the integration check, step by step: [(what, command)].
+    Empty when the demo conf lacks a piece it needs."""
+    needed = {"cpas-eupen", "cpas-charleroi"} <= set(registry.institutions) and {
+        "KSZBCSSWebServiceConnector", "RetrieveTIGroupsService", "AccessLogService"} <= set(
+        registry.services)
+    if not needed:
+        return []
+    examples = settings.project_root / "examples"
+
+    def send(example, institution="cpas-eupen"):
+        return ("kszws call KSZBCSSWebServiceConnector sendXML xmlString=@%s --as %s --url %s"
+                % (examples / example, institution, base))
+
+    customer = "'informationCustomer={\"customerIdentification\": {\"cbeNumber\": \"%s\"}}'" \
+        % registry.institution("cpas-eupen").cbe
+    retrieve = ("kszws call RetrieveTIGroupsService retrieveTI %s legalContext=PCSA:SOCIAL_INQUIRY"
+                " 'searchInformation={\"ssin\": \"70100853190\"}' --as cpas-eupen --url %s"
+                % (customer, base))
+    return [
+        ("CPAS Eupen has no file on Max Mustermann yet: refused (ACC00002)", retrieve),
+        ("CPAS Eupen registers him (ManageAccess REGISTER, proof: his SIS card)",
+         send("manage-access-register.xml")),
+        ("... and now gets his National Register data", retrieve),
+        ("... and his family composition (PerformInvestigation)", send("perform-investigation.xml")),
+        ("CPAS Charleroi, without a file on him: refused in the legacy shape (31008007)",
+         send("perform-investigation-charleroi.xml", "cpas-charleroi")),
+        ("CPAS Eupen closes its file (ManageAccess UNREGISTER)",
+         send("manage-access-unregister.xml")),
+        ("... and is refused from then on (ACC00002)", retrieve),
+        ("Who consulted Max's data (asked by a portal acting for Max himself)",
+         "kszws call AccessLogService consultAccessLog %s 'actingFor={\"citizen\": "
+         "\"70100853190\"}' ssin=70100853190 'period={\"startDate\": \"2026-01-01\"}' "
+         "--as cpas-eupen --url %s" % (customer, base)),
+    ]
 
 
 def write(settings, info):
@@ -149,6 +187,10 @@ def banner(info, path):
     if "retrieve_ti" in info["example"]:
         lines += ["", "The National Register information types (RetrieveTIGroups v2):",
                   "  " + info["example"]["retrieve_ti"]]
+    if info["example"].get("walkthrough"):
+        lines += ["", "The reference directory and the integration check, step by step:"]
+        for what, command in info["example"]["walkthrough"]:
+            lines += ["  # " + what, "  " + command]
     if "curl" in info["example"]:
         lines += ["", "Or, as a legacy HTTP Basic client:", "  " + info["example"]["curl"]]
     lines += ["", "Everything above, machine-readable: %s" % path, "Stop with Ctrl-C.", ""]

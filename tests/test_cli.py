@@ -108,17 +108,38 @@ def test_demo_starts_and_describes_the_network(project):
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["echo"] == "hello"
         assert [s["id"] for s in info["sources"]] == ["national-register"]
-        for key, expected in (("identify_person", "<ns3:SocialSecurityUser>70100853190<"),
-                              ("identify_person_phonetic", ">Van den Berghe<")):
-            result = run(project, *shlex.split(info["example"][key])[1:])
-            assert result.returncode == 0, result.stderr
-            assert expected in result.stdout and 'ok="YES"' in result.stdout
-        result = run(project, *shlex.split(info["example"]["retrieve_ti"])[1:])
-        assert result.returncode == 0, result.stderr
-        assert json.loads(result.stdout)["status"]["value"] == "DATA_FOUND"
+        # The walkthrough of the reference directory, as printed, in order.
+        outcomes = []
+        for what, command in info["example"]["walkthrough"]:
+            result = run(project, *shlex.split(command)[1:])
+            outcomes.append((result.returncode, result.stdout + result.stderr))
+            if "ManageAccess REGISTER" in what:  # while registered: the other examples
+                _registered_examples(project, info)
+        refused, registered, retrieved, investigated, charleroi, closed, after, seen = outcomes
+        assert refused[0] == 1 and "ACC00002" in refused[1]
+        assert registered[0] == 0 and 'ok="YES"' in registered[1]
+        assert retrieved[0] == 0 and json.loads(retrieved[1])["status"]["value"] == "DATA_FOUND"
+        assert investigated[0] == 0 and 'ok="YES"' in investigated[1]
+        assert charleroi[0] == 0 and "<ReasonCode>31008007<" in charleroi[1].replace("ns2:", "")
+        assert closed[0] == 0 and 'ok="YES"' in closed[1]
+        assert after[0] == 1 and "ACC00002" in after[1]
+        accesses = json.loads(seen[1])["access"]
+        assert [a["outcome"] for a in accesses][:3] == ["REFUSED", "OK", "REFUSED"]
+        assert {a["institution"] for a in accesses} == {"CPAS/ÖSHZ Eupen", "CPAS de Charleroi"}
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
+
+
+def _registered_examples(project, info):
+    for key, expected in (("identify_person", "<ns3:SocialSecurityUser>70100853190<"),
+                          ("identify_person_phonetic", ">Van den Berghe<")):
+        result = run(project, *shlex.split(info["example"][key])[1:])
+        assert result.returncode == 0, result.stderr
+        assert expected in result.stdout and 'ok="YES"' in result.stdout
+    result = run(project, *shlex.split(info["example"]["retrieve_ti"])[1:])
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["status"]["value"] == "DATA_FOUND"
 
 
 def test_configuration_error_exit_code(tmp_path, capsys):
