@@ -145,7 +145,7 @@ def report(name, loaded, rate, at_100k, at_n):
 
 
 def _size(n):
-    return "%d M" % (n // 1_000_000) if n >= 1_000_000 else "%d k" % (n // 1000)
+    return "%.0f M" % (n / 1e6) if n >= 1_000_000 else "%.0f k" % (n / 1e3)
 
 
 def main():

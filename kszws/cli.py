@@ -85,6 +85,20 @@ def _parser():
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_log)
 
+    s = sub.add_parser("authorizations", help="print the published access authorizations")
+    s.add_argument("--sector", type=int, help="only those of this sector")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_authorizations)
+
+    s = sub.add_parser("directory", help="the reference directory: bulk load")
+    s.add_argument("action", choices=["load"])
+    s.add_argument("file", help="CSV: ssin,quality_code,start_date[,end_date[,register]] "
+                                "(a header line is skipped)")
+    s.add_argument("--as", dest="institution", required=True,
+                   help="the institution whose files these are")
+    s.add_argument("--chunk", type=int, default=25_000, help="lines per transaction")
+    s.set_defaults(func=cmd_directory)
+
     s = sub.add_parser("maintenance", help="put the hub in or out of maintenance (/health 503)")
     s.add_argument("state", choices=["on", "off", "status"])
     s.set_defaults(func=cmd_maintenance)
@@ -267,6 +281,86 @@ def cmd_log(settings, args):
             r["caller"] or "-", "%s.%s" % (r["service"], r["operation"] or "-"), r["outcome"],
             r["reason_code"], " ".join(r["subjects"]), r["detail"] or ""))
     return 0
+
+
+def cmd_authorizations(settings, args):
+    from kszws.registry import load_registry
+
+    registry = load_registry(settings)
+    chosen = [a for a in registry.access.authorizations
+              if args.sector is None or a.sector == args.sector]
+    if args.json:
+        print(json.dumps([dict(a.__dict__, data_groups=sorted(a.data_groups),
+                               legal_contexts=sorted(a.legal_contexts),
+                               quality_codes=sorted(a.quality_codes)) for a in chosen],
+                         indent=1, default=str))
+        return 0
+    head = ("ID", "DELIBERATION", "OF", "SECTOR", "SERVICE", "DATA GROUPS", "LEGAL CONTEXTS",
+            "QUALITY CODES", "VALID")
+    rows = [(a.id, a.deliberation, a.deliberation_date.isoformat(),
+             "%d.%s" % (a.sector, "*" if a.subsector is None else a.subsector), a.service,
+             ", ".join(sorted(a.data_groups)), ", ".join(sorted(a.legal_contexts)),
+             " ".join("%03d" % c for c in sorted(a.quality_codes)),
+             "%s..%s" % (a.valid_from, a.valid_until or "")) for a in chosen]
+    widths = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
+    for r in [head] + rows:
+        print("  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip())
+    for e in registry.access.exemptions:
+        print("exempt from the registration check: %s/%s (%s)" % (e.service, e.data_group,
+                                                                  e.reason))
+    return 0
+
+
+def cmd_directory(settings, args):
+    import csv
+
+    from kszws import directory
+    from kszws.clock import utcnow
+    from kszws.registry import load_registry
+    from kszws.store import database_from_settings
+
+    registry = load_registry(settings)
+    inst = registry.institutions.get(args.institution)
+    if inst is None or inst.kind != "institution":
+        print("kszws: %r is not an institution of institutions.toml" % args.institution,
+              file=sys.stderr)
+        return 2
+    codes = {code: q for (sector, code), q in registry.quality_codes.items()
+             if sector in (inst.sector, -1)}
+    db = database_from_settings(settings)
+    db.migrate()
+    try:
+        fh = open(args.file, newline="", encoding="utf-8")
+    except OSError as exc:
+        print("kszws: %s" % exc, file=sys.stderr)
+        return 2
+    with fh:
+        rows = list(csv.reader(fh))
+    header = 1 if rows and rows[0] and not rows[0][0].strip()[:1].isdigit() else 0
+    lines = [_directory_line(row) for row in rows[header:]]
+    chunks = [lines[i:i + args.chunk] for i in range(0, len(lines), args.chunk)]
+    accepted, rejected, offset = 0, 0, header
+    for (n, bad), chunk in zip(directory.bulk_load(db, utcnow(), inst, chunks, codes), chunks):
+        accepted += n
+        rejected += len(bad)
+        for r in bad:
+            print("line %d: %s %s: %s" % (offset + r.index, r.ssin, r.code, r.diagnostic))
+        offset += len(chunk)
+    print("%d registrations loaded for %s, %d lines refused" % (accepted, inst.id, rejected))
+    return 1 if rejected else 0
+
+
+def _directory_line(line):
+    """(ssin, code, start, end, register) of a CSV line; a bad line is kept, to be refused
+    with its line number."""
+    cells = [c.strip() for c in line] + [""] * 5
+    try:
+        code = int(cells[1])
+        start = datetime.date.fromisoformat(cells[2])
+        end = datetime.date.fromisoformat(cells[3]) if cells[3] else None
+    except ValueError:
+        code, start, end = None, datetime.date.min, None
+    return cells[0], code, start, end, cells[4] or None
 
 
 def cmd_maintenance(settings, args):
