@@ -133,15 +133,12 @@ def follow_replacement(conn, now, old, new):
     moved = 0
     for r in conn.execute(select(registration).where(
             registration.c.ssin == old, registration.c.ended_at.is_(None))).all():
-        known = conn.execute(select(registration.c.id).where(
-            registration.c.ssin == new, registration.c.institution == r.institution,
-            registration.c.quality_code == r.quality_code,
-            _overlapping(r.start_date, r.end_date))).first()
-        if known is None:
-            conn.execute(registration.insert().values(
-                ssin=new, sector=r.sector, subsector=r.subsector, institution=r.institution,
-                quality_code=r.quality_code, phase=r.phase, register=r.register,
-                start_date=r.start_date, end_date=r.end_date, created_at=now, changed_at=now))
+        # Copied as it is, even beside an overlapping one on the new SSIN: each keeps its
+        # own period (the exclusive rule does not apply: it is the same person).
+        conn.execute(registration.insert().values(
+            ssin=new, sector=r.sector, subsector=r.subsector, institution=r.institution,
+            quality_code=r.quality_code, phase=r.phase, register=r.register,
+            start_date=r.start_date, end_date=r.end_date, created_at=now, changed_at=now))
         conn.execute(update(registration).where(registration.c.id == r.id)
                      .values(ended_at=now, changed_at=now))
         moved += 1
