@@ -39,7 +39,7 @@ from tests.netfixture import drop_postgres_schema, postgres_schema_url  # noqa: 
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PER_LOAD = 100_000  # registrations in one institution's load
-CHUNK = 25_000  # one transaction of the load (as `kszws directory load`)
+CHUNK = 100_000  # one transaction of the load (as `kszws directory load`; --chunk)
 CODES = {c: QualityCode(17, c, "", "", c in (2, 3)) for c in (0, 1, 2, 3, 4, 5, 7, 902)}
 START = datetime.date(2015, 1, 1)
 DAY = datetime.date(2026, 11, 28)
@@ -107,7 +107,7 @@ def measure_checks(db, loads, checks, persons):
             allowed / len(times))
 
 
-def run(db, size, checks):
+def run(db, size, checks, chunk=CHUNK):
     loads = max(1, size // PER_LOAD)
     persons = max(PER_LOAD * 2, size // 3)  # ~3 registrations per person, as many files
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -115,7 +115,7 @@ def run(db, size, checks):
     at_100k = None
     for k in range(loads):
         rows = load_rows(k, persons)
-        chunks = [rows[i:i + CHUNK] for i in range(0, len(rows), CHUNK)]
+        chunks = [rows[i:i + chunk] for i in range(0, len(rows), chunk)]
         t = time.perf_counter()
         for accepted, rejected in directory.bulk_load(db, now, institution(k), chunks, CODES):
             loaded += accepted
@@ -153,6 +153,7 @@ def main():
     p.add_argument("--size", type=int, default=10_000_000)
     p.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
     p.add_argument("--checks", type=int, default=20_000)
+    p.add_argument("--chunk", type=int, default=CHUNK, help="lines per transaction")
     p.add_argument("--smoke", action="store_true", help="200,000 registrations, 2,000 checks")
     args = p.parse_args()
     if args.smoke:
@@ -161,7 +162,7 @@ def main():
         with tempfile.TemporaryDirectory() as tmp:
             db = Database("sqlite:///%s/directory.db" % tmp, "NORMAL")
             db.migrate()
-            report("SQLite", *run(db, args.size, args.checks))
+            report("SQLite", *run(db, args.size, args.checks, args.chunk))
             db.dispose()
     if args.database in ("postgresql", "both"):
         base = os.environ.get("KSZWS_TEST_DATABASE_URL") or PG_DEFAULT
@@ -169,7 +170,7 @@ def main():
         db = Database(url)
         try:
             db.migrate()
-            report("PostgreSQL", *run(db, args.size, args.checks))
+            report("PostgreSQL", *run(db, args.size, args.checks, args.chunk))
         finally:
             db.dispose()
             drop_postgres_schema(base, schema)

@@ -96,7 +96,7 @@ def _parser():
                                 "(a header line is skipped)")
     s.add_argument("--as", dest="institution", required=True,
                    help="the institution whose files these are")
-    s.add_argument("--chunk", type=int, default=25_000, help="lines per transaction")
+    s.add_argument("--chunk", type=int, default=100_000, help="lines per transaction")
     s.set_defaults(func=cmd_directory)
 
     s = sub.add_parser("maintenance", help="put the hub in or out of maintenance (/health 503)")
