@@ -65,7 +65,11 @@ def classic_net(tmp_path_factory):
     settings = make_project(tmp_path_factory.mktemp("classic"))
     seed_national_register(settings)
     source = Source(settings).start()
-    hub = Hub(settings).start()
+    try:
+        hub = Hub(settings).start()
+    except Exception:
+        source.stop()  # a hub that does not start must not leave its source running
+        raise
     hub.source = source
     yield hub
     hub.stop()

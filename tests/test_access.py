@@ -31,7 +31,11 @@ def net(tmp_path_factory):
         'data_protection_officers = ["kszws-hub", "test-lino"]'))
     seed_national_register(settings)
     source = Source(settings).start()
-    hub = Hub(settings).start()
+    try:
+        hub = Hub(settings).start()
+    except Exception:
+        source.stop()  # a hub that does not start must not leave its source running
+        raise
     yield hub
     hub.stop()
     source.stop()

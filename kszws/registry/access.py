@@ -17,7 +17,12 @@ DATA_SERVICES = {
     "PerformInvestigation": ("FamilyCompositionGroup", "CitizenGroup", "AddressHistoryGroup",
                              "WaitRegisterGroup"),
     "RetrieveTIGroups": ("Current", "History"),
+    # The National Register's mutations, pushed to the mailboxes of the institutions that
+    # manage a file on the person (seed §4.4): one data group per kind of mutation.
+    "Mutations": ("birth", "death", "address", "name", "civil_state", "ssin_replacement"),
 }
+# Services delivered by the hub on its own initiative: no request, so no legal context.
+WITHOUT_LEGAL_CONTEXT = ("Mutations",)
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,7 @@ class Authorization:
         return (self.sector == institution.sector
                 and self.subsector in (None, institution.subsector)
                 and self.service == service and data_group in self.data_groups
-                and legal_context in self.legal_contexts
+                and (service in WITHOUT_LEGAL_CONTEXT or legal_context in self.legal_contexts)
                 and self.valid_from <= day
                 and (self.valid_until is None or day <= self.valid_until))
 

@@ -9,8 +9,8 @@ import re
 
 from kszws import ids
 from kszws.config import REQUIRED, ConfigError, read_toml, resolve_under, take
-from kszws.registry.access import (DATA_SERVICES, AccessPolicy, Authorization, Embargo,
-                                   Exemption)
+from kszws.registry.access import (DATA_SERVICES, WITHOUT_LEGAL_CONTEXT, AccessPolicy,
+                                   Authorization, Embargo, Exemption)
 from kszws.registry.model import (AUTH_MODES, UNIVERSAL, Institution, QualityCode, Registry,
                                   Sector, Service, Source)
 
@@ -264,7 +264,7 @@ def _authorization(path, n, entry, registry):
         "id": (str, REQUIRED), "deliberation": (str, REQUIRED),
         "deliberation_date": (datetime.date, REQUIRED), "title": (str, REQUIRED),
         "sector": (int, REQUIRED), "subsector": (int, None), "service": (str, REQUIRED),
-        "data_groups": (list, REQUIRED), "legal_contexts": (list, REQUIRED),
+        "data_groups": (list, REQUIRED), "legal_contexts": (list, []),
         "quality_codes": (list, REQUIRED), "valid_from": (datetime.date, REQUIRED),
         "valid_until": (datetime.date, None),
     })
@@ -273,8 +273,11 @@ def _authorization(path, n, entry, registry):
         raise ConfigError(path, where, "sector %d.%d is not in sectors.toml"
                           % (sector, subsector or 0))
     _check_data_groups(path, where, e["service"], e["data_groups"])
-    if not e["legal_contexts"]:
+    if not e["legal_contexts"] and e["service"] not in WITHOUT_LEGAL_CONTEXT:
         raise ConfigError(path, where, "legal_contexts must name at least one legal context")
+    if e["legal_contexts"] and e["service"] in WITHOUT_LEGAL_CONTEXT:
+        raise ConfigError(path, where, "%s are delivered without a request: no legal_contexts"
+                          % e["service"])
     contexts = [_legal_context(path, where, c) for c in e["legal_contexts"]]
     for code in e["quality_codes"]:
         if not isinstance(code, int) or registry.quality_code(sector, code) is None:

@@ -1,7 +1,7 @@
 """The tables, as SQLAlchemy Core metadata. Migrations (store/migrations/) create and
 change them; a test checks that a migrated database matches this module."""
 from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index,
-                        Integer, MetaData, String, Table)
+                        Integer, MetaData, String, Table, Text, UniqueConstraint)
 
 metadata = MetaData()
 
@@ -94,3 +94,49 @@ replacement = Table(
     Column("replaced_at", DateTime, nullable=False),
 )
 Index("ix_directory_replacement_new_ssin", replacement.c.new_ssin)
+
+
+# Events the hub must deliver to mailboxes (seed §4.4, §4.8): mutations reported by an
+# authentic source, each once: (source, seq) is the source's own sequence number.
+mutation = Table(
+    "mutation", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("kind", String(24), nullable=False),  # birth | death | address | name | ...
+    Column("ssin", String(11), nullable=False),
+    Column("event_date", Date, nullable=False),
+    Column("payload", Text, nullable=False),  # JSON: what changed
+    Column("received_at", DateTime, nullable=False),
+    UniqueConstraint("source", "seq", name="uq_mutation_source_seq"),
+)
+
+# The transactional outbox of the fan-out: one row per accepted event not yet delivered to
+# every mailbox. Written in the transaction that accepts the event (before the sender's
+# acknowledgement), deleted in the one that writes its mailbox items: a crash in between
+# leaves it here, and the fan-out does it again.
+fanout_pending = Table(
+    "fanout_pending", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(12), nullable=False),  # mutation | attestation
+    Column("ref_id", Integer, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+# One row per delivery: an event in an institution's mailbox. The same event is never
+# delivered twice to one institution (the unique constraint); pulled items stay until
+# acknowledged, then for the retention period.
+mailbox_item = Table(
+    "mailbox_item", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("institution", String(64), nullable=False),
+    Column("kind", String(12), nullable=False),  # mutation | attestation
+    Column("ref_id", Integer, nullable=False),
+    Column("type", String(24), nullable=False),  # the mutation kind or attestation type
+    Column("ssin", String(11), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("acked_at", DateTime),
+    UniqueConstraint("institution", "kind", "ref_id", name="uq_mailbox_item_event"),
+)
+Index("ix_mailbox_item_open", mailbox_item.c.institution, mailbox_item.c.acked_at,
+      mailbox_item.c.id)

@@ -1,0 +1,107 @@
+"""Electronic mailboxes (seed §4.4, §4.8): what the hub delivers to an institution on its
+own initiative (mutations of the National Register, attestations), kept until the
+institution acknowledges it, then for a retention period.
+
+Accepting an event and queueing its fan-out happen in one transaction (the outbox,
+`fanout_pending`); hub/fanout.py turns queued events into mailbox items in another. Every
+function takes a SQLAlchemy connection inside a transaction and runs in a thread.
+"""
+import datetime
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import and_, delete, func, insert, select, update
+
+from kszws.clock import naive_utc
+from kszws.store.schema import fanout_pending, mailbox_item, mutation
+
+MUTATION, ATTESTATION = "mutation", "attestation"
+
+
+@dataclass(frozen=True)
+class Mutation:
+    seq: int  # the source's sequence number
+    kind: str
+    ssin: str
+    event_date: datetime.date
+    data: dict  # what changed (JSON)
+
+
+def accept_mutations(conn, source, mutations, now):
+    """Store the mutations `source` reports and queue their fan-out, in the caller's
+    transaction. A mutation whose seq is already known is skipped (a source resends what it
+    has no acknowledgement for). Returns (accepted, the highest seq now known)."""
+    now = naive_utc(now)
+    seqs = [m.seq for m in mutations]
+    known = set(conn.execute(select(mutation.c.seq).where(
+        mutation.c.source == source, mutation.c.seq.in_(seqs))).scalars()) if seqs else set()
+    accepted = 0
+    for m in sorted(mutations, key=lambda m: m.seq):
+        if m.seq in known:
+            continue
+        known.add(m.seq)
+        ref = conn.execute(insert(mutation).values(
+            source=source, seq=m.seq, kind=m.kind, ssin=m.ssin, event_date=m.event_date,
+            payload=json.dumps(m.data, sort_keys=True, default=str), received_at=now)
+        ).inserted_primary_key[0]
+        conn.execute(insert(fanout_pending).values(kind=MUTATION, ref_id=ref, created_at=now))
+        accepted += 1
+    last = conn.execute(select(func.max(mutation.c.seq)).where(
+        mutation.c.source == source)).scalar()
+    return accepted, last or 0
+
+
+def last_seq(conn, source):
+    return conn.execute(select(func.max(mutation.c.seq)).where(
+        mutation.c.source == source)).scalar() or 0
+
+
+@dataclass(frozen=True)
+class Item:
+    id: int
+    kind: str
+    type: str
+    ssin: str
+    created_at: datetime.datetime
+    acked_at: datetime.datetime
+    event_date: datetime.date
+    data: dict
+
+
+def items(conn, institution, after=0, kinds=None, types=None, limit=100, unacknowledged=True):
+    """The institution's mailbox items with id > `after`, oldest first (so in order per
+    person), filtered by kind and type; by default the ones not yet acknowledged."""
+    q = (select(mailbox_item, mutation.c.event_date, mutation.c.payload)
+         .join(mutation, and_(mailbox_item.c.kind == MUTATION,
+                              mailbox_item.c.ref_id == mutation.c.id), isouter=True)
+         .where(mailbox_item.c.institution == institution, mailbox_item.c.id > after)
+         .order_by(mailbox_item.c.id).limit(limit))
+    if unacknowledged:
+        q = q.where(mailbox_item.c.acked_at.is_(None))
+    if kinds:
+        q = q.where(mailbox_item.c.kind.in_(kinds))
+    if types:
+        q = q.where(mailbox_item.c.type.in_(types))
+    return [Item(r.id, r.kind, r.type, r.ssin, r.created_at, r.acked_at, r.event_date,
+                 json.loads(r.payload) if r.payload else {})
+            for r in conn.execute(q)]
+
+
+def acknowledge(conn, institution, ids, now):
+    """Mark the institution's items `ids` acknowledged. Idempotent: an item acknowledged
+    before keeps its first acknowledgement. Returns the ids that are the institution's
+    (acknowledged now or before); the others are not its own, or purged."""
+    ids = sorted(set(ids))
+    if not ids:
+        return []
+    conn.execute(update(mailbox_item).where(
+        mailbox_item.c.institution == institution, mailbox_item.c.id.in_(ids),
+        mailbox_item.c.acked_at.is_(None)).values(acked_at=naive_utc(now)))
+    return list(conn.execute(select(mailbox_item.c.id).where(
+        mailbox_item.c.institution == institution, mailbox_item.c.id.in_(ids))).scalars())
+
+
+def purge(conn, now, retention):
+    """Delete the items acknowledged more than `retention` (a timedelta) ago."""
+    return conn.execute(delete(mailbox_item).where(
+        mailbox_item.c.acked_at < naive_utc(now) - retention)).rowcount
