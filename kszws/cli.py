@@ -99,6 +99,17 @@ def _parser():
     s.add_argument("--chunk", type=int, default=100_000, help="lines per transaction")
     s.set_defaults(func=cmd_directory)
 
+    s = sub.add_parser("mutation", help="National Register mutations: record one at the "
+                       "source, write the source's daily batch file, ingest one at the hub")
+    s.add_argument("action", choices=["record", "batch", "ingest"])
+    s.add_argument("args", nargs="*", metavar="ARG",
+                   help="record: KIND SSIN FIELD=VALUE...; batch: DAY (YYYY-MM-DD); "
+                        "ingest: FILE")
+    s.add_argument("--date", type=datetime.date.fromisoformat,
+                   help="record: the day it happened (default: today)")
+    s.add_argument("--output", help="batch: write here instead of standard output")
+    s.set_defaults(func=cmd_mutation)
+
     s = sub.add_parser("maintenance", help="put the hub in or out of maintenance (/health 503)")
     s.add_argument("state", choices=["on", "off", "status"])
     s.set_defaults(func=cmd_maintenance)
@@ -361,6 +372,86 @@ def _directory_line(line):
     except ValueError:
         code, start, end = None, datetime.date.min, None
     return cells[0], code, start, end, cells[4] or None
+
+
+def cmd_mutation(settings, args):
+    from kszws.clock import utcnow
+    from kszws.registry import load_registry
+
+    registry = load_registry(settings)
+    if args.action == "ingest":
+        return _ingest_mutations(settings, registry, args.args)
+    from kszws.sources import national_register
+    from kszws.sources.national_register import mutations, store
+
+    db = national_register.database(settings, registry.sources[national_register.ID])
+    store.migrate(db)
+    if args.action == "batch":
+        day = datetime.date.fromisoformat(args.args[0]) if args.args else datetime.date.today()
+        with db.engine.connect() as conn:
+            lines = list(mutations.batch_lines(conn, day))
+        text = "".join(line + "\n" for line in lines)
+        if args.output:
+            Path(args.output).write_text(text, encoding="utf-8")
+            print("%d mutations of %s written to %s" % (len(lines), day, args.output))
+        else:
+            print(text, end="")
+        return 0
+    if len(args.args) < 2:
+        print("kszws: mutation record KIND SSIN [FIELD=VALUE ...]", file=sys.stderr)
+        return 2
+    kind, ssin, *fields = args.args
+    data = dict(f.partition("=")[::2] for f in fields)
+    try:
+        with db.engine.begin() as conn:
+            seq = mutations.record(conn, kind, ssin, args.date or datetime.date.today(), data,
+                                   utcnow())
+    except mutations.MutationError as exc:
+        print("kszws: %s" % exc, file=sys.stderr)
+        return 2
+    print("mutation %d recorded: %s of %s (the source pushes it to the hub)" % (seq, kind, ssin))
+    return 0
+
+
+def _ingest_mutations(settings, registry, args):
+    """The hub takes in a source's batch file: each mutation once (by sequence number),
+    then delivers them to the mailboxes."""
+    from kszws import ids, mailbox
+    from kszws.clock import utcnow
+    from kszws.hub.fanout import FanOut
+    from kszws.registry.access import DATA_SERVICES
+    from kszws.store import database_from_settings
+
+    if len(args) != 1:
+        print("kszws: mutation ingest FILE", file=sys.stderr)
+        return 2
+    batch = []
+    try:
+        with open(args[0], encoding="utf-8") as fh:
+            for number, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                m = json.loads(line)
+                if m["kind"] not in DATA_SERVICES["Mutations"] or not ids.is_ssin(m["ssin"]):
+                    raise ValueError("unknown kind or invalid SSIN")
+                batch.append(mailbox.Mutation(int(m["seq"]), m["kind"], m["ssin"],
+                                              datetime.date.fromisoformat(m["eventDate"]),
+                                              m.get("data") or {}))
+    except OSError as exc:
+        print("kszws: %s" % exc, file=sys.stderr)
+        return 2
+    except (ValueError, KeyError, TypeError) as exc:  # nothing is taken from a bad file
+        print("kszws: %s line %d: %s" % (args[0], number, exc), file=sys.stderr)
+        return 2
+    db = database_from_settings(settings)
+    db.migrate()
+    now = utcnow()
+    with db.engine.begin() as conn:
+        accepted, last = mailbox.accept_mutations(conn, "national-register", batch, now)
+    delivered = FanOut(db, registry.access, settings.fanout_batch).run(now)
+    print("%d mutations ingested (%d already known, last seq %d), %d mailbox items delivered"
+          % (accepted, len(batch) - accepted, last, delivered))
+    return 0
 
 
 def cmd_maintenance(settings, args):

@@ -78,6 +78,9 @@ class Settings:
     timestamp_skew_seconds: int = 300
     timestamp_max_ttl_seconds: int = 900
     reply_timestamp_ttl_seconds: int = 300
+    mailbox_retention_days: int = 30
+    fanout_interval_seconds: float = 1.0
+    fanout_batch: int = 500
     database_url: str = ""
     sqlite_synchronous: str = "FULL"
     log_batch_max: int = 512
@@ -112,7 +115,7 @@ def load_settings(conf_dir=None, data_dir=None, database_url=None):
     conf_dir = Path(conf_dir).resolve() if conf_dir else default_conf_dir()
     path = conf_dir / "kszws.toml"
     raw = read_toml(path)
-    unknown = set(raw) - {"hub", "server", "security", "store"}
+    unknown = set(raw) - {"hub", "server", "security", "store", "mailbox"}
     if unknown:
         raise ConfigError(path, "-", "unknown table(s): %s" % ", ".join(sorted(unknown)))
     hub = take(raw.get("hub", {}), path, "[hub]", {
@@ -132,6 +135,13 @@ def load_settings(conf_dir=None, data_dir=None, database_url=None):
         "url": (str, ""), "sqlite_synchronous": (str, "FULL"), "log_batch_max": (int, 512),
         "commit_delay_ms": (float, 0.5),
     })
+    box = take(raw.get("mailbox", {}), path, "[mailbox]", {
+        "retention_days": (int, 30), "fanout_interval_seconds": (float, 1.0),
+        "fanout_batch": (int, 500),
+    })
+    if box["retention_days"] < 1 or box["fanout_interval_seconds"] <= 0 or box["fanout_batch"] < 1:
+        raise ConfigError(path, "[mailbox]", "retention_days, fanout_interval_seconds and "
+                          "fanout_batch must be positive")
     if store["sqlite_synchronous"].upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
         raise ConfigError(path, "[store]", "sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
     for key in ("port", "workers", "max_body_bytes"):
@@ -165,6 +175,9 @@ def load_settings(conf_dir=None, data_dir=None, database_url=None):
         sqlite_synchronous=store["sqlite_synchronous"].upper(),
         log_batch_max=store["log_batch_max"],
         commit_delay_ms=store["commit_delay_ms"],
+        mailbox_retention_days=box["retention_days"],
+        fanout_interval_seconds=box["fanout_interval_seconds"],
+        fanout_batch=box["fanout_batch"],
     )
 
 

@@ -38,6 +38,7 @@ def build_site(settings, registry, db, writer):
     from kszws.hub.pipeline import Hub
     from kszws.hub.routing import source_clients
     from kszws.hub.access import AccessControl
+    from kszws.hub.fanout import FanOut, FanOutLoop
     from kszws.hub.validation import SchemaCatalogue
     from kszws.security import wsse
     from kszws.security.authn import Authenticator
@@ -60,14 +61,18 @@ def build_site(settings, registry, db, writer):
         [s.accept for s in registry.services.values() if s.accept])
     hub = Hub(authenticator, ReplayCache(db, writer, utcnow), ExchangeLog(db, writer), catalogue,
               identity, utcnow, settings.reply_timestamp_ttl_seconds)
+    fanout = FanOutLoop(FanOut(db, registry.access, settings.fanout_batch), utcnow,
+                        settings.fanout_interval_seconds,
+                        datetime.timedelta(days=settings.mailbox_retention_days))
     context = EndpointContext(registry, utcnow, source_clients(registry, identity, reactor),
-                              settings.project_root, db, AccessControl(registry.access, db))
+                              settings.project_root, db, AccessControl(registry.access, db),
+                              fanout)
     router = Router(hub)
     for name, endpoint in build_endpoints(context, settings.conf_dir / "services.toml").items():
         service = registry.services[name]
         router.add(service.path, SoapResource(hub, endpoint, PublishedContract(service.wsdl)))
     router.add("/health", Health(db, identity.certificate, settings.maintenance_flag, utcnow))
-    return HubSite(router, settings.max_body_bytes), hub
+    return HubSite(router, settings.max_body_bytes), hub, fanout
 
 
 def _tls_factory(settings, site):
@@ -96,7 +101,7 @@ def run_worker(settings, registry, host, port, ready_fd=None):
     db = database_from_settings(settings)
     writer = BatchWriter(db, reactor, settings.log_batch_max, settings.commit_delay_ms / 1000)
     writer.start()
-    site, hub = build_site(settings, registry, db, writer)
+    site, hub, fanout = build_site(settings, registry, db, writer)
     factory = _tls_factory(settings, site) if settings.tls_certificate else site
     listener = processes.listen(reactor, host, port, factory)
 
@@ -113,10 +118,12 @@ def run_worker(settings, registry, host, port, ready_fd=None):
 
         loop = task.LoopingCall(idle)
         d = stopped.addCallback(lambda _: loop.start(0.05))
+        d.addCallback(lambda _: fanout.stop())  # a batch under way completes
         d.addCallback(lambda _: threads.deferToThread(writer.stop))
         return d
 
     reactor.addSystemEventTrigger("before", "shutdown", drain)
+    fanout.start()  # also delivers what a killed worker left queued
     processes.worker_signals(reactor)
     if settings.gc_tuning:
         gctuning.tune()

@@ -251,8 +251,8 @@ def register_in_directory(settings, institutions, ssins, code=1,
 class Source(KszwsProcess):
     """A reference source as a child process: `python -m kszws source NAME`."""
 
-    def __init__(self, settings, name="national-register"):
-        super().__init__(settings)
+    def __init__(self, settings, name="national-register", env=None):
+        super().__init__(settings, env)
         self.name = name
 
     def start(self, timeout=120):

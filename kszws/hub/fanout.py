@@ -9,10 +9,16 @@ queue in ONE transaction: killed half-way, the hub redoes the batch, and the uni
 million items.
 """
 import datetime
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 
+from twisted.internet import task, threads
+
+from kszws import mailbox
 from kszws.mailbox import MUTATION
+
+log = logging.getLogger(__name__)
 
 SERVICE = "Mutations"
 
@@ -109,3 +115,51 @@ def _select_in(db, cur, statement, values, fetch=True, size=900):
         if fetch:
             out += cur.fetchall()
     return out
+
+
+class FanOutLoop:
+    """Runs the fan-out in a thread of each worker: every `interval` seconds, and at once
+    when events were accepted (`kick`); never two runs at a time in one worker. Once an
+    hour it also purges the items acknowledged longer ago than the retention."""
+
+    def __init__(self, fanout, clock, interval, retention, reactor=None):
+        self.fanout = fanout
+        self.clock = clock
+        self.retention = retention
+        self.running = None
+        self.again = False
+        self.last_purge = None
+        self.loop = task.LoopingCall(self.kick)
+        if reactor is not None:
+            self.loop.clock = reactor
+        self.interval = interval
+
+    def start(self):
+        self.loop.start(self.interval, now=True)
+
+    def stop(self):
+        if self.loop.running:
+            self.loop.stop()
+        return self.running
+
+    def kick(self):
+        if self.running is not None:
+            self.again = True  # events accepted meanwhile: one more run after this one
+            return
+        self.running = threads.deferToThread(self._work, self.clock())
+        self.running.addErrback(lambda f: log.error("fan-out failed (it will be retried): "
+                                                    "%s", f.getTraceback()))
+        self.running.addBoth(self._done)
+
+    def _done(self, _):
+        self.running = None
+        if self.again:
+            self.again = False
+            self.kick()
+
+    def _work(self, now):
+        self.fanout.run(now)
+        if self.last_purge is None or now - self.last_purge > datetime.timedelta(hours=1):
+            with self.fanout.db.engine.begin() as conn:
+                mailbox.purge(conn, now, self.retention)
+            self.last_purge = now

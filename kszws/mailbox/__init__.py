@@ -68,9 +68,10 @@ class Item:
     data: dict
 
 
-def items(conn, institution, after=0, kinds=None, types=None, limit=100, unacknowledged=True):
+def items(conn, institution, after=0, kinds=None, types=None, limit=100, unacknowledged=True,
+          ids=None):
     """The institution's mailbox items with id > `after`, oldest first (so in order per
-    person), filtered by kind and type; by default the ones not yet acknowledged."""
+    person), filtered by kind, type or `ids`; by default the ones not yet acknowledged."""
     q = (select(mailbox_item, mutation.c.event_date, mutation.c.payload)
          .join(mutation, and_(mailbox_item.c.kind == MUTATION,
                               mailbox_item.c.ref_id == mutation.c.id), isouter=True)
@@ -82,6 +83,8 @@ def items(conn, institution, after=0, kinds=None, types=None, limit=100, unackno
         q = q.where(mailbox_item.c.kind.in_(kinds))
     if types:
         q = q.where(mailbox_item.c.type.in_(types))
+    if ids is not None:
+        q = q.where(mailbox_item.c.id.in_(sorted(set(ids))))
     return [Item(r.id, r.kind, r.type, r.ssin, r.created_at, r.acked_at, r.event_date,
                  json.loads(r.payload) if r.payload else {})
             for r in conn.execute(q)]

@@ -5,7 +5,7 @@ of its endpoint, `factory(service, context)`.
 """
 from dataclasses import dataclass
 
-from kszws.services import classic, directory, retrieve_ti, testconnection
+from kszws.services import classic, directory, mailbox, retrieve_ti, testconnection
 
 ENDPOINTS = {
     "TestConnectionService": testconnection.endpoint,
@@ -14,6 +14,8 @@ ENDPOINTS = {
     "ReferenceDirectoryService": directory.directory_endpoint,
     "AccessLogService": directory.access_log_endpoint,
     "AuthorizationService": directory.authorization_endpoint,
+    "MutationService": mailbox.mutation_endpoint,
+    "MailboxService": mailbox.mailbox_endpoint,
 }
 
 
@@ -26,6 +28,7 @@ class EndpointContext:
     project_root: object  # Path of the folder holding conf/, wsdl/, xsd/
     db: object = None  # the hub's store.Database (reference directory)
     access: object = None  # hub.access.AccessControl (the integration check)
+    fanout: object = None  # hub.fanout.FanOutLoop (mailbox deliveries)
 
 
 def build_endpoints(context, services_file="services.toml"):

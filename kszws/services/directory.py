@@ -12,7 +12,7 @@ import datetime
 
 import kszws.compat.spyne  # noqa: F401
 
-from spyne import AnyXml, Application, ServiceBase, rpc
+from spyne import Application, ServiceBase
 from twisted.internet import defer, threads
 
 from kszws import directory, ids
@@ -20,34 +20,26 @@ from kszws.hub import exchange_log, persons
 from kszws.hub.access import local_date
 from kszws.services.retrieve_ti import check_customer
 from kszws.services.runtime import ParsedSoap11, SpyneEndpoint
+from kszws.services.runtime import whole_element_operation as _op
 from kszws.wire import reference_directory as wire
 from kszws.wire.reasons import Refusal
 
 
-def _operation(name, request, response):
-    """A spyne method that hands the whole request element to the gateway."""
-    def method(ctx, _request):
-        return ctx.app.gateway.answer(name, ctx.udc, ctx.in_body_doc)
-    method.__name__ = method.__qualname__ = name  # spyne keys its methods by name
-    return rpc(AnyXml, _body_style="bare", _operation_name=name, _in_message_name=request,
-               _out_message_name=response, _returns=AnyXml)(method)
-
-
 class ReferenceDirectoryService(ServiceBase):
-    register = _operation("register", "registerRequest", "registerResponse")
-    unregister = _operation("unregister", "unregisterRequest", "unregisterResponse")
-    list = _operation("list", "listRequest", "listResponse")
-    consult = _operation("consult", "consultRequest", "consultResponse")
-    bulkRegister = _operation("bulkRegister", "bulkRegisterRequest", "bulkRegisterResponse")
+    register = _op("register", "registerRequest", "registerResponse")
+    unregister = _op("unregister", "unregisterRequest", "unregisterResponse")
+    list = _op("list", "listRequest", "listResponse")
+    consult = _op("consult", "consultRequest", "consultResponse")
+    bulkRegister = _op("bulkRegister", "bulkRegisterRequest", "bulkRegisterResponse")
 
 
 class AccessLogService(ServiceBase):
-    consultAccessLog = _operation("consultAccessLog", "accessLogRequest", "accessLogResponse")
+    consultAccessLog = _op("consultAccessLog", "accessLogRequest", "accessLogResponse")
 
 
 class AuthorizationService(ServiceBase):
-    listAuthorizations = _operation("listAuthorizations", "listAuthorizationsRequest",
-                                    "listAuthorizationsResponse")
+    listAuthorizations = _op("listAuthorizations", "listAuthorizationsRequest",
+                             "listAuthorizationsResponse")
 
 
 def _ssin(raw):

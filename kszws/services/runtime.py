@@ -13,7 +13,7 @@ the reply; tests validate every reply against the published schema.
 """
 import kszws.compat.spyne  # noqa: F401  (must precede any spyne.server import)
 
-from spyne import BODY_STYLE_BARE, BODY_STYLE_EMPTY, MethodContext
+from spyne import BODY_STYLE_BARE, BODY_STYLE_EMPTY, AnyXml, MethodContext, rpc
 from spyne.protocol.soap import Soap11
 from spyne.server import ServerBase
 from twisted.internet import defer
@@ -90,3 +90,14 @@ class SpyneEndpoint:
 def _fault_text(fault):
     return (getattr(fault, "faultstring", None) or str(fault))[:200]
 
+
+
+def whole_element_operation(name, request, response):
+    """A spyne method of a new-style service that hands the whole request element (the
+    parsed tree, ctx.in_body_doc) to the application's gateway: `gateway.answer(name,
+    exchange, element)`; wire/ reads and writes the XML, spyne only dispatches."""
+    def method(ctx, _request):
+        return ctx.app.gateway.answer(name, ctx.udc, ctx.in_body_doc)
+    method.__name__ = method.__qualname__ = name  # spyne keys its methods by name
+    return rpc(AnyXml, _body_style="bare", _operation_name=name, _in_message_name=request,
+               _out_message_name=response, _returns=AnyXml)(method)

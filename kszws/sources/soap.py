@@ -86,8 +86,9 @@ def resource(app):
     return TwistedWebResource(app)
 
 
-def run_worker(build_resource, host, port, ready_fd):
-    """One source worker process: its own reactor and store connection."""
+def run_worker(build_resource, host, port, ready_fd, on_start=None):
+    """One source worker process: its own reactor and store connection. `on_start(reactor)`
+    starts what else the worker does (e.g. pushing mutations)."""
     from twisted.internet import reactor
     from twisted.web.server import Site
 
@@ -98,6 +99,8 @@ def run_worker(build_resource, host, port, ready_fd):
     site.displayTracebacks = False
     processes.listen(reactor, host, port, site)
     processes.worker_signals(reactor)
+    if on_start is not None:
+        on_start(reactor)
     gctuning.tune()
     processes.ready(ready_fd)
     reactor.run(installSignalHandlers=False)

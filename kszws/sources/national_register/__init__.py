@@ -81,7 +81,8 @@ def run(settings, args):
     def worker(ready_fd):
         from kszws.sources import soap
 
-        soap.run_worker(build_resource, source.host, port, ready_fd)
+        soap.run_worker(build_resource, source.host, port, ready_fd,
+                        lambda reactor: start_pushing(settings, source, reactor))
 
     def announce():
         print("kszws source %s ready: http://%s:%d%s (%d persons, %d workers)" % (
@@ -91,3 +92,43 @@ def run(settings, args):
     code = processes.Supervisor(worker, workers, "source worker").run(announce)
     holder.close()
     return code
+
+
+def start_pushing(settings, source, reactor, interval=1.0):
+    """In every worker: whoever holds the push lock pushes the mutations the hub has not
+    acknowledged, every `interval` seconds, until it does (the hub may be down)."""
+    import fcntl
+    import os
+
+    from twisted.internet import task, threads
+
+    from kszws.sources.national_register import mutations
+
+    lock_path = settings.data_dir / ("%s.push.lock" % ID)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    state = {"leader": False, "running": False, "pusher": None}
+
+    def tick():
+        if not state["leader"]:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return  # another worker pushes
+            state["leader"] = True
+        if state["running"]:
+            return
+        if state["pusher"] is None:
+            state["pusher"] = mutations.Pusher(database(settings, source),
+                                               mutations.hub_caller(settings, ID))
+        state["running"] = True
+        d = threads.deferToThread(state["pusher"].push_once)
+        d.addErrback(lambda f: mutations.log.warning(
+            "pushing mutations to the hub failed (retried in %.0f s): %s", interval,
+            f.getErrorMessage()))
+        d.addBoth(lambda _: state.update(running=False))
+
+    loop = task.LoopingCall(tick)
+    loop.clock = reactor
+    loop.start(interval, now=False)
+    return loop

@@ -4,7 +4,8 @@ of family names. Read by the source's SOAP service; written by the population ge
 (and, in later issues, by the mutations the register emits)."""
 from pathlib import Path
 
-from sqlalchemy import Column, Index, Integer, MetaData, String, Table, select
+from sqlalchemy import (Column, DateTime, Index, Integer, MetaData, String, Table, Text,
+                        select)
 
 from kszws import names
 
@@ -80,6 +81,26 @@ household_member = Table(
     Column("entry_date", String(10), nullable=False),
 )
 Index("ix_nr_household_member_household", household_member.c.household_id)
+
+
+# What the register records happened (seed §4.4), numbered without gaps by the register:
+# receivers are told every mutation after the last one they acknowledged.
+mutation = Table(
+    "nr_mutation", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(24), nullable=False),  # birth | death | address | name | ...
+    Column("ssin", String(11), nullable=False),
+    Column("event_date", String(10), nullable=False),
+    Column("payload", Text, nullable=False),  # JSON: what changed
+    Column("recorded_at", DateTime, nullable=False),
+)
+Index("ix_nr_mutation_event_date", mutation.c.event_date)
+
+push = Table(
+    "nr_push", metadata,
+    Column("receiver", String(64), primary_key=True),
+    Column("acked_seq", Integer, nullable=False),
+)
 
 
 def migrate(db):

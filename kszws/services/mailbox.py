@@ -1,0 +1,134 @@
+"""The new-style mailbox services (wire/mailbox.py):
+
+  MutationService  notifyMutations: an authentic source pushes the mutations it recorded;
+                   the hub answers once they and their fan-out are committed (the outbox)
+  MailboxService   listItems, fetchItems, acknowledge: an institution empties its mailbox
+
+Every call is a row of the exchange log, with the SSINs it concerned."""
+import kszws.compat.spyne  # noqa: F401
+
+from spyne import Application, ServiceBase
+from twisted.internet import defer, threads
+
+from kszws import ids, mailbox
+from kszws.registry.access import DATA_SERVICES
+from kszws.services.retrieve_ti import check_customer
+from kszws.services.runtime import ParsedSoap11, SpyneEndpoint
+from kszws.services.runtime import whole_element_operation as _op
+from kszws.wire import mailbox as wire
+from kszws.wire.reasons import Refusal
+
+MUTATION_KINDS = DATA_SERVICES["Mutations"]
+
+
+class MutationService(ServiceBase):
+    notifyMutations = _op("notifyMutations", "notifyMutationsRequest",
+                          "notifyMutationsResponse")
+
+
+class MailboxService(ServiceBase):
+    listItems = _op("listItems", "listItemsRequest", "listItemsResponse")
+    fetchItems = _op("fetchItems", "fetchItemsRequest", "fetchItemsResponse")
+    acknowledge = _op("acknowledge", "acknowledgeRequest", "acknowledgeResponse")
+
+
+class MailboxGateway:
+    def __init__(self, db, clock, fanout):
+        self.db = db
+        self.clock = clock
+        self.fanout = fanout  # server.FanOutLoop: kicked when events are accepted
+
+    def answer(self, operation, exchange, element):
+        exchange.operation = operation
+        return getattr(self, operation)(element, exchange)
+
+    def _in_transaction(self, work):
+        def run():
+            with self.db.engine.begin() as conn:
+                return work(conn)
+        return threads.deferToThread(run)
+
+    @defer.inlineCallbacks
+    def notifyMutations(self, element, exchange):
+        """All or nothing: one bad mutation refuses the message, nothing is kept."""
+        source = exchange.institution
+        if source is None or source.kind != "source":
+            raise Refusal("SEC00012", "only an authentic source reports mutations")
+        pushed = wire.parse_mutations(element)
+        for m in pushed:
+            if m.kind not in MUTATION_KINDS:
+                raise Refusal("MSG00008", "mutation %d: kind %r is not one of %s"
+                              % (m.seq, m.kind[:24], ", ".join(MUTATION_KINDS)))
+            try:
+                ids.ssin(m.ssin)
+            except ids.InvalidIdentifier:
+                raise Refusal("MSG00008", "mutation %d: %r is not a valid SSIN"
+                              % (m.seq, m.ssin[:20])) from None
+        exchange.ssins.update(m.ssin for m in pushed)
+        now = self.clock()
+        accepted, last = yield self._in_transaction(lambda conn: mailbox.accept_mutations(
+            conn, source.id, [mailbox.Mutation(m.seq, m.kind, m.ssin, m.event_date, m.data)
+                              for m in pushed], now))
+        exchange.detail = "%d mutations accepted, %d known; last seq %d" % (
+            accepted, len(pushed) - accepted, last)
+        if accepted and self.fanout is not None:
+            self.fanout.kick()
+        exchange.replied_at = self.clock()
+        return wire.mutations_response(exchange.ticket, exchange.received_at,
+                                       exchange.replied_at, accepted, last)
+
+    @defer.inlineCallbacks
+    def listItems(self, element, exchange):
+        request = self._mailbox_request(element, exchange)
+        found = yield self._in_transaction(lambda conn: mailbox.items(
+            conn, exchange.institution.id, request.after,
+            [request.kind] if request.kind else None, request.types or None,
+            request.max_items + 1))
+        more = len(found) > request.max_items
+        found = found[:request.max_items]
+        exchange.ssins.update(i.ssin for i in found)
+        exchange.replied_at = self.clock()
+        return wire.list_response(request, exchange.ticket, exchange.received_at,
+                                  exchange.replied_at, found, more)
+
+    @defer.inlineCallbacks
+    def fetchItems(self, element, exchange):
+        request = self._mailbox_request(element, exchange)
+        found = yield self._in_transaction(lambda conn: mailbox.items(
+            conn, exchange.institution.id, limit=len(request.ids), unacknowledged=False,
+            ids=request.ids))
+        exchange.ssins.update(i.ssin for i in found)
+        exchange.replied_at = self.clock()
+        return wire.fetch_response(request, exchange.ticket, exchange.received_at,
+                                   exchange.replied_at, found)
+
+    @defer.inlineCallbacks
+    def acknowledge(self, element, exchange):
+        request = self._mailbox_request(element, exchange)
+        now = self.clock()
+        done = yield self._in_transaction(lambda conn: mailbox.acknowledge(
+            conn, exchange.institution.id, request.ids, now))
+        exchange.detail = "%d of %d acknowledged" % (len(done), len(set(request.ids)))
+        exchange.replied_at = self.clock()
+        return wire.acknowledge_response(request, exchange.ticket, exchange.received_at,
+                                         exchange.replied_at, done)
+
+    @staticmethod
+    def _mailbox_request(element, exchange):
+        request = wire.parse_mailbox(element)
+        check_customer(request.cbe_number, exchange.institution)
+        return request
+
+
+def _endpoint(service_class, name, tns, fault):
+    def factory(service, context):
+        app = Application([service_class], tns=tns, name=name, in_protocol=ParsedSoap11(),
+                          out_protocol=ParsedSoap11())
+        app.gateway = MailboxGateway(context.db, context.clock, context.fanout)
+        return SpyneEndpoint(service, app, fault)
+    return factory
+
+
+mutation_endpoint = _endpoint(MutationService, "MutationService", wire.MUTATIONS,
+                              wire.MUTATIONS_FAULT)
+mailbox_endpoint = _endpoint(MailboxService, "MailboxService", wire.MAILBOX, wire.MAILBOX_FAULT)
