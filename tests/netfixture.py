@@ -68,14 +68,15 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def make_project(tmp, database_url="", settings=None, source_timeout=3.0):
+def make_project(tmp, database_url="", settings=None, source_timeout=3.0, institutions=""):
     """Copy conf/, wsdl/, xsd/ into `tmp`, add the test entries, make the PKI.
-    `settings`: kszws.toml keys to change, with their TOML values."""
+    `settings`: kszws.toml keys to change, with their TOML values; `institutions`: more
+    [[institution]] entries."""
     tmp = Path(tmp)
     for folder in ("conf", "wsdl", "xsd", "examples"):
         shutil.copytree(ROOT / folder, tmp / folder)
     with open(tmp / "conf" / "institutions.toml", "a") as fh:
-        fh.write(TEST_INSTITUTIONS)
+        fh.write(TEST_INSTITUTIONS + institutions)
     with open(tmp / "conf" / "services.toml", "a") as fh:
         fh.write(SIGNED_ENDPOINT)
     sources = (tmp / "conf" / "sources.toml").read_text()

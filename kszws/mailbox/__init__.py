@@ -10,7 +10,7 @@ import datetime
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import DateTime, and_, delete, func, insert, literal, select, update
 
 from kszws.clock import naive_utc
 from kszws.store.schema import fanout_pending, mailbox_item, mutation
@@ -35,20 +35,22 @@ def accept_mutations(conn, source, mutations, now):
     seqs = [m.seq for m in mutations]
     known = set(conn.execute(select(mutation.c.seq).where(
         mutation.c.source == source, mutation.c.seq.in_(seqs))).scalars()) if seqs else set()
-    accepted = 0
-    for m in sorted(mutations, key=lambda m: m.seq):
-        if m.seq in known:
-            continue
-        known.add(m.seq)
-        ref = conn.execute(insert(mutation).values(
+    new = {}
+    for m in mutations:  # a seq twice in one message: its first occurrence counts
+        if m.seq not in known and m.seq not in new:
+            new[m.seq] = m
+    if new:
+        conn.execute(insert(mutation), [dict(
             source=source, seq=m.seq, kind=m.kind, ssin=m.ssin, event_date=m.event_date,
             payload=json.dumps(m.data, sort_keys=True, default=str), received_at=now)
-        ).inserted_primary_key[0]
-        conn.execute(insert(fanout_pending).values(kind=MUTATION, ref_id=ref, created_at=now))
-        accepted += 1
-    last = conn.execute(select(func.max(mutation.c.seq)).where(
-        mutation.c.source == source)).scalar()
-    return accepted, last or 0
+            for m in sorted(new.values(), key=lambda m: m.seq)])
+        # Queued in sequence order: the fan-out delivers in the order the source recorded.
+        conn.execute(insert(fanout_pending).from_select(
+            ["kind", "ref_id", "created_at"],
+            select(literal(MUTATION), mutation.c.id, literal(now, DateTime))
+            .where(mutation.c.source == source, mutation.c.seq.in_(sorted(new)))
+            .order_by(mutation.c.seq)))
+    return len(new), last_seq(conn, source)
 
 
 def last_seq(conn, source):
