@@ -109,7 +109,7 @@ def run(name, tmp, database_url, count):
     now = datetime.datetime.now(datetime.timezone.utc)
     rate = accept(db, persons, now)
     t = time.perf_counter()
-    delivered = FanOut(db, registry.access, settings.fanout_batch).run(now)
+    delivered = FanOut(db, registry, settings.fanout_batch).run(now)
     seconds = time.perf_counter() - t
     db.dispose()
     hub = Hub(settings, workers=1).start()

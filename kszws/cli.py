@@ -448,7 +448,7 @@ def _ingest_mutations(settings, registry, args):
     now = utcnow()
     with db.engine.begin() as conn:
         accepted, last = mailbox.accept_mutations(conn, "national-register", batch, now)
-    delivered = FanOut(db, registry.access, settings.fanout_batch).run(now)
+    delivered = FanOut(db, registry, settings.fanout_batch).run(now)
     print("%d mutations ingested (%d already known, last seq %d), %d mailbox items delivered"
           % (accepted, len(batch) - accepted, last, delivered))
     return 0

@@ -61,7 +61,7 @@ def build_site(settings, registry, db, writer):
         [s.accept for s in registry.services.values() if s.accept])
     hub = Hub(authenticator, ReplayCache(db, writer, utcnow), ExchangeLog(db, writer), catalogue,
               identity, utcnow, settings.reply_timestamp_ttl_seconds)
-    fanout = FanOutLoop(FanOut(db, registry.access, settings.fanout_batch), utcnow,
+    fanout = FanOutLoop(FanOut(db, registry, settings.fanout_batch), utcnow,
                         settings.fanout_interval_seconds,
                         datetime.timedelta(days=settings.mailbox_retention_days))
     context = EndpointContext(registry, utcnow, source_clients(registry, identity, reactor),

@@ -57,12 +57,12 @@ def test_fan_out_reaches_exactly_the_registered_and_authorized(db):
         assert mailbox.accept_mutations(conn, "national-register", mutations(), NOW) == (4, 4)
     with db.engine.begin() as conn:  # a resend of what was not acknowledged: nothing twice
         assert mailbox.accept_mutations(conn, "national-register", mutations()[2:], NOW) == (0, 4)
-    assert FanOut(db, reg.access, batch=3).run(NOW) == 5
+    assert FanOut(db, reg, batch=3).run(NOW) == 5
     assert mailbox_of(db, "cpas-eupen") == [(MAX, "address"), (MAX, "birth"), (ANNE, "address")]
     assert mailbox_of(db, "onem-rva") == [(MAX, "address")]  # not births; not Anne (code 0)
     assert mailbox_of(db, "cpas-liege") == [(OLD, "name")]  # via the replaced SSIN only
     assert mailbox_of(db, "cpas-namur") == []
-    assert FanOut(db, reg.access).run(NOW) == 0  # the queue is empty
+    assert FanOut(db, reg).run(NOW) == 0  # the queue is empty
 
 
 def test_pull_acknowledge_redeliver_purge(db):
@@ -70,7 +70,7 @@ def test_pull_acknowledge_redeliver_purge(db):
     setup_directory(db, reg)
     with db.engine.begin() as conn:
         mailbox.accept_mutations(conn, "national-register", mutations(), NOW)
-    FanOut(db, reg.access).run(NOW)
+    FanOut(db, reg).run(NOW)
     with db.engine.connect() as conn:
         first = mailbox.items(conn, "cpas-eupen", limit=2)
         assert [i.type for i in first] == ["address", "birth"]

@@ -1,7 +1,10 @@
-"""The fan-out (seed §4.4): each accepted mutation goes to the mailbox of every institution
-that manages a file on the person on the day of the mutation (the reference directory,
-following SSIN replacements) AND is authorized to receive that kind of mutation
-(conf/access.toml, service "Mutations", a quality code of the authorization); nobody else.
+"""The fan-out (seed §4.4, §4.8): each accepted mutation goes to the mailbox of every
+institution that manages a file on the person on the day of the mutation (the reference
+directory, following SSIN replacements) AND is authorized to receive that kind of mutation
+(conf/access.toml, service "Mutations", a quality code of the authorization); each version
+of an attestation to every institution of its type's destinations (conf/attestations.toml)
+holding a file on the person, in a destination quality code, during the attestation's
+period. Nobody else.
 
 A batch of queued events (mailbox.fanout_pending) becomes mailbox items and leaves the
 queue in ONE transaction: killed half-way, the hub redoes the batch, and the unique
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 from twisted.internet import task, threads
 
 from kszws import mailbox
-from kszws.mailbox import MUTATION
+from kszws.mailbox import ATTESTATION, MUTATION
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +34,10 @@ class _Holder:
 
 
 class FanOut:
-    def __init__(self, db, policy, batch=500):
+    def __init__(self, db, registry, batch=500):
         self.db = db
-        self.policy = policy
+        self.policy = registry.access  # who may receive which mutations
+        self.types = registry.attestation_types  # who receives which attestations
         self.batch = batch
 
     def run(self, now, limit=None):
@@ -53,27 +57,37 @@ class FanOut:
         db = self.db
         with db.write_transaction() as cur:
             lock = " FOR UPDATE SKIP LOCKED" if db.dialect == "postgresql" else ""
-            cur.execute(db.sql("SELECT id, ref_id FROM fanout_pending WHERE kind = ?"
-                               " ORDER BY id LIMIT ?" + lock), [MUTATION, self.batch])
+            cur.execute(db.sql("SELECT id, kind, ref_id FROM fanout_pending ORDER BY id"
+                               " LIMIT ?" + lock), [self.batch])
             pending = cur.fetchall()
             if not pending:
                 return 0, 0
-            events = _select_in(db, cur, "SELECT id, kind, ssin, event_date FROM mutation"
-                                " WHERE id IN (%s)", [ref for _, ref in pending])
-            rows = self._deliveries(cur, sorted(events), now)
+            events = {}  # (kind, ref) -> (type, ssin, start, end): who may receive it
+            for ref, kind, ssin, day in _select_in(
+                    db, cur, "SELECT id, kind, ssin, event_date FROM mutation WHERE id IN (%s)",
+                    [r for _, k, r in pending if k == MUTATION]):
+                events[MUTATION, ref] = (kind, ssin, str(day), str(day))
+            for ref, kind, ssin, start, end in _select_in(
+                    db, cur, "SELECT e.id, a.type, a.ssin, a.start_date, a.end_date"
+                    " FROM attestation_event e JOIN attestation a ON a.id = e.attestation"
+                    " WHERE e.id IN (%s)", [r for _, k, r in pending if k == ATTESTATION]):
+                events[ATTESTATION, ref] = (kind, ssin, str(start), end and str(end))
+            rows = self._deliveries(cur, [(k, r) + events[k, r] for _, k, r in pending
+                                          if (k, r) in events], now)
             if rows:
                 cur.executemany(db.sql(
                     "INSERT INTO mailbox_item (institution, kind, ref_id, type, ssin,"
                     " created_at) VALUES (?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT (institution, kind, ref_id) DO NOTHING"), rows)
             _select_in(db, cur, "DELETE FROM fanout_pending WHERE id IN (%s)",
-                       [pid for pid, _ in pending], fetch=False)
+                       [pid for pid, _, _ in pending], fetch=False)
             return len(pending), len(rows)
 
     def _deliveries(self, cur, events, now):
-        """[(institution, kind, ref_id, type, ssin, created_at)] in event order."""
+        """[(institution, kind, ref_id, type, ssin, created_at)] in event order; `events`
+        are (kind, ref, type, ssin, start, end) with ISO dates (end None: open)."""
         db = self.db
-        ssins = {ssin for _, _, ssin, _ in events}
+        ssins = {e[3] for e in events}
         newer = dict(_select_in(db, cur, "SELECT old_ssin, new_ssin FROM directory_replacement"
                                 " WHERE old_ssin IN (%s)", sorted(ssins)))
         files = defaultdict(list)  # ssin -> [(institution, sector, subsector, code, start, end)]
@@ -83,27 +97,35 @@ class FanOut:
                               sorted(ssins | set(newer.values()))):
             files[row[0]].append(row[1:])
         stamp = db.time_param(now)
-        allowed = {}
+        entitled = {}  # (kind, type, sector, subsector, day) -> quality codes
         rows = []
-        for ref, kind, ssin, day in events:
-            day = str(day)
-            codes_by_institution = defaultdict(set)
-            holders = {}
+        for kind, ref, type_, ssin, start, end in events:
+            codes_by_institution, holders = defaultdict(set), {}
             for s in dict.fromkeys((ssin, newer.get(ssin, ssin))):
-                for inst, sector, subsector, code, start, end in files.get(s, ()):
-                    if str(start) <= day and (end is None or str(end) >= day):
+                for inst, sector, subsector, code, r_start, r_end in files.get(s, ()):
+                    if str(r_start) <= (end or "9999-12-31") and \
+                            (r_end is None or str(r_end) >= start):
                         codes_by_institution[inst].add(code)
                         holders[inst] = (sector, subsector)
             for inst, codes in codes_by_institution.items():
-                key = holders[inst] + (kind, day)
-                if key not in allowed:
-                    allowed[key] = set().union(*(
-                        a.quality_codes for a in self.policy.covering(
-                            _Holder(*holders[inst]), SERVICE, kind, None,
-                            datetime.date.fromisoformat(day))))
-                if codes & allowed[key]:
-                    rows.append((inst, MUTATION, ref, kind, ssin, stamp))
+                key = (kind, type_) + holders[inst] + (start,)
+                if key not in entitled:
+                    entitled[key] = self._entitled(kind, type_, *holders[inst], start)
+                if codes & entitled[key]:
+                    rows.append((inst, kind, ref, type_, ssin, stamp))
         return rows
+
+    def _entitled(self, kind, type_, sector, subsector, day):
+        """The quality codes of a registration that entitle an institution of sector.subsector
+        to this event: the authorizations of the mutation kind, or the attestation type's
+        destinations."""
+        if kind == ATTESTATION:
+            known = self.types.get(type_)
+            return known.destination_codes(sector, subsector) if known else frozenset()
+        return frozenset().union(*(
+            a.quality_codes for a in self.policy.covering(
+                _Holder(sector, subsector), SERVICE, type_, None,
+                datetime.date.fromisoformat(day))))
 
 
 def _select_in(db, cur, statement, values, fetch=True, size=900):

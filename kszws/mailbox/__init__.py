@@ -10,7 +10,7 @@ import datetime
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import DateTime, and_, delete, func, insert, literal, select, update
+from sqlalchemy import DateTime, delete, func, insert, literal, select, update
 
 from kszws.clock import naive_utc
 from kszws.store.schema import fanout_pending, mailbox_item, mutation
@@ -73,11 +73,10 @@ class Item:
 def items(conn, institution, after=0, kinds=None, types=None, limit=100, unacknowledged=True,
           ids=None):
     """The institution's mailbox items with id > `after`, oldest first (so in order per
-    person), filtered by kind, type or `ids`; by default the ones not yet acknowledged."""
-    q = (select(mailbox_item, mutation.c.event_date, mutation.c.payload)
-         .join(mutation, and_(mailbox_item.c.kind == MUTATION,
-                              mailbox_item.c.ref_id == mutation.c.id), isouter=True)
-         .where(mailbox_item.c.institution == institution, mailbox_item.c.id > after)
+    person), filtered by kind, type or `ids`; by default the ones not yet acknowledged.
+    `data` holds what the event says: the mutation's fields, or the attestation's."""
+    q = (select(mailbox_item).where(mailbox_item.c.institution == institution,
+                                    mailbox_item.c.id > after)
          .order_by(mailbox_item.c.id).limit(limit))
     if unacknowledged:
         q = q.where(mailbox_item.c.acked_at.is_(None))
@@ -87,9 +86,35 @@ def items(conn, institution, after=0, kinds=None, types=None, limit=100, unackno
         q = q.where(mailbox_item.c.type.in_(types))
     if ids is not None:
         q = q.where(mailbox_item.c.id.in_(sorted(set(ids))))
-    return [Item(r.id, r.kind, r.type, r.ssin, r.created_at, r.acked_at, r.event_date,
-                 json.loads(r.payload) if r.payload else {})
-            for r in conn.execute(q)]
+    rows = conn.execute(q).all()
+    mutations = {r.id: r for r in conn.execute(select(mutation).where(mutation.c.id.in_(
+        [r.ref_id for r in rows if r.kind == MUTATION])))}
+    from kszws.mailbox import attestations
+
+    events = attestations.events(conn, [r.ref_id for r in rows if r.kind == ATTESTATION])
+    out = []
+    for r in rows:
+        if r.kind == MUTATION:
+            m = mutations[r.ref_id]
+            day, data = m.event_date, json.loads(m.payload)
+        else:
+            action, version, a = events[r.ref_id]
+            day, data = a.start, attestation_data(action, version, a)
+        out.append(Item(r.id, r.kind, r.type, r.ssin, r.created_at, r.acked_at, day, data))
+    return out
+
+
+def attestation_data(action, version, a):
+    """An attestation as the named fields of a mailbox item (the payload's children too)."""
+    from lxml import etree
+
+    data = {"attestationId": a.id, "action": action, "version": version, "status": a.status,
+            "startDate": a.start, "endDate": a.end, "decisionDate": a.decision_date,
+            "reference": a.reference}
+    for child in etree.fromstring(a.payload.encode("utf-8")):
+        if isinstance(child.tag, str):
+            data[etree.QName(child).localname] = child.text
+    return data
 
 
 def acknowledge(conn, institution, ids, now):

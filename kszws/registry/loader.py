@@ -11,8 +11,8 @@ from kszws import ids
 from kszws.config import REQUIRED, ConfigError, read_toml, resolve_under, take
 from kszws.registry.access import (DATA_SERVICES, WITHOUT_LEGAL_CONTEXT, AccessPolicy,
                                    Authorization, Embargo, Exemption)
-from kszws.registry.model import (AUTH_MODES, UNIVERSAL, Institution, QualityCode, Registry,
-                                  Sector, Service, Source)
+from kszws.registry.model import (AUTH_MODES, UNIVERSAL, AttestationType, Institution,
+                                  QualityCode, Registry, Sector, Service, Source)
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
@@ -32,8 +32,10 @@ def load_registry(settings):
     registry = Registry(hub=hub, institutions=institutions, services=services, sectors=sectors,
                         sources=sources, quality_codes=quality_codes)
     access = _load_access(conf / "access.toml", registry)
+    attestation_types = _load_attestation_types(conf / "attestations.toml", registry, settings)
     return Registry(hub=hub, institutions=institutions, services=services, sectors=sectors,
-                    sources=sources, quality_codes=quality_codes, access=access)
+                    sources=sources, quality_codes=quality_codes, access=access,
+                    attestation_types=attestation_types)
 
 
 def _entries(path, raw, table, others=()):
@@ -311,3 +313,61 @@ def _legal_context(path, where, text):
         raise ConfigError(path, where, "a legal context is a non-empty string of at most 64 "
                           "characters, not %r" % (text,))
     return text
+
+
+_TYPE_CODE = re.compile(r"^[a-z0-9_]{1,24}$")
+
+
+def _load_attestation_types(path, registry, settings):
+    """conf/attestations.toml: the catalogue of electronic attestations."""
+    from lxml import etree
+
+    if not path.exists():
+        return {}
+    types = {}
+    known_sectors = {code for code, _ in registry.sectors}
+    for n, entry in enumerate(_entries(path, read_toml(path), "type"), 1):
+        where = "type #%d (%s)" % (n, entry.get("code", "no code"))
+        e = take(entry, path, where, {
+            "code": (str, REQUIRED), "name_nl": (str, REQUIRED), "name_fr": (str, REQUIRED),
+            "publisher_sector": (int, REQUIRED), "legal_basis": (str, REQUIRED),
+            "schema": (str, REQUIRED), "element": (str, REQUIRED),
+            "destination": (list, REQUIRED),
+        })
+        if not _TYPE_CODE.match(e["code"]) or e["code"] in types:
+            raise ConfigError(path, where, "code must be 1-24 of a-z, 0-9, _ and unique")
+        if e["publisher_sector"] not in known_sectors:
+            raise ConfigError(path, where, "publisher_sector %d is not in sectors.toml"
+                              % e["publisher_sector"])
+        schema = _resolve(settings, e["schema"])
+        try:
+            tree = etree.parse(str(schema))
+        except (OSError, etree.XMLSyntaxError) as exc:
+            raise ConfigError(path, where, "schema %s: %s" % (schema, exc)) from None
+        xs = "{http://www.w3.org/2001/XMLSchema}"
+        if tree.getroot().find("%selement[@name='%s']" % (xs, e["element"])) is None:
+            raise ConfigError(path, where, "schema %s declares no element %r"
+                              % (schema, e["element"]))
+        namespace = tree.getroot().get("targetNamespace", "")
+        destinations = []
+        for d in e["destination"]:
+            d = take(d, path, where + " destination", {
+                "sector": (int, REQUIRED), "subsector": (int, None),
+                "quality_codes": (list, REQUIRED)})
+            if (d["sector"], d["subsector"] or 0) not in registry.sectors \
+                    and d["sector"] not in known_sectors:
+                raise ConfigError(path, where, "destination sector %d is not in sectors.toml"
+                                  % d["sector"])
+            for code in d["quality_codes"]:
+                if not isinstance(code, int) or registry.quality_code(d["sector"], code) is None:
+                    raise ConfigError(path, where, "quality code %r is not valid in sector %d"
+                                      % (code, d["sector"]))
+            destinations.append((d["sector"], d["subsector"], frozenset(d["quality_codes"])))
+        if not destinations:
+            raise ConfigError(path, where, "a type needs at least one [[type.destination]]")
+        types[e["code"]] = AttestationType(
+            code=e["code"], name_nl=e["name_nl"], name_fr=e["name_fr"],
+            publisher_sector=e["publisher_sector"], legal_basis=e["legal_basis"],
+            schema=str(schema), element="{%s}%s" % (namespace, e["element"]),
+            destinations=tuple(destinations))
+    return types

@@ -85,6 +85,24 @@ class Source:
 
 
 @dataclass(frozen=True)
+class AttestationType:
+    """A kind of electronic attestation (conf/attestations.toml)."""
+    code: str
+    name_nl: str
+    name_fr: str
+    publisher_sector: int  # only the authentic source's sector may publish it
+    legal_basis: str
+    schema: str  # path of the XSD holding the payload element
+    element: str  # Clark name of the payload element
+    destinations: tuple  # ((sector, subsector or None, frozenset of quality codes), ...)
+
+    def destination_codes(self, sector, subsector):
+        """The quality codes that entitle an institution of sector.subsector to receive it."""
+        return frozenset().union(*(codes for s, sub, codes in self.destinations
+                                   if s == sector and sub in (None, subsector)))
+
+
+@dataclass(frozen=True)
 class Registry:
     hub: Institution
     institutions: dict  # id -> Institution (the hub and sources included)
@@ -93,6 +111,7 @@ class Registry:
     sources: dict = field(default_factory=dict)  # id -> Source
     quality_codes: dict = field(default_factory=dict)  # (sector, code) -> QualityCode
     access: AccessPolicy = field(default_factory=AccessPolicy)  # conf/access.toml
+    attestation_types: dict = field(default_factory=dict)  # code -> AttestationType
 
     def quality_code(self, sector, code):
         """The quality code `code` as valid in `sector` (its own or a universal one), or None."""

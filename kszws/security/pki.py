@@ -30,12 +30,20 @@ def new_key(key_type="rsa2048"):
 def _name(common_name, organization=None, serial_number=None):
     attrs = [x509.NameAttribute(NameOID.COUNTRY_NAME, "BE")]
     if organization:
-        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization[:64]))
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, _upto64(organization)))
     if serial_number:
         # The enterprise number, as Belgian government certificates carry it.
         attrs.append(x509.NameAttribute(NameOID.SERIAL_NUMBER, serial_number))
-    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64]))
+    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, _upto64(common_name)))
     return x509.Name(attrs)
+
+
+def _upto64(text):
+    """X.520 caps these attributes at 64 (cryptography counts UTF-8 bytes): cut whole
+    characters until the text fits."""
+    while len(text.encode("utf-8")) > 64:
+        text = text[:-1]
+    return text
 
 
 def _now():

@@ -5,7 +5,8 @@ of its endpoint, `factory(service, context)`.
 """
 from dataclasses import dataclass
 
-from kszws.services import classic, directory, mailbox, retrieve_ti, testconnection
+from kszws.services import (attestations, classic, directory, mailbox, retrieve_ti,
+                            testconnection)
 
 ENDPOINTS = {
     "TestConnectionService": testconnection.endpoint,
@@ -16,6 +17,7 @@ ENDPOINTS = {
     "AuthorizationService": directory.authorization_endpoint,
     "MutationService": mailbox.mutation_endpoint,
     "MailboxService": mailbox.mailbox_endpoint,
+    "AttestationService": attestations.endpoint,
 }
 
 

@@ -140,3 +140,36 @@ mailbox_item = Table(
 )
 Index("ix_mailbox_item_open", mailbox_item.c.institution, mailbox_item.c.acked_at,
       mailbox_item.c.id)
+
+
+# Electronic attestations (seed §4.8, §4.9): the current version of each, with a stable id,
+# and every version as an event (what the mailboxes deliver). Published by the authentic
+# source of their type only; (publisher, reference) is the publisher's own key, so that a
+# publication sent twice is refused, not duplicated.
+attestation = Table(
+    "attestation", metadata,
+    Column("id", String(36), primary_key=True),  # the stable attestation id (UUID)
+    Column("type", String(24), nullable=False),
+    Column("ssin", String(11), nullable=False),
+    Column("publisher", String(64), nullable=False),
+    Column("reference", String(64), nullable=False),
+    Column("status", String(10), nullable=False),  # active | cancelled
+    Column("version", Integer, nullable=False),
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date),
+    Column("decision_date", Date, nullable=False),
+    Column("payload", Text, nullable=False),  # the payload element, XML
+    Column("created_at", DateTime, nullable=False),
+    Column("changed_at", DateTime, nullable=False),
+    UniqueConstraint("publisher", "reference", name="uq_attestation_reference"),
+)
+Index("ix_attestation_ssin", attestation.c.ssin)
+
+attestation_event = Table(
+    "attestation_event", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("attestation", String(36), ForeignKey("attestation.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("action", String(8), nullable=False),  # create | update | cancel
+    Column("created_at", DateTime, nullable=False),
+)

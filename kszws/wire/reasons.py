@@ -72,6 +72,15 @@ REASONS = _table(
     Reason("DIR00007", "Client", "A line of the load is not valid."),
     Reason("DIR00008", "Client", "The institution manages no file on this person in this "
                                  "quality code for this period."),
+    Reason("ATT00001", "Client", "The attestation type is unknown."),
+    Reason("ATT00002", "Client", "The institution is not the authentic source of this "
+                                 "attestation type."),
+    Reason("ATT00003", "Client", "The payload does not conform to the schema of its "
+                                 "attestation type."),
+    Reason("ATT00004", "Client", "This reference was already published by the institution."),
+    Reason("ATT00005", "Client", "The institution published no such attestation."),
+    Reason("ATT00006", "Client", "The attestation is cancelled."),
+    Reason("ATT00007", "Client", "The SSIN is unknown or cancelled in the National Register."),
     Reason("SRC00001", "Server", "The authentic source did not answer in time or is unreachable.", 503),
     Reason("SRC00002", "Server", "The authentic source refused the request."),
     Reason("SRC00003", "Server", "The authentic source's reply could not be verified."),

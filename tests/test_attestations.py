@@ -1,0 +1,165 @@
+"""Electronic attestations over real HTTP: a CPAS (the authentic source of integration
+income) publishes one; the health insurer holding a file on the person receives it in its
+mailbox and can consult it; nobody else; updates and cancellations follow; bad input is
+refused with its reason code and nothing is half-applied."""
+import datetime
+import time
+
+import pytest
+import zeep
+from lxml import etree
+
+from kszws.client import hub_client
+from tests.netfixture import Hub, Source, make_project, register_in_directory, \
+    seed_national_register
+
+MAX = "70100853190"
+ANNE = "72030512297"
+PAYLOADS = "urn:kszws:types:AttestationPayloads:v1"
+INSURER = "mutualite-chretienne"
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    settings = make_project(tmp_path_factory.mktemp("attestations"))
+    seed_national_register(settings)
+    register_in_directory(settings, [INSURER], [MAX, ANNE], code=1)
+    register_in_directory(settings, ["kinderbijslagfonds"], [MAX], code=101)
+    source = Source(settings).start()
+    try:
+        hub = Hub(settings).start()
+    except Exception:
+        source.stop()
+        raise
+    yield hub
+    hub.stop()
+    source.stop()
+
+
+def customer(net, institution):
+    from kszws.registry import load_registry
+
+    return {"customerIdentification": {
+        "cbeNumber": load_registry(net.settings).institution(institution).cbe}}
+
+
+def service(net, institution):
+    proxy, _ = hub_client(net.settings, "AttestationService", institution, net.url)
+    return proxy
+
+
+def income(amount=125_000, category="ISOLATED", extra=None):
+    root = etree.Element("{%s}integrationIncome" % PAYLOADS, nsmap={"p": PAYLOADS})
+    etree.SubElement(root, "category").text = category
+    etree.SubElement(root, "monthlyAmount").text = str(amount)
+    if extra:
+        etree.SubElement(root, extra).text = "x"
+    return {"_value_1": root}
+
+
+def publish(net, institution="cpas-eupen", ssin=MAX, type_="integration_income",
+            reference="RI-2026-001", payload=None):
+    return service(net, institution).publishAttestation(
+        informationCustomer=customer(net, institution), type=type_, ssin=ssin,
+        reference=reference, period={"startDate": datetime.date(2026, 1, 1)},
+        decisionDate=datetime.date(2025, 12, 15), payload=payload or income())
+
+
+def mailbox(net, institution):
+    proxy, _ = hub_client(net.settings, "MailboxService", institution, net.url)
+    return proxy, customer(net, institution)
+
+
+def delivered(net, institution, count, timeout=20):
+    proxy, who = mailbox(net, institution)
+    deadline = time.monotonic() + timeout
+    while True:
+        items = proxy.listItems(informationCustomer=who, kind="attestation")["item"]
+        if len(items) >= count or time.monotonic() > deadline:
+            return items
+        time.sleep(0.2)
+
+
+def status(reply):
+    return reply["status"]["value"], reply["status"]["code"]
+
+
+def test_publish_deliver_consult_update_cancel(net):
+    published = publish(net)
+    assert status(published) == ("DATA_FOUND", "MSG00000")
+    attestation = published["attestation"][0]
+    assert attestation["version"] == 1 and attestation["status"] == "active"
+    # The health insurer holding a file on Max receives it; the child-benefit fund, whose
+    # file is not in a destination of this type, does not.
+    items = delivered(net, INSURER, 1)
+    assert [(i["type"], i["ssin"]) for i in items] == [("integration_income", MAX)]
+    proxy, who = mailbox(net, INSURER)
+    fields = {f["name"]: f["value"] for f in
+              proxy.fetchItems(informationCustomer=who, id=[items[0]["id"]])["item"][0]["field"]}
+    assert fields["attestationId"] == attestation["attestationId"]
+    assert fields["monthlyAmount"] == "125000" and fields["action"] == "create"
+    assert delivered(net, "kinderbijslagfonds", 1, timeout=2) == []
+    # The insurer consults it; ONEM, neither a destination nor the publisher of integration
+    # income, is refused.
+    seen = service(net, INSURER).consultAttestations(
+        informationCustomer=customer(net, INSURER), ssin=MAX,
+        period={"startDate": datetime.date(2026, 1, 1)})
+    assert [a["attestationId"] for a in seen["attestation"]] == [attestation["attestationId"]]
+    with pytest.raises(zeep.exceptions.Fault) as refused:
+        service(net, "onem-rva").consultAttestations(
+            informationCustomer=customer(net, "onem-rva"), ssin=MAX,
+            type=["integration_income"], period={"startDate": datetime.date(2026, 1, 1)})
+    assert refused.value.detail.findtext(".//reasonCode") == "ACC00002"
+    # Update (version 2), then cancel (version 3): each reaches the mailbox.
+    eupen = service(net, "cpas-eupen")
+    updated = eupen.updateAttestation(
+        informationCustomer=customer(net, "cpas-eupen"),
+        attestationId=attestation["attestationId"],
+        period={"startDate": datetime.date(2026, 1, 1), "endDate": datetime.date(2026, 12, 31)},
+        decisionDate=datetime.date(2026, 2, 1), payload=income(130_000))
+    assert updated["attestation"][0]["version"] == 2
+    cancelled = eupen.cancelAttestation(informationCustomer=customer(net, "cpas-eupen"),
+                                        attestationId=attestation["attestationId"])
+    assert cancelled["attestation"][0]["status"] == "cancelled"
+    items = delivered(net, INSURER, 3)
+    actions = [{f["name"]: f["value"] for f in i["field"]}["action"] for i in
+               proxy.fetchItems(informationCustomer=who, id=[i["id"] for i in items])["item"]]
+    assert actions == ["create", "update", "cancel"]
+    again = eupen.cancelAttestation(informationCustomer=customer(net, "cpas-eupen"),
+                                    attestationId=attestation["attestationId"])
+    assert status(again) == ("NO_RESULT", "ATT00006")
+    # A cancelled attestation is no longer consulted; its publisher still lists it.
+    assert service(net, INSURER).consultAttestations(
+        informationCustomer=customer(net, INSURER), ssin=MAX,
+        period={"startDate": datetime.date(2026, 1, 1)})["attestation"] == []
+    listed = eupen.listAttestations(informationCustomer=customer(net, "cpas-eupen"), ssin=MAX,
+                                    period={"startDate": datetime.date(2026, 1, 1)})
+    assert [(a["status"], a["version"]) for a in listed["attestation"]] == [("cancelled", 3)]
+
+
+@pytest.mark.parametrize("case, code", [
+    (dict(type_="haircut_allowance"), "ATT00001"),
+    (dict(institution="onem-rva"), "ATT00002"),  # not the authentic source of the type
+    (dict(payload=income(extra="unexpected")), "ATT00003"),
+    (dict(payload=income(amount=-5)), "ATT00003"),
+    (dict(ssin="99010190188"), "ATT00007"),  # valid check digits, nobody in the register
+])
+def test_bad_publications_are_refused(net, case, code):
+    reply = publish(net, reference="BAD-%s" % code, **case)
+    assert status(reply) == ("NO_RESULT", code)
+    assert reply["attestation"] == []
+
+
+def test_duplicate_publication_and_foreign_update_are_refused(net):
+    first = publish(net, ssin=ANNE, reference="RI-2026-ANNE")
+    assert status(first)[1] == "MSG00000"
+    assert status(publish(net, ssin=ANNE, reference="RI-2026-ANNE")) == ("NO_RESULT",
+                                                                         "ATT00004")
+    # Another CPAS cannot touch it (and does not learn that it exists).
+    other = service(net, "cpas-charleroi").updateAttestation(
+        informationCustomer=customer(net, "cpas-charleroi"),
+        attestationId=first["attestation"][0]["attestationId"],
+        period={"startDate": datetime.date(2026, 1, 1)}, decisionDate=datetime.date(2026, 1, 1),
+        payload=income())
+    assert status(other) == ("NO_RESULT", "ATT00005")
+    assert len(delivered(net, INSURER, 4)) >= 1  # Anne's reached the insurer
