@@ -12,6 +12,7 @@ from lxml import etree
 from kszws.client import hub_client
 from tests.netfixture import Hub, Source, make_project, register_in_directory, \
     seed_national_register
+from tests.ssdntools import Reply, post_basic, signed_call, ssdn_request
 
 MAX = "70100853190"
 ANNE = "72030512297"
@@ -163,3 +164,50 @@ def test_duplicate_publication_and_foreign_update_are_refused(net):
         payload=income())
     assert status(other) == ("NO_RESULT", "ATT00005")
     assert len(delivered(net, INSURER, 4)) >= 1  # Anne's reached the insurer
+
+
+MANAGE_ATTESTS = "http://www.ksz-bcss.fgov.be/XSD/SSDN/OCMW_CPAS/ManageAttests"
+
+
+def list_of_attestations(ssin, request_type, period=True):
+    """A ListOfAttestationsRequest body, as the PHP client writes it."""
+    search = ("<ns1:SearchPeriod><ns2:StartDate>2020-01-01</ns2:StartDate>"
+              "<ns2:EndDate>2029-12-31</ns2:EndDate></ns1:SearchPeriod>") if period else ""
+    body = ("<ns1:ListOfAttestationsRequest xmlns:ns1='%s' "
+            "xmlns:ns2='http://www.ksz-bcss.fgov.be/XSD/SSDN/Common'>"
+            "<ns1:SocialSecurityUser>%s</ns1:SocialSecurityUser>"
+            "<ns1:RequestType>%s</ns1:RequestType>%s</ns1:ListOfAttestationsRequest>"
+            % (MANAGE_ATTESTS, ssin, request_type, search))
+    return ("OCMWCPASListOfAttestations", "20080317", body)
+
+
+def test_classic_list_of_attestations(net):
+    published = publish(net, ssin=ANNE, reference="RI-2026-CLASSIC")["attestation"][0]
+    reply = signed_call(net, ssdn_request(list_of_attestations(ANNE, "INTEGRATION_INCOME"),
+                                          caller="cpas-eupen"))
+    assert reply.summary(0) == ("YES", 0, [])
+    found = reply.root.findall(".//{%s}Attestation" % MANAGE_ATTESTS)
+    mine = [a for a in found if a.findtext("{%s}Reference" % MANAGE_ATTESTS) == "RI-2026-CLASSIC"]
+    assert len(mine) == 1
+    a = mine[0]
+    assert a.findtext("{%s}SocialSecurityUser" % MANAGE_ATTESTS) == ANNE
+    assert a.findtext("{%s}CPAS_KBOBCE_code" % MANAGE_ATTESTS) == "0212310036"
+    assert a.findtext("{%s}AttestType/{%s}Code" % (MANAGE_ATTESTS, MANAGE_ATTESTS)) == "2"
+    assert a.findtext("{%s}AttestType/{%s}Description" % (MANAGE_ATTESTS, MANAGE_ATTESTS)) \
+        == "Revenu d'intégration / Leefloon"
+    assert a.findtext("{%s}Status" % MANAGE_ATTESTS) == "1"
+    # The prefixes the PHP client looks up: the body element under ns3.
+    assert "<ns3:ListOfAttestationsReply" in reply.text
+    assert published["reference"] == "RI-2026-CLASSIC"
+    # Liege sees no one else's integration-income attestations (only its own: none) ...
+    own = Reply.of(post_basic(net, ssdn_request(list_of_attestations(ANNE, "ALL", False))))
+    assert own.summary(0) == ("YES", 0, [])
+    assert own.root.findall(".//{%s}Attestation" % MANAGE_ATTESTS) == []
+    # ... and is neither publisher nor destination of contribution vouchers: refused, in
+    # the legacy shape.
+    other = Reply.of(post_basic(net, ssdn_request(
+        list_of_attestations(ANNE, "CONTRIBUTION_VOUCHER"))))
+    assert other.summary(0) == ("NO", 10000, ["31008007"])
+    unknown = signed_call(net, ssdn_request(list_of_attestations(ANNE, "STATUT65"),
+                                            caller="cpas-eupen"))
+    assert unknown.summary(0) == ("NO", 10000, ["31008009"])

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from twisted.internet import defer, threads
 
 from kszws import directory
+from kszws.mailbox import attestations
 from kszws.wire.reasons import Refusal
 
 BRUSSELS = None  # set on first use (zoneinfo needs tzdata, a dependency)
@@ -123,3 +124,30 @@ def today_period(exchange):
     """The period of a request that names none: the day it was received."""
     day = local_date(exchange.received_at)
     return day, day
+
+
+def visible_attestations(db, conn, institution, ssin, types, start, end):
+    """The attestations of `types` (registry.AttestationType) on `ssin` that `institution`
+    may see for [start, end], or None when it may see none of these types: those of a type
+    whose destinations include its sector and in whose quality codes it holds a file on the
+    person in the period (the integration check of attestation flows), and those it
+    published itself. Runs in a thread, inside `conn`'s transaction."""
+    raw = conn.connection.dbapi_connection.cursor()
+    try:
+        held = directory.held_codes(db, raw, ssin, institution, start, end)
+    finally:
+        raw.close()
+    entitled = [t.code for t in types
+                if t.destination_codes(institution.sector, institution.subsector) & held]
+    own = [t.code for t in types if t.publisher_sector == institution.sector]
+    if not entitled and not own:
+        return None
+    ssins = {ssin} | set(conn.exec_driver_sql(
+        db.sql("SELECT new_ssin FROM directory_replacement WHERE old_ssin = ?"),
+        (ssin,)).scalars())
+    found = attestations.of_person(conn, ssins, start, end, entitled) if entitled else []
+    if own:
+        found += [a for a in attestations.of_person(conn, ssins, start, end, own,
+                                                    publisher=institution.id)
+                  if a.type not in entitled]
+    return found

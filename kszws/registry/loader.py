@@ -332,7 +332,7 @@ def _load_attestation_types(path, registry, settings):
             "code": (str, REQUIRED), "name_nl": (str, REQUIRED), "name_fr": (str, REQUIRED),
             "publisher_sector": (int, REQUIRED), "legal_basis": (str, REQUIRED),
             "schema": (str, REQUIRED), "element": (str, REQUIRED),
-            "destination": (list, REQUIRED),
+            "destination": (list, REQUIRED), "classic_code": (int, 0),
         })
         if not _TYPE_CODE.match(e["code"]) or e["code"] in types:
             raise ConfigError(path, where, "code must be 1-24 of a-z, 0-9, _ and unique")
@@ -369,5 +369,5 @@ def _load_attestation_types(path, registry, settings):
             code=e["code"], name_nl=e["name_nl"], name_fr=e["name_fr"],
             publisher_sector=e["publisher_sector"], legal_basis=e["legal_basis"],
             schema=str(schema), element="{%s}%s" % (namespace, e["element"]),
-            destinations=tuple(destinations))
+            destinations=tuple(destinations), classic_code=e["classic_code"])
     return types

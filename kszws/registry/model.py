@@ -95,6 +95,7 @@ class AttestationType:
     schema: str  # path of the XSD holding the payload element
     element: str  # Clark name of the payload element
     destinations: tuple  # ((sector, subsector or None, frozenset of quality codes), ...)
+    classic_code: int = 0  # AttestType/Code of classic ListOfAttestations replies
 
     def destination_codes(self, sector, subsector):
         """The quality codes that entitle an institution of sector.subsector to receive it."""

@@ -13,8 +13,9 @@ from lxml import etree
 from spyne import Application, ServiceBase
 from twisted.internet import defer, threads
 
-from kszws import directory, ids
+from kszws import ids
 from kszws.hub import persons
+from kszws.hub.access import visible_attestations
 from kszws.mailbox import attestations as store
 from kszws.services.retrieve_ti import check_customer
 from kszws.services.runtime import ParsedSoap11, SpyneEndpoint
@@ -156,27 +157,8 @@ class AttestationGateway:
             else list(self.registry.attestation_types.values())
 
         def read(conn):
-            raw = conn.connection.dbapi_connection.cursor()
-            try:
-                held = directory.held_codes(self.db, raw, request.ssin, institution,
-                                            request.start, request.end)
-            finally:
-                raw.close()
-            entitled = [t.code for t in types
-                        if t.destination_codes(institution.sector, institution.subsector) & held]
-            own = [t.code for t in types if t.publisher_sector == institution.sector]
-            if not entitled and not own:
-                return None
-            ssins = {request.ssin} | set(conn.exec_driver_sql(
-                self.db.sql("SELECT new_ssin FROM directory_replacement WHERE old_ssin = ?"),
-                (request.ssin,)).scalars())
-            found = store.of_person(conn, ssins, request.start, request.end, entitled) \
-                if entitled else []
-            if own:
-                found += [a for a in store.of_person(conn, ssins, request.start, request.end,
-                                                     own, publisher=institution.id)
-                          if a.type not in entitled]
-            return found
+            return visible_attestations(self.db, conn, institution, request.ssin, types,
+                                        request.start, request.end)
         found = yield self._in_transaction(read)
         if found is None:
             raise Refusal("ACC00002", "%s holds no file on the person in a quality code that "

@@ -14,11 +14,11 @@ from twisted.internet import defer, threads
 
 from kszws import directory, ids
 from kszws.hub import persons
-from kszws.hub.access import local_date
+from kszws.hub.access import local_date, visible_attestations
 from kszws.hub.validation import SchemaCatalogue
 from kszws.services.runtime import ParsedSoap11, SpyneEndpoint
-from kszws.wire import (identify_person, manage_access, perform_investigation,
-                        reference_manager, ssdn, xmlparse)
+from kszws.wire import (identify_person, list_of_attestations, manage_access,
+                        perform_investigation, reference_manager, ssdn, xmlparse)
 from kszws.wire.ns import KSZWS_HUB, q
 from kszws.wire.reasons import Refusal
 
@@ -48,6 +48,8 @@ class SsdnGateway:
                 self.perform_investigation,
             (manage_access.SERVICE_ID, manage_access.VERSION): self.manage_access,
             (reference_manager.SERVICE_ID, reference_manager.VERSION): self.reference_consult,
+            (list_of_attestations.SERVICE_ID, list_of_attestations.VERSION):
+                self.list_of_attestations,
         }
 
     @defer.inlineCallbacks
@@ -168,7 +170,6 @@ class SsdnGateway:
         return ssdn.ServiceResult(perform_investigation.SERVICE_ID, perform_investigation.VERSION,
                                   details, reply)
 
-
     @defer.inlineCallbacks
     def manage_access(self, body, exchange):
         query = manage_access.parse(body)
@@ -213,7 +214,6 @@ class SsdnGateway:
         return ssdn.ServiceResult(manage_access.SERVICE_ID, manage_access.VERSION, details,
                                   manage_access.reply(query, ssin, found, org_units.get))
 
-
     @defer.inlineCallbacks
     def reference_consult(self, body, exchange):
         """Which other sectors know the person: only for an institution that manages a file
@@ -245,6 +245,41 @@ class SsdnGateway:
         result.body = reference_manager.reply(
             found, lambda code: sectors.get((code, 0)), self.registry.quality_code,
             query.descriptions)
+        return result
+
+    @defer.inlineCallbacks
+    def list_of_attestations(self, body, exchange):
+        """The attestations on the person the CPAS may see (hub/access.py): of the types
+        whose destination it is and in which it holds a file on him, and its own."""
+        result = ssdn.ServiceResult(list_of_attestations.SERVICE_ID,
+                                    list_of_attestations.VERSION, [])
+        query = list_of_attestations.parse(body, local_date(exchange.received_at))
+        try:
+            ssin = ids.ssin(query.ssin)
+        except ids.InvalidIdentifier:
+            result.details.append(ssdn.Detail("31007002", [("SocialSecurityUser", query.ssin)]))
+            return result
+        exchange.ssins.add(ssin)
+        known = self.registry.attestation_types
+        if query.request_type == list_of_attestations.ALL:
+            types = list(known.values())
+        elif query.request_type.lower() in known:
+            types = [known[query.request_type.lower()]]
+        else:
+            result.details.append(ssdn.Detail("31008009", [("RequestType", query.request_type)]))
+            return result
+        institution = exchange.institution
+
+        def read():
+            with self.db.engine.connect() as conn:
+                return visible_attestations(self.db, conn, institution, ssin, types,
+                                            query.start, query.end)
+        found = yield threads.deferToThread(read)
+        if found is None:
+            result.details.append(_refused(Refusal("ACC00002"), exchange))
+            return result
+        cbes = {i.id: i.cbe for i in self.registry.institutions.values()}
+        result.body = list_of_attestations.reply(found, known.get, cbes.get)
         return result
 
 
@@ -299,7 +334,7 @@ def endpoint(service, context):
     catalogue = SchemaCatalogue.from_files(xsd_files=[
         root / "SSDNRequest.xsd", root / "IdentifyPersonRequest.xsd",
         root / "PerformInvestigationRequest.xsd", root / "ManageAccessRequest.xsd",
-        root / "ReferenceManagerRequest.xsd"])
+        root / "ReferenceManagerRequest.xsd", root / "ListOfAttestationsRequest.xsd"])
     app = Application([WebServiceConnector], tns=ssdn.CONNECTOR, name="KSZBCSSWebServiceConnector",
                       in_protocol=ParsedSoap11(), out_protocol=ParsedSoap11())
     app.gateway = SsdnGateway(catalogue, persons.NationalRegister(context.sources[service.route]),

@@ -75,6 +75,7 @@ CODES = {
                         "receive these data."),
     "31008007": (ERROR, "The requester manages no file on this person in the reference "
                         "directory, in an authorized quality code, for this period."),
+    "31008009": (ERROR, "The request type is not an attestation type of the catalogue."),
     "21008008": (WARNING, "The Extended data are not given: the requester manages no file on "
                           "this person in an authorized quality code."),
 }
