@@ -147,17 +147,27 @@ def cmd_serve(settings, args):
 def cmd_demo(settings, args):
     from kszws import demo, server
 
+    from kszws import processes
+
     registry = demo.prepare(settings)
-    sources = demo.start_sources(settings, registry)
+    # The hub's port is chosen first (it may be 0: any free one), so that the sources know
+    # where to push their mutations.
+    host = args.host or settings.host
+    holder = processes.bound_socket(host, settings.port if args.port is None else args.port)
+    args.port = holder.getsockname()[1]
+    scheme = "https" if settings.tls_certificate else "http"
+    sources = demo.start_sources(settings, registry, "%s://%s:%d" % (
+        scheme, host if ":" not in host else "[%s]" % host, args.port))
 
     def announce(base, registry):
         info = demo.describe(settings, registry, base)
         print(demo.banner(info, demo.write(settings, info)), flush=True)
 
     try:
-        return server.serve(settings, args.host, args.port, args.workers, announce)
+        return server.serve(settings, host, args.port, args.workers, announce)
     finally:
         demo.stop_sources(sources)
+        holder.close()
 
 
 def cmd_source(settings, args):

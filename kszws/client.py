@@ -56,7 +56,21 @@ def call(settings, service_name, operation, fields, institution_id=None, base_ur
     if len(fields) == 1 and not hasattr(body.type, "elements"):
         result = getattr(proxy, operation)(next(iter(fields.values())))
     else:
-        result = getattr(proxy, operation)(**fields)
+        result = getattr(proxy, operation)(**{k: _any_elements(v) for k, v in fields.items()})
     reply = history.last_received["envelope"] if history.last_received else None
     text = etree.tostring(reply, pretty_print=True).decode() if reply is not None else ""
     return zeep.helpers.serialize_object(result, dict), text
+
+
+def _any_elements(value):
+    """Inside a JSON field, a string that is an XML element becomes one: an xsd:any
+    (`{"payload": {"_value_1": "<p:integrationIncome xmlns:p=...>...</p:...>"}}`)."""
+    if isinstance(value, dict):
+        return {k: _any_elements(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_any_elements(v) for v in value]
+    if isinstance(value, str) and value.startswith("<") and value.endswith(">"):
+        from kszws.wire import xmlparse
+
+        return xmlparse.parse(value.encode("utf-8"))
+    return value

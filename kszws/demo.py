@@ -1,5 +1,6 @@
 """`kszws demo`: the whole network on loopback, described in <data_dir>/demo.json."""
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -20,13 +21,16 @@ def prepare(settings):
     return registry
 
 
-def start_sources(settings, registry, timeout=600):
-    """Every source of conf/sources.toml as a child process (seeded on first start)."""
+def start_sources(settings, registry, hub_url=None, timeout=600):
+    """Every source of conf/sources.toml as a child process (seeded on first start); they
+    push what they record to the hub at `hub_url`."""
     started = []
+    env = dict(os.environ, **({"KSZWS_HUB_URL": hub_url} if hub_url else {}))
     for source in registry.sources.values():
         proc = subprocess.Popen(
             [sys.executable, "-m", "kszws", "--conf", str(settings.conf_dir), "--data-dir",
-             str(settings.data_dir), "source", source.id], stdout=subprocess.PIPE, text=True)
+             str(settings.data_dir), "source", source.id], stdout=subprocess.PIPE, text=True,
+            env=env)
         started.append(proc)
         deadline = time.monotonic() + timeout
         for line in proc.stdout:
@@ -99,6 +103,7 @@ def describe(settings, registry, base):
             "'searchInformation={\"ssin\": \"70100853190\", \"language\": \"nl\"}' "
             "--as %s --url %s" % (signer.cbe, signer.id, base))
     example["walkthrough"] = walkthrough(settings, registry, base)
+    example["mailbox_walkthrough"] = mailbox_walkthrough(settings, registry, base)
     if test is not None and basic is not None:
         example["curl"] = (
             "curl -s -u %s:%s -H 'Content-Type: text/xml; charset=utf-8' "
@@ -157,6 +162,59 @@ def walkthrough(settings, registry, base):
     ]
 
 
+ANNE = "72030512297"
+INCOME = ('<p:integrationIncome xmlns:p=\\"urn:kszws:types:AttestationPayloads:v1\\">'
+          '<category>ISOLATED</category><monthlyAmount>125000</monthlyAmount>'
+          '</p:integrationIncome>')
+
+
+def mailbox_walkthrough(settings, registry, base):
+    """Mutations and attestations through the mailboxes, step by step: [(what, command)].
+    ITEM_ID in a command stands for an item id the step before listed."""
+    needed = {"cpas-eupen", "mutualite-chretienne"} <= set(registry.institutions) and {
+        "MailboxService", "AttestationService", "ReferenceDirectoryService"} <= set(
+        registry.services)
+    if not needed:
+        return []
+
+    def customer(inst):
+        return "'informationCustomer={\"customerIdentification\": {\"cbeNumber\": \"%s\"}}'" \
+            % registry.institution(inst).cbe
+
+    def mailbox(inst, extra=""):
+        return ("kszws call MailboxService listItems %s%s --as %s --url %s"
+                % (customer(inst), extra, inst, base))
+
+    person = ('{\"personData\": {\"lastName\": \"Van den Berghe\", \"firstName\": '
+              '\"Anne-Marie\", \"birthDate\": \"1972-03-05\"}}')
+    return [
+        ("CPAS Eupen registers Anne Van den Berghe (ManageAccess, proof: her identity)",
+         "kszws call KSZBCSSWebServiceConnector sendXML xmlString=@%s --as cpas-eupen --url %s"
+         % (settings.project_root / "examples" / "manage-access-register-anne.xml", base)),
+        ("her health insurer registers her too (ReferenceDirectoryService.register)",
+         "kszws call ReferenceDirectoryService register %s ssin=%s qualityCode=1 "
+         "'period={\"startDate\": \"2026-01-01\"}' 'proof=%s' --as mutualite-chretienne "
+         "--url %s" % (customer("mutualite-chretienne"), ANNE, person, base)),
+        ("the National Register records her move; the source pushes it to the hub",
+         "kszws mutation record address %s 'street=Rue Haute' house_number=12 "
+         "postal_code=4700 municipality=Eupen municipality_nis=63023" % ANNE),
+        ("CPAS Eupen's mailbox holds the address change", mailbox("cpas-eupen")),
+        ("the health insurer's does not: it is not authorized for mutations (conf/access.toml)",
+         mailbox("mutualite-chretienne")),
+        ("CPAS Eupen, authentic source of integration income, publishes Anne's attestation",
+         "kszws call AttestationService publishAttestation %s type=integration_income "
+         "ssin=%s reference=RI-DEMO-1 'period={\"startDate\": \"2026-01-01\"}' "
+         "decisionDate=2025-12-15 'payload={\"_value_1\": \"%s\"}' --as cpas-eupen --url %s"
+         % (customer("cpas-eupen"), ANNE, INCOME, base)),
+        ("the health insurer receives it in its mailbox", mailbox("mutualite-chretienne")),
+        ("... acknowledges it (ITEM_ID: the item's id above)",
+         "kszws call MailboxService acknowledge %s 'id=[ITEM_ID]' --as mutualite-chretienne "
+         "--url %s" % (customer("mutualite-chretienne"), base)),
+        ("... and it is not delivered again", mailbox("mutualite-chretienne")),
+        ("CPAS Eupen did not acknowledge its item: it is delivered again", mailbox("cpas-eupen")),
+    ]
+
+
 def write(settings, info):
     path = settings.data_dir / "demo.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -190,6 +248,10 @@ def banner(info, path):
     if info["example"].get("walkthrough"):
         lines += ["", "The reference directory and the integration check, step by step:"]
         for what, command in info["example"]["walkthrough"]:
+            lines += ["  # " + what, "  " + command]
+    if info["example"].get("mailbox_walkthrough"):
+        lines += ["", "Mutations and attestations through the mailboxes, step by step:"]
+        for what, command in info["example"]["mailbox_walkthrough"]:
             lines += ["  # " + what, "  " + command]
     if "curl" in info["example"]:
         lines += ["", "Or, as a legacy HTTP Basic client:", "  " + info["example"]["curl"]]

@@ -5,6 +5,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -126,9 +127,45 @@ def test_demo_starts_and_describes_the_network(project):
         accesses = json.loads(seen[1])["access"]
         assert [a["outcome"] for a in accesses][:3] == ["REFUSED", "OK", "REFUSED"]
         assert {a["institution"] for a in accesses} == {"CPAS/ÖSHZ Eupen", "CPAS de Charleroi"}
+        _mailbox_walkthrough(project, info["example"]["mailbox_walkthrough"])
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
+
+
+def _mailbox_walkthrough(project, steps):
+    """The mailbox walkthrough as printed: an address change reaches exactly the registered
+    and authorized institutions, an attestation its health insurer; acknowledged items are
+    not delivered again, unacknowledged ones are."""
+    def call(command):
+        result = run(project, *shlex.split(command)[1:])
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def items(command, until=lambda found: True, timeout=30):
+        deadline = time.monotonic() + timeout
+        while True:
+            found = json.loads(call(command))["item"]
+            if until(found) or time.monotonic() > deadline:
+                return found
+            time.sleep(0.5)
+
+    (register, insurer_registers, move, eupen_box, insurer_box, publish, insurer_gets,
+     acknowledge, insurer_again, eupen_again) = [command for _, command in steps]
+    assert 'ok="YES"' in call(register)
+    assert json.loads(call(insurer_registers))["status"]["code"] == "MSG00000"
+    call(move)
+    found = items(eupen_box, until=lambda found: found)
+    assert [(i["kind"], i["type"], i["ssin"]) for i in found] == [
+        ("mutation", "address", "72030512297")]
+    assert items(insurer_box) == []  # registered, but not authorized for mutations
+    assert json.loads(call(publish))["status"]["code"] == "MSG00000"
+    received = items(insurer_gets, until=lambda found: found)
+    assert [(i["kind"], i["type"]) for i in received] == [("attestation", "integration_income")]
+    done = json.loads(call(acknowledge.replace("ITEM_ID", str(received[0]["id"]))))
+    assert done["acknowledged"] == [received[0]["id"]]
+    assert items(insurer_again) == []
+    assert [i["id"] for i in items(eupen_again)] == [found[0]["id"]]
 
 
 def _registered_examples(project, info):

@@ -106,6 +106,26 @@ def test_address_change_reaches_exactly_the_registered_and_authorized(net):
     db.dispose()
 
 
+def test_every_pull_and_acknowledgement_is_logged(net):
+    from kszws.hub import exchange_log
+    from kszws.store import Database
+
+    wait_for(lambda: listed(net, "onem-rva"))
+    db = Database(net.settings.store_url)
+    try:
+        rows = exchange_log.search(db, service="MailboxService", limit=500)
+        pushes = exchange_log.search(db, service="MutationService", limit=50)
+    finally:
+        db.dispose()
+    operations = {(r["caller"], r["operation"]) for r in rows}
+    assert ("cpas-eupen", "listItems") in operations
+    assert ("cpas-eupen", "fetchItems") in operations
+    assert ("cpas-eupen", "acknowledge") in operations
+    # The pulls that gave Max's item name him: "who consulted my data" sees them.
+    assert any(MAX in r["subjects"] for r in rows if r["operation"] == "listItems")
+    assert any(r["caller"] == "national-register" and r["outcome"] == "OK" for r in pushes)
+
+
 def test_the_daily_batch_file_brings_nothing_twice(net, tmp_path):
     wait_for(lambda: listed(net, "onem-rva"))  # the push of the first test went through
     batch = tmp_path / "batch.jsonl"
