@@ -428,7 +428,7 @@ def _ingest_mutations(settings, registry, args):
     then delivers them to the mailboxes."""
     from kszws import ids, mailbox
     from kszws.clock import utcnow
-    from kszws.hub.fanout import FanOut
+    from kszws.hub.fanout import FanOut, accept_mutations
     from kszws.registry.access import DATA_SERVICES
     from kszws.store import database_from_settings
 
@@ -457,7 +457,7 @@ def _ingest_mutations(settings, registry, args):
     db.migrate()
     now = utcnow()
     with db.engine.begin() as conn:
-        accepted, last = mailbox.accept_mutations(conn, "national-register", batch, now)
+        accepted, last = accept_mutations(conn, "national-register", batch, now)
     delivered = FanOut(db, registry, settings.fanout_batch).run(now)
     print("%d mutations ingested (%d already known, last seq %d), %d mailbox items delivered"
           % (accepted, len(batch) - accepted, last, delivered))

@@ -96,3 +96,24 @@ def test_pull_acknowledge_redeliver_purge(db):
         assert mailbox.purge(conn, NOW + datetime.timedelta(days=31),
                              datetime.timedelta(days=30)) == 1
     assert len(mailbox_of(db, "cpas-eupen", unacknowledged=False)) == 2
+
+
+def test_an_ssin_replacement_moves_the_registrations(db):
+    from kszws.hub.fanout import accept_mutations
+
+    reg = registry()
+    old, new = "85073003328", "85073003427"
+    with db.engine.begin() as conn:
+        directory.register(conn, NOW, old, reg.institution("cpas-eupen"), reg.quality_code(17, 1),
+                           datetime.date(2026, 1, 1))
+    with db.engine.begin() as conn:
+        accept_mutations(conn, "national-register", [
+            mailbox.Mutation(1, "ssin_replacement", old, datetime.date(2026, 6, 1),
+                             {"new_ssin": new}),
+            mailbox.Mutation(2, "address", new, datetime.date(2026, 6, 2), {"street": "x"})],
+            NOW)
+    with db.engine.connect() as conn:
+        moved = directory.registrations(conn, new, datetime.date(2026, 6, 1), None)
+    assert [(r.ssin, r.institution) for r in moved] == [(new, "cpas-eupen")]
+    FanOut(db, reg).run(NOW)
+    assert mailbox_of(db, "cpas-eupen") == [(old, "ssin_replacement"), (new, "address")]

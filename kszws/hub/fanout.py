@@ -18,12 +18,23 @@ from dataclasses import dataclass
 
 from twisted.internet import task, threads
 
-from kszws import mailbox
+from kszws import directory, ids, mailbox
 from kszws.mailbox import ATTESTATION, MUTATION
 
 log = logging.getLogger(__name__)
 
 SERVICE = "Mutations"
+
+
+def accept_mutations(conn, source, mutations, now):
+    """mailbox.accept_mutations, and the reference directory follows the SSIN replacements
+    among them (registrations move to the new SSIN), in the same transaction."""
+    accepted, last = mailbox.accept_mutations(conn, source, mutations, now)
+    for m in mutations:
+        new = (m.data or {}).get("new_ssin")
+        if m.kind == "ssin_replacement" and new and ids.is_ssin(new):
+            directory.follow_replacement(conn, now, m.ssin, ids.ssin(new))
+    return accepted, last
 
 
 @dataclass(frozen=True)

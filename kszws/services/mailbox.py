@@ -11,6 +11,7 @@ from spyne import Application, ServiceBase
 from twisted.internet import defer, threads
 
 from kszws import ids, mailbox
+from kszws.hub.fanout import accept_mutations
 from kszws.registry.access import DATA_SERVICES
 from kszws.services.retrieve_ti import check_customer
 from kszws.services.runtime import ParsedSoap11, SpyneEndpoint
@@ -66,7 +67,7 @@ class MailboxGateway:
                               % (m.seq, m.ssin[:20])) from None
         exchange.ssins.update(m.ssin for m in pushed)
         now = self.clock()
-        accepted, last = yield self._in_transaction(lambda conn: mailbox.accept_mutations(
+        accepted, last = yield self._in_transaction(lambda conn: accept_mutations(
             conn, source.id, [mailbox.Mutation(m.seq, m.kind, m.ssin, m.event_date, m.data)
                               for m in pushed], now))
         exchange.detail = "%d mutations accepted, %d known; last seq %d" % (
