@@ -3,8 +3,8 @@ import os
 import pytest
 
 from kszws.store import Database
-from tests.netfixture import (CBSS, Hub, Source, drop_postgres_schema, make_project,
-                              postgres_schema_url, seed_national_register)
+from tests.netfixture import (CBSS, Hub, drop_postgres_schema, make_project,
+                              postgres_schema_url, start_network, stop_network)
 
 PG_URL = os.environ.get("KSZWS_TEST_DATABASE_URL", "")
 
@@ -62,15 +62,6 @@ def pg_net(tmp_path_factory):
 @pytest.fixture(scope="module")
 def classic_net(tmp_path_factory):
     """The hub with the National Register source running (seeded: tests/netfixture.py)."""
-    settings = make_project(tmp_path_factory.mktemp("classic"))
-    seed_national_register(settings)
-    source = Source(settings).start()
-    try:
-        hub = Hub(settings).start()
-    except Exception:
-        source.stop()  # a hub that does not start must not leave its source running
-        raise
-    hub.source = source
+    hub = start_network(make_project(tmp_path_factory.mktemp("classic")))
     yield hub
-    hub.stop()
-    source.stop()
+    stop_network(hub)

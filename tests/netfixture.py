@@ -259,3 +259,22 @@ class Source(KszwsProcess):
     def start(self, timeout=120):
         self.launch(["source", self.name], "ready:", timeout)
         return self
+
+
+def start_network(settings):
+    """The National Register source (seeded) and the hub, as the hub's tests need them; the
+    hub knows its source as `hub.source`. A hub that does not start leaves nothing running."""
+    seed_national_register(settings)
+    source = Source(settings).start()
+    try:
+        hub = Hub(settings).start()
+    except Exception:
+        source.stop()
+        raise
+    hub.source = source
+    return hub
+
+
+def stop_network(hub):
+    hub.stop()
+    hub.source.stop()

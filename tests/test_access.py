@@ -11,8 +11,7 @@ from lxml import etree
 from kszws.client import hub_client
 from kszws.hub import exchange_log
 from kszws.store.db import Database
-from tests.netfixture import Hub, Source, make_project, register_in_directory, \
-    seed_national_register
+from tests.netfixture import make_project, register_in_directory, start_network, stop_network
 from tests.ssdntools import (Reply, identify, investigate, manage, post_basic, signed_call,
                              ssdn_request)
 
@@ -29,16 +28,9 @@ def net(tmp_path_factory):
     access.write_text(access.read_text().replace(
         'data_protection_officers = ["kszws-hub"]',
         'data_protection_officers = ["kszws-hub", "test-lino"]'))
-    seed_national_register(settings)
-    source = Source(settings).start()
-    try:
-        hub = Hub(settings).start()
-    except Exception:
-        source.stop()  # a hub that does not start must not leave its source running
-        raise
+    hub = start_network(settings)
     yield hub
-    hub.stop()
-    source.stop()
+    stop_network(hub)
 
 
 def eupen(net, *requests_):

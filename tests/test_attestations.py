@@ -10,8 +10,7 @@ import zeep
 from lxml import etree
 
 from kszws.client import hub_client
-from tests.netfixture import Hub, Source, make_project, register_in_directory, \
-    seed_national_register
+from tests.netfixture import make_project, register_in_directory, start_network, stop_network
 from tests.ssdntools import Reply, post_basic, signed_call, ssdn_request
 
 MAX = "70100853190"
@@ -23,18 +22,11 @@ INSURER = "mutualite-chretienne"
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
     settings = make_project(tmp_path_factory.mktemp("attestations"))
-    seed_national_register(settings)
     register_in_directory(settings, [INSURER], [MAX, ANNE], code=1)
     register_in_directory(settings, ["kinderbijslagfonds"], [MAX], code=101)
-    source = Source(settings).start()
-    try:
-        hub = Hub(settings).start()
-    except Exception:
-        source.stop()
-        raise
+    hub = start_network(settings)
     yield hub
-    hub.stop()
-    source.stop()
+    stop_network(hub)
 
 
 def customer(net, institution):

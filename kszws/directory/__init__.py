@@ -251,8 +251,8 @@ def _write_load(db, now, institution, staged, rejected, quality_codes):
             "INSERT INTO directory_registration (ssin, sector, subsector, institution,"
             " quality_code, phase, register, start_date, end_date, created_at, changed_at)"
             " SELECT ssin, ?, ?, ?, quality_code, 0, register, start_date, end_date, ?, ?"
-            " FROM kszws_stage ORDER BY ssin"), [institution.sector, institution.subsector, institution.id,
-                                   stamp, stamp])
+            " FROM kszws_stage ORDER BY ssin"),
+            [institution.sector, institution.subsector, institution.id, stamp, stamp])
         accepted = cur.rowcount
         cur.execute("DROP TABLE kszws_stage")
         if db.dialect == "postgresql" and accepted >= 10_000:

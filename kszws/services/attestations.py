@@ -11,14 +11,14 @@ import kszws.compat.spyne  # noqa: F401
 
 from lxml import etree
 from spyne import Application, ServiceBase
-from twisted.internet import defer, threads
+from twisted.internet import defer
 
 from kszws import ids
 from kszws.hub import persons
 from kszws.hub.access import visible_attestations
 from kszws.mailbox import attestations as store
 from kszws.services.retrieve_ti import check_customer
-from kszws.services.runtime import ParsedSoap11, SpyneEndpoint
+from kszws.services.runtime import ParsedSoap11, SpyneEndpoint, in_transaction
 from kszws.services.runtime import whole_element_operation as _op
 from kszws.wire import attestation as wire
 from kszws.wire.reasons import Refusal
@@ -82,11 +82,6 @@ class AttestationGateway:
         return wire.response(operation + "Response", request, exchange.ticket,
                              exchange.received_at, exchange.replied_at, code, found, cbes.get)
 
-    def _in_transaction(self, work):
-        def run():
-            with self.db.engine.begin() as conn:
-                return work(conn)
-        return threads.deferToThread(run)
 
     def _type(self, code, publisher=None):
         known = self.registry.attestation_types.get(code or "")
@@ -128,7 +123,7 @@ class AttestationGateway:
                                    request.reference, request.start, request.end,
                                    request.decision_date, payload)
             return [store.get(conn, new_id)]
-        return self._queued((yield self._in_transaction(work)))
+        return self._queued((yield in_transaction(self.db, work)))
 
     @defer.inlineCallbacks
     def updateAttestation(self, request, exchange):
@@ -141,12 +136,12 @@ class AttestationGateway:
             payload = self._payload(self._type(current.type, institution), request.payload)
             return [store.update_(conn, now, institution.id, current.id, request.start,
                                   request.end, request.decision_date, payload)]
-        return self._queued((yield self._in_transaction(work)))
+        return self._queued((yield in_transaction(self.db, work)))
 
     @defer.inlineCallbacks
     def cancelAttestation(self, request, exchange):
         institution, now = exchange.institution, self.clock()
-        found = yield self._in_transaction(lambda conn: [store.cancel(
+        found = yield in_transaction(self.db, lambda conn: [store.cancel(
             conn, now, institution.id, request.attestation_id or "")])
         return self._queued(found)
 
@@ -159,7 +154,7 @@ class AttestationGateway:
         def read(conn):
             return visible_attestations(self.db, conn, institution, request.ssin, types,
                                         request.start, request.end)
-        found = yield self._in_transaction(read)
+        found = yield in_transaction(self.db, read)
         if found is None:
             raise Refusal("ACC00002", "%s holds no file on the person in a quality code that "
                           "entitles it to these attestations" % institution.id)
@@ -170,7 +165,7 @@ class AttestationGateway:
         """What the institution itself published on the person, cancelled ones included."""
         institution = exchange.institution
         types = [self._type(t).code for t in request.types] if request.types else None
-        found = yield self._in_transaction(lambda conn: store.of_person(
+        found = yield in_transaction(self.db, lambda conn: store.of_person(
             conn, {request.ssin}, request.start, request.end, types, publisher=institution.id,
             include_cancelled=True))
         return found

@@ -19,7 +19,7 @@ from kszws import directory, ids
 from kszws.hub import exchange_log, persons
 from kszws.hub.access import local_date
 from kszws.services.retrieve_ti import check_customer
-from kszws.services.runtime import ParsedSoap11, SpyneEndpoint
+from kszws.services.runtime import ParsedSoap11, SpyneEndpoint, in_transaction
 from kszws.services.runtime import whole_element_operation as _op
 from kszws.wire import reference_directory as wire
 from kszws.wire.reasons import Refusal
@@ -86,11 +86,6 @@ class DirectoryGateway:
                                        exchange.received_at, exchange.replied_at, code, found,
                                        cbe_of, information)
 
-    def _in_thread(self, work):
-        def run():
-            with self.db.engine.begin() as conn:
-                return work(conn)
-        return threads.deferToThread(run)
 
     def _quality(self, institution, code):
         return self.registry.quality_code(institution.sector, code) if code is not None \
@@ -117,7 +112,7 @@ class DirectoryGateway:
             return directory.registrations(conn, ssin, request.start, request.end,
                                            institution=institution.id)
         try:
-            found = yield self._in_thread(apply)
+            found = yield in_transaction(self.db, apply)
         except directory.Conflict as conflict:
             # Named by its code only: the other institution's file is not the caller's.
             return "DIR00001", [], [("qualityCode", conflict.code)]
@@ -132,7 +127,7 @@ class DirectoryGateway:
                                          request.quality_code)
             return ended, directory.registrations(conn, request.ssin, request.start, None,
                                                   institution=institution.id)
-        ended, found = yield self._in_thread(apply)
+        ended, found = yield in_transaction(self.db, apply)
         return ("MSG00000" if ended else "DIR00004"), found, [("ended", ended)]
 
     @defer.inlineCallbacks
@@ -140,7 +135,7 @@ class DirectoryGateway:
         """The institution's own registrations on the person (another institution's file
         is not its to see; `consult` gives the other sectors)."""
         institution = exchange.institution
-        found = yield self._in_thread(lambda conn: directory.registrations(
+        found = yield in_transaction(self.db, lambda conn: directory.registrations(
             conn, request.ssin, request.start, request.end, institution=institution.id))
         return "MSG00000", found, []
 
@@ -158,7 +153,7 @@ class DirectoryGateway:
             return [r for r in directory.registrations(conn, request.ssin, request.start,
                                                        request.end)
                     if r.sector != institution.sector]
-        found = yield self._in_thread(read)
+        found = yield in_transaction(self.db, read)
         if found is None:
             return "DIR00008", [], []
         return "MSG00000", found, []

@@ -8,13 +8,13 @@ Every call is a row of the exchange log, with the SSINs it concerned."""
 import kszws.compat.spyne  # noqa: F401
 
 from spyne import Application, ServiceBase
-from twisted.internet import defer, threads
+from twisted.internet import defer
 
 from kszws import ids, mailbox
 from kszws.hub.fanout import accept_mutations
 from kszws.registry.access import DATA_SERVICES
 from kszws.services.retrieve_ti import check_customer
-from kszws.services.runtime import ParsedSoap11, SpyneEndpoint
+from kszws.services.runtime import ParsedSoap11, SpyneEndpoint, in_transaction
 from kszws.services.runtime import whole_element_operation as _op
 from kszws.wire import mailbox as wire
 from kszws.wire.reasons import Refusal
@@ -43,11 +43,6 @@ class MailboxGateway:
         exchange.operation = operation
         return getattr(self, operation)(element, exchange)
 
-    def _in_transaction(self, work):
-        def run():
-            with self.db.engine.begin() as conn:
-                return work(conn)
-        return threads.deferToThread(run)
 
     @defer.inlineCallbacks
     def notifyMutations(self, element, exchange):
@@ -67,7 +62,7 @@ class MailboxGateway:
                               % (m.seq, m.ssin[:20])) from None
         exchange.ssins.update(m.ssin for m in pushed)
         now = self.clock()
-        accepted, last = yield self._in_transaction(lambda conn: accept_mutations(
+        accepted, last = yield in_transaction(self.db, lambda conn: accept_mutations(
             conn, source.id, [mailbox.Mutation(m.seq, m.kind, m.ssin, m.event_date, m.data)
                               for m in pushed], now))
         exchange.detail = "%d mutations accepted, %d known; last seq %d" % (
@@ -81,7 +76,7 @@ class MailboxGateway:
     @defer.inlineCallbacks
     def listItems(self, element, exchange):
         request = self._mailbox_request(element, exchange)
-        found = yield self._in_transaction(lambda conn: mailbox.items(
+        found = yield in_transaction(self.db, lambda conn: mailbox.items(
             conn, exchange.institution.id, request.after,
             [request.kind] if request.kind else None, request.types or None,
             request.max_items + 1))
@@ -95,7 +90,7 @@ class MailboxGateway:
     @defer.inlineCallbacks
     def fetchItems(self, element, exchange):
         request = self._mailbox_request(element, exchange)
-        found = yield self._in_transaction(lambda conn: mailbox.items(
+        found = yield in_transaction(self.db, lambda conn: mailbox.items(
             conn, exchange.institution.id, limit=len(request.ids), unacknowledged=False,
             ids=request.ids))
         exchange.ssins.update(i.ssin for i in found)
@@ -107,7 +102,7 @@ class MailboxGateway:
     def acknowledge(self, element, exchange):
         request = self._mailbox_request(element, exchange)
         now = self.clock()
-        done = yield self._in_transaction(lambda conn: mailbox.acknowledge(
+        done = yield in_transaction(self.db, lambda conn: mailbox.acknowledge(
             conn, exchange.institution.id, request.ids, now))
         exchange.detail = "%d of %d acknowledged" % (len(done), len(set(request.ids)))
         exchange.replied_at = self.clock()

@@ -16,7 +16,7 @@ import kszws.compat.spyne  # noqa: F401  (must precede any spyne.server import)
 from spyne import BODY_STYLE_BARE, BODY_STYLE_EMPTY, AnyXml, MethodContext, rpc
 from spyne.protocol.soap import Soap11
 from spyne.server import ServerBase
-from twisted.internet import defer
+from twisted.internet import defer, threads
 
 from kszws.wire import newstyle, soap
 from kszws.wire.reasons import Refusal
@@ -101,3 +101,12 @@ def whole_element_operation(name, request, response):
     method.__name__ = method.__qualname__ = name  # spyne keys its methods by name
     return rpc(AnyXml, _body_style="bare", _operation_name=name, _in_message_name=request,
                _out_message_name=response, _returns=AnyXml)(method)
+
+
+def in_transaction(db, work):
+    """Deferred[work(conn)], run in a thread inside one transaction of `db`: everything
+    `work` writes is committed together, or nothing is."""
+    def run():
+        with db.engine.begin() as conn:
+            return work(conn)
+    return threads.deferToThread(run)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from kszws.wire import newstyle
-from kszws.wire.reasons import REASONS, Refusal
+from kszws.wire.reasons import Refusal
 
 INTF = "urn:kszws:intf:AttestationService:v1"
 FAULT = "{%s}attestationFault" % INTF
@@ -58,18 +58,8 @@ def parse(element):
 
 
 def response(local, request, ticket, received, replied, code, attestations=(), cbe_of=None):
-    root = etree.Element("{%s}%s" % (INTF, local), nsmap={"ns0": INTF})
-    info = request.element.find("informationCustomer")
-    if info is not None:
-        root.append(etree.fromstring(etree.tostring(info)))
-    newstyle.information_cbss(root, ticket, received, replied)
-    status = etree.SubElement(root, "status")
-    reason = REASONS[code]
-    etree.SubElement(status, "value").text = (
-        "DATA_FOUND" if attestations else "NO_DATA_FOUND") \
-        if reason.severity == "INFORMATION" else "NO_RESULT"
-    etree.SubElement(status, "code").text = code
-    etree.SubElement(status, "description").text = reason.diagnostic
+    root = newstyle.response("{%s}%s" % (INTF, local), request.element, ticket, received,
+                             replied, code, bool(attestations))
     for a in attestations:
         elt = etree.SubElement(root, "attestation")
         for tag, value in (("attestationId", a.id), ("type", a.type), ("ssin", a.ssin),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from kszws.wire import newstyle
-from kszws.wire.reasons import REASONS, Refusal
+from kszws.wire.reasons import Refusal
 
 MUTATIONS = "urn:kszws:intf:MutationService:v1"
 MAILBOX = "urn:kszws:intf:MailboxService:v1"
@@ -80,16 +80,8 @@ def parse_mailbox(element):
 
 
 def _response(local, request, ticket, received, replied, found):
-    root = etree.Element("{%s}%s" % (MAILBOX, local), nsmap={"ns0": MAILBOX})
-    info = request.element.find("informationCustomer")
-    if info is not None:
-        root.append(etree.fromstring(etree.tostring(info)))
-    newstyle.information_cbss(root, ticket, received, replied)
-    status = etree.SubElement(root, "status")
-    etree.SubElement(status, "value").text = "DATA_FOUND" if found else "NO_DATA_FOUND"
-    etree.SubElement(status, "code").text = "MSG00000"
-    etree.SubElement(status, "description").text = REASONS["MSG00000"].diagnostic
-    return root
+    return newstyle.response("{%s}%s" % (MAILBOX, local), request.element, ticket, received,
+                             replied, "MSG00000", found)
 
 
 def _item(parent, item, with_fields):

@@ -43,3 +43,25 @@ def cbss_fault(tag, code, ticket, received, replied, diagnostic=None, informatio
     information_cbss(elt, ticket, received, replied)
     message(elt, "detail", code, diagnostic, information)
     return elt
+
+
+def response(tag, request_element, ticket, received, replied, code, found, information=()):
+    """The head of a kszws new-style response `tag`: the request's informationCustomer
+    echoed, informationCBSS, and a status: DATA_FOUND / NO_DATA_FOUND when `code` is an
+    INFORMATION reason (MSG00000...), NO_RESULT for a business refusal (its code)."""
+    root = etree.Element(tag, nsmap={"ns0": tag[1:].split("}")[0]})
+    info = request_element.find("informationCustomer")
+    if info is not None:
+        root.append(etree.fromstring(etree.tostring(info)))
+    information_cbss(root, ticket, received, replied)
+    reason = REASONS[code]
+    status = etree.SubElement(root, "status")
+    etree.SubElement(status, "value").text = ("DATA_FOUND" if found else "NO_DATA_FOUND") \
+        if reason.severity == "INFORMATION" else "NO_RESULT"
+    etree.SubElement(status, "code").text = code
+    etree.SubElement(status, "description").text = reason.diagnostic
+    for name, value in list(information)[:15]:
+        item = etree.SubElement(status, "information")
+        etree.SubElement(item, "fieldName").text = name
+        etree.SubElement(item, "fieldValue").text = str(value)[:256]
+    return root

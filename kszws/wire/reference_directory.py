@@ -10,7 +10,7 @@ from lxml import etree
 
 from kszws.wire import newstyle
 from kszws.wire.identify_person import Names
-from kszws.wire.reasons import REASONS, Refusal
+from kszws.wire.reasons import Refusal
 
 DIRECTORY = "urn:kszws:intf:ReferenceDirectoryService:v1"
 ACCESS_LOG = "urn:kszws:intf:AccessLogService:v1"
@@ -100,21 +100,8 @@ def parse(element):
 
 
 def _response(tag, request, ticket, received, replied, code, found, information=()):
-    root = etree.Element(tag, nsmap={"ns0": tag[1:].split("}")[0]})
-    info = request.element.find("informationCustomer")
-    if info is not None:
-        root.append(etree.fromstring(etree.tostring(info)))
-    newstyle.information_cbss(root, ticket, received, replied)
-    status = etree.SubElement(root, "status")
-    etree.SubElement(status, "value").text = ("DATA_FOUND" if found else "NO_DATA_FOUND") \
-        if REASONS[code].severity == "INFORMATION" else "NO_RESULT"
-    etree.SubElement(status, "code").text = code
-    etree.SubElement(status, "description").text = REASONS[code].diagnostic
-    for name, value in list(information)[:15]:
-        item = etree.SubElement(status, "information")
-        etree.SubElement(item, "fieldName").text = name
-        etree.SubElement(item, "fieldValue").text = str(value)[:256]
-    return root
+    return newstyle.response(tag, request.element, ticket, received, replied, code, found,
+                             information)
 
 
 def _text(parent, tag, value):
