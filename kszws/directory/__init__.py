@@ -201,20 +201,24 @@ def bulk_register(db, now, institution, rows, quality_codes):
 
 def bulk_load(db, now, institution, chunks, quality_codes):
     """`bulk_register` for a large load given in chunks (each its own transaction):
-    yields (accepted, rejected) per chunk. Chunk k+1 is validated in a thread while chunk
-    k is written (the database drivers release the GIL), so the load goes at the pace of
-    the slower of the two rather than of their sum."""
-    from concurrent.futures import ThreadPoolExecutor
+    yields (accepted, rejected) per chunk. Chunk k+1 is validated in a child process while
+    chunk k is written, so the load goes at the pace of the slower of the two rather than
+    of their sum: python-stdnum's checks hold the GIL, a thread would slow the writer.
+    (For the CLI and benchmarks: the child is forked, which a Twisted process must not do.)"""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
-    with ThreadPoolExecutor(1) as pool:
-        pending = None
+    chunks = iter(chunks)
+    first = next(chunks, None)
+    if first is None:
+        return
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        pending = pool.submit(_validated, first, quality_codes)
         for chunk in chunks:
-            validating = pool.submit(_validated, chunk, quality_codes)
-            if pending is not None:
-                yield _write_load(db, now, institution, *pending.result(), quality_codes)
-            pending = validating
-        if pending is not None:
-            yield _write_load(db, now, institution, *pending.result(), quality_codes)
+            ready = pending.result()
+            pending = pool.submit(_validated, chunk, quality_codes)
+            yield _write_load(db, now, institution, *ready, quality_codes)
+        yield _write_load(db, now, institution, *pending.result(), quality_codes)
 
 
 def _write_load(db, now, institution, staged, rejected, quality_codes):

@@ -82,7 +82,6 @@ registration = Table(
     Column("ended_at", DateTime),  # set when an UNREGISTER ended it
 )
 Index("ix_directory_registration_ssin", registration.c.ssin, registration.c.sector)
-Index("ix_directory_registration_institution", registration.c.institution)
 
 # SSIN replacements the directory has followed (the National Register replaced old_ssin by
 # new_ssin): registrations moved to new_ssin, and requests naming old_ssin still find them.
