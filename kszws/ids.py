@@ -57,3 +57,22 @@ def is_enterprise_number(value):
     except InvalidIdentifier:
         return False
     return True
+
+
+def nsso_number(value):
+    """Canonical 10-digit NSSO (RSZ/ONSS) registration number or InvalidIdentifier.
+
+    python-stdnum has no module for it. kszws takes the structure of the enterprise number:
+    eight digits then two check digits, 97 - (the eight mod 97); an assumption of kszws's,
+    in this one place, until the authentic rule is known."""
+    digits = "".join(c for c in str(value) if c not in " .-/")
+    if len(digits) != 10 or not digits.isdigit() or int(digits[:8]) == 0:
+        raise InvalidIdentifier("invalid NSSO number %r: 10 digits expected" % value)
+    if int(digits[8:]) != 97 - int(digits[:8]) % 97:
+        raise InvalidIdentifier("invalid NSSO number %r: check digits" % value)
+    return digits
+
+
+def make_nsso_number(serial):
+    """The NSSO number with the eight digits `serial` (synthetic data)."""
+    return "%08d%02d" % (serial, 97 - serial % 97)

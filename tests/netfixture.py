@@ -81,7 +81,7 @@ def make_project(tmp, database_url="", settings=None, source_timeout=3.0, instit
         fh.write(SIGNED_ENDPOINT)
     sources = (tmp / "conf" / "sources.toml").read_text()
     (tmp / "conf" / "sources.toml").write_text(
-        re.sub(r"(?m)^port = \d+", "port = %d" % free_port(), sources)
+        re.sub(r"(?m)^port = \d+", lambda _: "port = %d" % free_port(), sources)
         .replace("timeout_seconds = 5.0", "timeout_seconds = %s" % source_timeout))
     conf = (tmp / "conf" / "kszws.toml").read_text()
     if database_url:

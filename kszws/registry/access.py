@@ -20,6 +20,9 @@ DATA_SERVICES = {
     # The National Register's mutations, pushed to the mailboxes of the institutions that
     # manage a file on the person (seed §4.4): one data group per kind of mutation.
     "Mutations": ("birth", "death", "address", "name", "civil_state", "ssin_replacement"),
+    # The employer directory (seed §4.6): Full is every attribute and the NSSO number;
+    # anyone gets the public part through PublicEmployerService, without an authorization.
+    "EmployerDirectory": ("Full",),
 }
 # Services delivered by the hub on its own initiative: no request, so no legal context.
 WITHOUT_LEGAL_CONTEXT = ("Mutations",)

@@ -271,9 +271,11 @@ def _authorization(path, n, entry, registry):
         "valid_until": (datetime.date, None),
     })
     sector, subsector = e["sector"], e["subsector"]
-    if (sector, subsector or 0) not in registry.sectors:
-        raise ConfigError(path, where, "sector %d.%d is not in sectors.toml"
-                          % (sector, subsector or 0))
+    known = (sector, subsector) in registry.sectors if subsector is not None \
+        else any(code == sector for code, _ in registry.sectors)
+    if not known:
+        raise ConfigError(path, where, "sector %d%s is not in sectors.toml"
+                          % (sector, "" if subsector is None else ".%d" % subsector))
     _check_data_groups(path, where, e["service"], e["data_groups"])
     if not e["legal_contexts"] and e["service"] not in WITHOUT_LEGAL_CONTEXT:
         raise ConfigError(path, where, "legal_contexts must name at least one legal context")

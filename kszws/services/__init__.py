@@ -5,8 +5,8 @@ of its endpoint, `factory(service, context)`.
 """
 from dataclasses import dataclass
 
-from kszws.services import (attestations, classic, directory, mailbox, retrieve_ti,
-                            testconnection)
+from kszws.services import (attestations, classic, directory, employers, mailbox,
+                            retrieve_ti, testconnection)
 
 ENDPOINTS = {
     "TestConnectionService": testconnection.endpoint,
@@ -18,6 +18,8 @@ ENDPOINTS = {
     "MutationService": mailbox.mutation_endpoint,
     "MailboxService": mailbox.mailbox_endpoint,
     "AttestationService": attestations.endpoint,
+    "EmployerDirectoryService": employers.directory_endpoint,
+    "PublicEmployerService": employers.public_endpoint,
 }
 
 

@@ -104,3 +104,4 @@ def run_worker(build_resource, host, port, ready_fd, on_start=None):
     gctuning.tune()
     processes.ready(ready_fd)
     reactor.run(installSignalHandlers=False)
+

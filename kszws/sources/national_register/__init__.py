@@ -2,49 +2,35 @@
 
     kszws source national-register [--population N] [--reseed] [--wsdl]
 """
-import datetime
-
-from kszws.clock import utcnow
 from kszws.registry import load_registry
-from kszws.security import wsse
-from kszws.security.keystore import TrustStore, load_certificate, load_signing_identity
-from kszws.store import Database
 
 ID = "national-register"
 
 
 def database(settings, source):
-    url = source.database_url or "sqlite:///%s" % (settings.data_dir / ("%s.sqlite" % ID))
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return Database(url, "NORMAL")
+    from kszws.sources.serving import source_database
+
+    return source_database(settings, source)
 
 
 def build(settings, registry, db):
     """The source's Spyne application (signed both ways)."""
-    from kszws.sources import soap
+    from kszws.sources import serving
     from kszws.sources.national_register import service
 
-    me = registry.institution(ID)
-    trust = TrustStore()
-    trust.add(load_certificate(registry.hub.certificates[0]), registry.hub)
-    policy = wsse.Policy(skew=datetime.timedelta(seconds=settings.timestamp_skew_seconds),
-                         max_ttl=datetime.timedelta(seconds=settings.timestamp_max_ttl_seconds))
-    return soap.application([service.service(db)], service.NS, "NationalRegisterService",
-                            load_signing_identity(me.certificates[0]), trust, policy,
-                            settings.reply_timestamp_ttl_seconds, utcnow)
+    return serving.signed_application(settings, registry, ID, [service.service(db)], service.NS,
+                                   "NationalRegisterService")
 
 
 def wsdl_document(settings, registry, db, address):
     """The WSDL Spyne generates for the service (what wsdl/NationalRegisterSource.wsdl holds)."""
-    from kszws.sources import soap
+    from kszws.sources import serving
 
-    wsdl = soap.resource(build(settings, registry, db)).http_transport.doc.wsdl11
-    wsdl.build_interface_document(address)
-    return wsdl.get_interface_document()
+    return serving.wsdl_of(build(settings, registry, db), address)
 
 
 def run(settings, args):
-    from kszws import processes
+    from kszws.sources import serving
     from kszws.sources.national_register import population, store
 
     registry = load_registry(settings)
@@ -64,34 +50,10 @@ def run(settings, args):
     population.add_demo_persons(db)
     persons = population.count_persons(db)
     db.dispose()  # each worker opens its own connections, after the fork
-    port = source.port if args.port is None else args.port
-    holder = processes.bound_socket(source.host, port)
-    port = holder.getsockname()[1]
-
-    def build_resource():
-        from twisted.web.resource import Resource
-
-        from kszws.sources import soap
-
-        root = Resource()
-        app = build(settings, registry, database(settings, source))
-        root.putChild(source.path.strip("/").encode(), soap.resource(app))
-        return root
-
-    def worker(ready_fd):
-        from kszws.sources import soap
-
-        soap.run_worker(build_resource, source.host, port, ready_fd,
-                        lambda reactor: start_pushing(settings, source, reactor))
-
-    def announce():
-        print("kszws source %s ready: http://%s:%d%s (%d persons, %d workers)" % (
-            ID, source.host, port, source.path, persons, workers), flush=True)
-
-    workers = args.workers or source.workers
-    code = processes.Supervisor(worker, workers, "source worker").run(announce)
-    holder.close()
-    return code
+    return serving.serve(settings, source, args,
+                      lambda: build(settings, registry, database(settings, source)),
+                      lambda: "%d persons" % persons,
+                      lambda reactor: start_pushing(settings, source, reactor))
 
 
 def start_pushing(settings, source, reactor, interval=1.0):

@@ -12,7 +12,7 @@ import random
 from faker.providers.person import de_DE, es_ES, fr_BE, it_IT, nl_BE, pt_PT, ro_RO, tr_TR
 
 from kszws import ids, names
-from kszws.sources.national_register import geography
+from kszws.sources import geography
 from kszws.sources.national_register.store import address, household_member, name_key, person
 
 TODAY = datetime.date(2026, 11, 1)  # the population's "now": fixed, so data is reproducible
