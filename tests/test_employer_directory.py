@@ -64,7 +64,7 @@ def test_generated_employers_are_valid_and_searchable(db):
             assert ids.enterprise_number(row["cbe"]) == row["cbe"]
             assert ids.nsso_number(row["nsso"]) == row["nsso"]
         assert {r["register"] for r in rows} <= {"RSZ", "RSZPPO"}
-        found = store.search(conn, "boulangerie", 63023)
+        found = store.search(conn, "BOULANGERIE", 63023)  # names.fold()ed, as the service does
         assert found == [BAKERY]
         record = service.employer_record(conn, store.find(conn, nsso=rows[0]["nsso"]),
                                          "2026-11-28")
@@ -96,3 +96,71 @@ def test_employer_record_as_of_and_history(db):
     assert len(everything.attributes) == len([a for a in everything.attributes]) > len(
         then.attributes)
     assert datetime.date.fromisoformat(row["start_date"]) == datetime.date(1998, 3, 1)
+
+
+# -- DIMONA ----------------------------------------------------------------------------------
+
+from kszws.sources.employer_directory import dimona  # noqa: E402
+
+NOW = datetime.datetime(2026, 11, 28, 12, tzinfo=datetime.timezone.utc)
+STUDENTS = "0403180104"
+WORKER, OTHER = "01020300170", "85073003328"
+
+
+def declare(db, cbe, *declarations):
+    with db.engine.begin() as conn:
+        return dimona.declare(conn, NOW, cbe, [dimona.Declaration(*d) for d in declarations])
+
+
+def test_dimona_in_out_update_cancel(db):
+    [first] = declare(db, BAKERY, ("IN", WORKER, "ordinary", "2026-02-01"))
+    assert first.accepted and first.period_id
+    [out] = declare(db, BAKERY, ("OUT", WORKER, None, None, "2026-06-30", None, first.period_id))
+    assert out.accepted and out.period_id == first.period_id
+    with db.engine.connect() as conn:
+        assert [p["period_id"] for p in dimona.personnel(conn, BAKERY, "2026-03-01")] == [
+            first.period_id]
+        assert dimona.personnel(conn, BAKERY, "2026-07-01") == []
+    [moved] = declare(db, BAKERY, ("UPDATE", WORKER, None, "2026-01-15", None, None,
+                                   first.period_id))
+    assert moved.accepted
+    [cancelled] = declare(db, BAKERY, ("CANCEL", WORKER, None, None, None, None,
+                                       first.period_id))
+    assert cancelled.accepted
+    with db.engine.connect() as conn:
+        assert dimona.relations(conn, WORKER, "2026-01-01", None) == []
+
+
+@pytest.mark.parametrize("declaration, code", [
+    (("IN", WORKER, "intern", "2026-02-01"), "DIM00002"),  # unknown worker type
+    (("HIRE", WORKER, "ordinary", "2026-02-01"), "DIM00002"),  # unknown action
+    (("IN", WORKER, "ordinary", "1990-02-01"), "DIM00003"),  # before the employer existed
+    (("IN", WORKER, "ordinary", "2026-02-01", "2026-01-31"), "DIM00004"),  # ends before start
+    (("IN", WORKER, "student", "2026-02-01"), "DIM00006"),  # student without hours
+    (("OUT", WORKER, None, None, "2026-03-01", None, 999999), "DIM00007"),  # no such period
+    (("CANCEL", WORKER, None, None, None, None, 999999), "DIM00007"),
+])
+def test_dimona_validations(db, declaration, code):
+    [result] = declare(db, BAKERY, declaration)
+    assert (result.accepted, result.reason) == (False, code)
+
+
+def test_dimona_overlap_quota_and_independent_answers(db):
+    results = declare(db, STUDENTS,
+                      ("IN", WORKER, "student", "2026-07-01", "2026-07-31", 300),
+                      ("IN", WORKER, "student", "2026-07-15", "2026-08-15", 10),  # overlaps
+                      ("IN", WORKER, "student", "2026-09-01", "2026-09-30", 400),  # > 650 h
+                      ("IN", WORKER, "student", "2026-10-01", "2026-10-31", 350),  # = 650 h
+                      ("IN", OTHER, "flexi", "2026-07-01"))
+    assert [(r.accepted, r.reason) for r in results] == [
+        (True, ""), (False, "DIM00005"), (False, "DIM00006"), (True, ""), (True, "")]
+    with db.engine.connect() as conn:
+        assert dimona.used_hours(conn, WORKER, 2026) == 650
+        assert dimona.student_quota(2026) - dimona.used_hours(conn, WORKER, 2026) == 0
+    # Another employer's OUT on this employer's period is refused.
+    [foreign] = declare(db, BAKERY, ("OUT", OTHER, None, None, "2026-08-01", None,
+                                     results[4].period_id))
+    assert foreign.reason == "DIM00007"
+    # An unknown employer: every declaration refused.
+    assert [r.reason for r in declare(db, "0212310036", ("IN", WORKER, "ordinary",
+                                                         "2026-02-01"))] == ["DIM00001"]

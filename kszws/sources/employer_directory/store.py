@@ -4,7 +4,8 @@ authorities, RSZPPO/ORPSS - keyed by enterprise number and NSSO registration num
 every attribute's history: what was true on a given date."""
 from pathlib import Path
 
-from sqlalchemy import Column, Index, Integer, MetaData, String, Table, or_, select
+from sqlalchemy import (Column, DateTime, Index, Integer, MetaData, String, Table, or_,
+                        select)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "alembic_version_employer_directory"
@@ -42,6 +43,25 @@ name_index = Table(
     Column("municipality_nis", Integer),
 )
 Index("ix_ed_name_folded", name_index.c.folded)
+
+
+# DIMONA (seed §4.13): one employment period per IN declaration, updated by OUT and UPDATE,
+# cancelled (kept) by CANCEL. Student periods carry their declared hours: the yearly quota.
+employment = Table(
+    "ed_employment", metadata,
+    Column("period_id", Integer, primary_key=True, autoincrement=True),
+    Column("cbe", String(10), nullable=False),
+    Column("ssin", String(11), nullable=False),
+    Column("worker_type", String(12), nullable=False),  # ordinary | student | flexi | occasional
+    Column("start_date", String(10), nullable=False),
+    Column("end_date", String(10)),  # NULL: no OUT yet
+    Column("hours", Integer),  # student: hours declared against the yearly quota
+    Column("status", String(10), nullable=False),  # active | cancelled
+    Column("declared_at", DateTime, nullable=False),
+    Column("changed_at", DateTime, nullable=False),
+)
+Index("ix_ed_employment_cbe", employment.c.cbe, employment.c.start_date)
+Index("ix_ed_employment_ssin", employment.c.ssin, employment.c.start_date)
 
 
 def migrate(db):
@@ -93,5 +113,5 @@ def set_attribute(conn, cbe, name, value, day):
 
 def clear(db):
     with db.engine.begin() as conn:
-        for table in (name_index, attribute, employer):
+        for table in (employment, name_index, attribute, employer):
             conn.execute(table.delete())
