@@ -10,7 +10,7 @@ from kszws.registry import load_registry
 from kszws.sources import employer_directory, serving
 from kszws.sources.employer_directory import population, service, store
 from tests.netfixture import make_project
-from tests.test_published_wsdl import _without_locations
+from tests.test_published_wsdl import _normalized
 
 BAKERY = "0403170701"
 
@@ -80,7 +80,7 @@ def test_source_serves_the_published_wsdl(project):
     store.migrate(db)
     generated = serving.wsdl_of(employer_directory.build(project, registry, db), source.url)
     with open(source.wsdl, "rb") as fh:
-        assert _without_locations(generated) == _without_locations(fh.read()), (
+        assert _normalized(generated) == _normalized(fh.read()), (
             "the employer directory source's WSDL changed: regenerate "
             "wsdl/EmployerDirectorySource.wsdl with `kszws source employer-directory --wsdl`")
     db.dispose()

@@ -23,6 +23,8 @@ DATA_SERVICES = {
     # The employer directory (seed §4.6): Full is every attribute and the NSSO number;
     # anyone gets the public part through PublicEmployerService, without an authorization.
     "EmployerDirectory": ("Full",),
+    # A person's employment relations (DIMONA periods, seed §4.13).
+    "Employment": ("Relations",),
 }
 # Services delivered by the hub on its own initiative: no request, so no legal context.
 WITHOUT_LEGAL_CONTEXT = ("Mutations",)

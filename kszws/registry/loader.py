@@ -88,8 +88,8 @@ def _load_institutions(path, settings, sectors):
             raise ConfigError(path, where, str(exc)) from None
         if e["auth"] not in AUTH_MODES:
             raise ConfigError(path, where, "auth must be one of %s" % ", ".join(AUTH_MODES))
-        if e["kind"] not in ("institution", "hub", "source"):
-            raise ConfigError(path, where, "kind must be institution, hub or source")
+        if e["kind"] not in ("institution", "hub", "source", "employer"):
+            raise ConfigError(path, where, "kind must be institution, hub, source or employer")
         certificates = e["certificates"]
         if certificates is None:
             certificates = [str(settings.certs_dir / ("%s.crt" % e["id"]))]

@@ -5,7 +5,7 @@ of its endpoint, `factory(service, context)`.
 """
 from dataclasses import dataclass
 
-from kszws.services import (attestations, classic, directory, employers, mailbox,
+from kszws.services import (attestations, classic, dimona, directory, employers, mailbox,
                             retrieve_ti, testconnection)
 
 ENDPOINTS = {
@@ -20,6 +20,8 @@ ENDPOINTS = {
     "AttestationService": attestations.endpoint,
     "EmployerDirectoryService": employers.directory_endpoint,
     "PublicEmployerService": employers.public_endpoint,
+    "DimonaService": dimona.dimona_endpoint,
+    "EmploymentService": dimona.employment_endpoint,
 }
 
 

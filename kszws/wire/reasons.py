@@ -84,6 +84,18 @@ REASONS = _table(
     Reason("EMP00001", "Client", "The enterprise number is not valid (check digits)."),
     Reason("EMP00002", "Client", "The NSSO number is not valid (check digits)."),
     Reason("EMP00003", "", "No employer is known under this number.", 200, "INFORMATION"),
+    Reason("DIM00001", "Client", "The employer is unknown to the employer directory."),
+    Reason("DIM00002", "Client", "Unknown action or worker type."),
+    Reason("DIM00003", "Client", "The employer is not an active employer on this date."),
+    Reason("DIM00004", "Client", "The dates are inconsistent (an end before the start, or "
+                                 "missing)."),
+    Reason("DIM00005", "Client", "The worker already has an employment period with this "
+                                 "employer that overlaps."),
+    Reason("DIM00006", "Client", "The student's yearly quota of hours would be exceeded, or "
+                                 "the hours are missing."),
+    Reason("DIM00007", "Client", "The employer has no such employment period (or it is "
+                                 "cancelled)."),
+    Reason("DIM00008", "Client", "The SSIN is unknown or cancelled in the National Register."),
     Reason("SRC00001", "Server", "The authentic source did not answer in time or is unreachable.", 503),
     Reason("SRC00002", "Server", "The authentic source refused the request."),
     Reason("SRC00003", "Server", "The authentic source's reply could not be verified."),

@@ -1,5 +1,10 @@
 """The employer directory source's SOAP service (wsdl/EmployerDirectorySource.wsdl).
 
+declareDimona(employerCbe, declarations) -> one result per declaration (dimona.py)
+personnelFile(employerCbe, asOf)         -> the employer's periods in force that day
+employmentRelations(ssin, start, end?)   -> the person's periods, every employer
+studentQuota(ssin, year)                 -> the yearly student quota, used and remaining
+
 consultEmployer(cbe?, nsso?, asOf?, history?) -> the employer: numbers, register, employer
                            status, and its attributes as they were on `asOf` (default
                            today), or every value each attribute had (history)
@@ -14,11 +19,23 @@ from spyne import Array, Boolean, ComplexModel, Integer, ServiceBase, Unicode, r
 from twisted.internet import threads
 
 from kszws import names
-from kszws.sources.employer_directory import store
+from kszws.sources.employer_directory import dimona, store
 
 NS = "urn:kszws:source:employerdirectory:v1"
 DEFAULT_MAXIMUM = 20
-DATE = r"[1-2][0-9]{3}-[0-1][0-9]-[0-3][0-9]"
+
+
+def _day(text, field):
+    """An ISO date sent as a string, checked here rather than by a schema pattern: Spyne
+    writes pattern types into the WSDL in an order that changes from run to run."""
+    if text is None:
+        return None
+    try:
+        return datetime.date.fromisoformat(text).isoformat()
+    except ValueError:
+        from spyne.model.fault import Fault
+
+        raise Fault("Client", "%s %r is not a date" % (field, text[:20])) from None
 
 
 class Attribute(ComplexModel):
@@ -32,6 +49,38 @@ class Employer(ComplexModel):
     _type_info = [("cbe", Unicode), ("nsso", Unicode), ("register", Unicode),
                   ("startDate", Unicode), ("endDate", Unicode), ("asOf", Unicode),
                   ("attributes", Array(Attribute))]
+
+
+class DimonaDeclaration(ComplexModel):
+    __namespace__ = NS
+    _type_info = [("action", Unicode), ("periodId", Integer), ("ssin", Unicode),
+                  ("workerType", Unicode), ("startDate", Unicode), ("endDate", Unicode),
+                  ("hours", Integer)]
+
+
+class DimonaResult(ComplexModel):
+    __namespace__ = NS
+    _type_info = [("index", Integer), ("action", Unicode), ("accepted", Boolean),
+                  ("reasonCode", Unicode), ("periodId", Integer)]
+
+
+class EmploymentPeriod(ComplexModel):
+    __namespace__ = NS
+    _type_info = [("periodId", Integer), ("employerCbe", Unicode), ("ssin", Unicode),
+                  ("workerType", Unicode), ("startDate", Unicode), ("endDate", Unicode),
+                  ("hours", Integer)]
+
+
+class StudentQuota(ComplexModel):
+    __namespace__ = NS
+    _type_info = [("year", Integer), ("quotaHours", Integer), ("usedHours", Integer),
+                  ("remainingHours", Integer)]
+
+
+def period(row):
+    return EmploymentPeriod(periodId=row["period_id"], employerCbe=row["cbe"], ssin=row["ssin"],
+                            workerType=row["worker_type"], startDate=row["start_date"],
+                            endDate=row["end_date"], hours=row["hours"])
 
 
 class ConsultEmployerResult(ComplexModel):
@@ -58,9 +107,9 @@ def employer_record(conn, row, day=None, history=False):
 
 def service(db):
     class EmployerDirectoryService(ServiceBase):
-        @rpc(Unicode, Unicode, Unicode(pattern=DATE), Boolean, _returns=ConsultEmployerResult)
+        @rpc(Unicode, Unicode, Unicode, Boolean, _returns=ConsultEmployerResult)
         def consultEmployer(ctx, cbe, nsso, asOf, history):
-            day = asOf or datetime.date.today().isoformat()
+            day = _day(asOf, "asOf") or datetime.date.today().isoformat()
 
             def work():
                 with db.engine.connect() as conn:
@@ -81,6 +130,58 @@ def service(db):
                     found = store.search(conn, names.fold(name), municipalityCode,
                                          min(maximum or DEFAULT_MAXIMUM, 100))
                     return [employer_record(conn, store.find(conn, cbe=c), day) for c in found]
+
+            return threads.deferToThread(work)
+
+        @rpc(Unicode(min_occurs=1, nillable=False), Array(DimonaDeclaration),
+             _returns=Array(DimonaResult))
+        def declareDimona(ctx, employerCbe, declarations):
+            import datetime as _dt
+
+            asked = [dimona.Declaration(d.action or "", d.ssin or "", d.workerType, d.startDate,
+                                        d.endDate, d.hours, d.periodId)
+                     for d in (declarations or [])][:dimona.MAX_DECLARATIONS]
+
+            def work():
+                with db.engine.begin() as conn:
+                    results = dimona.declare(conn, _dt.datetime.now(_dt.timezone.utc),
+                                             employerCbe, asked)
+                return [DimonaResult(index=r.index, action=r.action, accepted=r.accepted,
+                                     reasonCode=r.reason, periodId=r.period_id)
+                        for r in results]
+
+            return threads.deferToThread(work)
+
+        @rpc(Unicode(min_occurs=1, nillable=False), Unicode, _returns=Array(EmploymentPeriod))
+        def personnelFile(ctx, employerCbe, asOf):
+            day = _day(asOf, "asOf") or datetime.date.today().isoformat()
+
+            def work():
+                with db.engine.connect() as conn:
+                    return [period(r) for r in dimona.personnel(conn, employerCbe, day)]
+
+            return threads.deferToThread(work)
+
+        @rpc(Unicode(min_occurs=1, nillable=False), Unicode(min_occurs=1, nillable=False),
+             Unicode, _returns=Array(EmploymentPeriod))
+        def employmentRelations(ctx, ssin, startDate, endDate):
+            startDate, endDate = _day(startDate, "startDate"), _day(endDate, "endDate")
+
+            def work():
+                with db.engine.connect() as conn:
+                    return [period(r) for r in dimona.relations(conn, ssin, startDate, endDate)]
+
+            return threads.deferToThread(work)
+
+        @rpc(Unicode(min_occurs=1, nillable=False), Integer(min_occurs=1),
+             _returns=StudentQuota)
+        def studentQuota(ctx, ssin, year):
+            def work():
+                with db.engine.connect() as conn:
+                    used = dimona.used_hours(conn, ssin, year)
+                quota = dimona.student_quota(year)
+                return StudentQuota(year=year, quotaHours=quota, usedHours=used,
+                                    remainingHours=max(0, quota - used))
 
             return threads.deferToThread(work)
 

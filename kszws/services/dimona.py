@@ -1,0 +1,169 @@
+"""DIMONA and employment relations on the hub (seed §4.13), answered from the employer
+directory source (wire/dimona.py):
+
+  DimonaService      for employers (institutions of kind "employer", as themselves):
+                     declare (<= 20 declarations, each answered on its own; every SSIN checked
+                     against the National Register first), personnelFile (as of a date),
+                     consultWorker (the employer access key: only a person who is, or was
+                     that year, in its personnel file; with the student quota)
+  EmploymentService  for institutions: a person's employment relations, behind the
+                     integration check (service Employment in conf/access.toml)
+"""
+import datetime
+
+import kszws.compat.spyne  # noqa: F401
+
+from spyne import Application, ServiceBase
+from twisted.internet import defer
+from zeep.helpers import serialize_object
+
+from kszws import ids
+from kszws.hub import persons
+from kszws.hub.access import local_date
+from kszws.services.retrieve_ti import check_customer
+from kszws.services.runtime import ParsedSoap11, SpyneEndpoint
+from kszws.services.runtime import whole_element_operation as _op
+from kszws.wire import dimona as wire
+from kszws.wire.reasons import Refusal
+
+
+class DimonaService(ServiceBase):
+    declare = _op("declare", "declareRequest", "declareResponse")
+    personnelFile = _op("personnelFile", "personnelFileRequest", "personnelFileResponse")
+    consultWorker = _op("consultWorker", "consultWorkerRequest", "consultWorkerResponse")
+
+
+class EmploymentService(ServiceBase):
+    employmentRelations = _op("employmentRelations", "employmentRelationsRequest",
+                              "employmentRelationsResponse")
+
+
+def _plain(found):
+    return [serialize_object(p, dict) for p in found or []]
+
+
+def _ssin(raw):
+    try:
+        return ids.ssin(raw or "")
+    except ids.InvalidIdentifier:
+        raise Refusal("MSG00008", "ssin %r is not a valid SSIN" % (raw or "")[:20]) from None
+
+
+class DimonaGateway:
+    def __init__(self, source, register, access, clock):
+        self.source = source  # the employer directory (hub.routing.SourceClient)
+        self.register = register  # hub.persons.NationalRegister
+        self.access = access
+        self.clock = clock
+
+    def answer(self, operation, exchange, element):
+        exchange.operation = operation
+        return getattr(self, operation)(wire.parse(element), exchange)
+
+    def _employer(self, request, exchange):
+        """The calling employer: an institution of kind employer, as itself."""
+        institution = exchange.institution
+        if institution is None or institution.kind != "employer":
+            raise Refusal("SEC00012", "DIMONA is for employers")
+        check_customer(request.cbe_number, institution)
+        exchange.cbes.add(institution.cbe)
+        return institution
+
+    def _reply_periods(self, operation, request, exchange, periods, quota=None):
+        exchange.ssins.update(p["ssin"] for p in periods)
+        exchange.replied_at = self.clock()
+        intf = wire.EMPLOYMENT_INTF if operation == "employmentRelations" else wire.INTF
+        return wire.periods_response("{%s}%sResponse" % (intf, operation), request,
+                                     exchange.ticket, exchange.received_at, exchange.replied_at,
+                                     periods, quota)
+
+    @defer.inlineCallbacks
+    def declare(self, request, exchange):
+        employer = self._employer(request, exchange)
+        results, forwarded = [None] * len(request.declarations), []
+        for index, d in enumerate(request.declarations):
+            exchange.ssins.add(d["ssin"])
+            _, person = yield persons.resolve(self.register, d["ssin"], "ssin")
+            if person is None or person["ssin"] != d["ssin"]:
+                # Unknown, cancelled or replaced: declared under the person's current SSIN.
+                results[index] = dict(index=index + 1, action=d["action"], accepted=False,
+                                      reasonCode="DIM00008", periodId=d["periodId"])
+            else:
+                forwarded.append((index, d))
+        if forwarded:
+            answered = yield self.source.call(
+                "declareDimona", employerCbe=employer.cbe,
+                declarations={"DimonaDeclaration": [d for _, d in forwarded]})
+            for (index, _), r in zip(forwarded, _plain(answered)):
+                results[index] = dict(index=index + 1, action=r["action"],
+                                      accepted=r["accepted"], reasonCode=r["reasonCode"],
+                                      periodId=r["periodId"])
+        refused = [r for r in results if not r["accepted"]]
+        if refused and len(refused) == len(results):
+            exchange.outcome, exchange.reason_code = "REFUSED", refused[0]["reasonCode"]
+        exchange.detail = "%d declarations, %d refused" % (len(results), len(refused))
+        exchange.replied_at = self.clock()
+        return wire.declare_response(request, exchange.ticket, exchange.received_at,
+                                     exchange.replied_at, results)
+
+    @defer.inlineCallbacks
+    def personnelFile(self, request, exchange):
+        employer = self._employer(request, exchange)
+        day = request.as_of or local_date(exchange.received_at).isoformat()
+        found = yield self.source.call("personnelFile", employerCbe=employer.cbe, asOf=day)
+        return self._reply_periods("personnelFile", request, exchange, _plain(found))
+
+    @defer.inlineCallbacks
+    def consultWorker(self, request, exchange):
+        """The employer access key (seed §4.13): a person about whom the employer may ask is
+        one who is or was in its personnel file in the year asked; anyone else is refused."""
+        employer = self._employer(request, exchange)
+        ssin = _ssin(request.ssin)
+        exchange.ssins.add(ssin)
+        year = request.year or local_date(exchange.received_at).year
+        found = yield self.source.call("employmentRelations", ssin=ssin,
+                                       startDate="%04d-01-01" % year,
+                                       endDate="%04d-12-31" % year)
+        mine = [p for p in _plain(found) if p["employerCbe"] == employer.cbe]
+        if not mine:
+            raise Refusal("ACC00002", "%s is not in the personnel file of %s in %d"
+                          % (ssin, employer.id, year))
+        quota = None
+        if any(p["workerType"] == "student" for p in mine):
+            quota = serialize_object((yield self.source.call("studentQuota", ssin=ssin,
+                                                             year=year)), dict)
+        return self._reply_periods("consultWorker", request, exchange, mine, quota)
+
+    @defer.inlineCallbacks
+    def employmentRelations(self, request, exchange):
+        institution = exchange.institution
+        check_customer(request.cbe_number, institution)
+        ssin = _ssin(request.ssin)
+        exchange.ssins.add(ssin)
+        exchange.legal_context = request.legal_context[:64]
+        start = datetime.date.fromisoformat(request.start)
+        end = datetime.date.fromisoformat(request.end) if request.end else None
+        decision = yield self.access.check(institution, "Employment", ("Relations",),
+                                           request.legal_context, ssin, start, end,
+                                           local_date(exchange.received_at))
+        if not decision.allowed:
+            raise decision.refusal
+        found = yield self.source.call("employmentRelations", ssin=ssin, startDate=request.start,
+                                       endDate=request.end)
+        return self._reply_periods("employmentRelations", request, exchange, _plain(found))
+
+
+def _endpoint(service_class, name, tns, fault):
+    def factory(service, context):
+        app = Application([service_class], tns=tns, name=name, in_protocol=ParsedSoap11(),
+                          out_protocol=ParsedSoap11())
+        app.gateway = DimonaGateway(context.sources[service.route],
+                                    persons.NationalRegister(context.sources[persons.SOURCE]),
+                                    context.access, context.clock)
+        return SpyneEndpoint(service, app, fault)
+    return factory
+
+
+dimona_endpoint = _endpoint(DimonaService, "DimonaService", wire.INTF, wire.FAULT)
+employment_endpoint = _endpoint(EmploymentService, "EmploymentService", wire.EMPLOYMENT_INTF,
+                                wire.EMPLOYMENT_FAULT)
