@@ -64,6 +64,8 @@ def _parser():
                         "@FILE reads the file (e.g. an SSDNRequest for sendXML's xmlString)")
     s.add_argument("--as", dest="institution", help="calling institution id (default: the "
                    "first institution in signature mode)")
+    s.add_argument("--anonymous", action="store_true",
+                   help="call as nobody (a public service): no signature, no credentials")
     s.add_argument("--url", help="hub base URL (default: from conf/kszws.toml)")
     s.add_argument("--xml", action="store_true", help="print the reply envelope as received")
     s.set_defaults(func=cmd_call)
@@ -223,7 +225,7 @@ def cmd_call(settings, args):
         fields[name] = value
     try:
         result, reply_xml = call(settings, args.service, args.operation, fields,
-                                 args.institution, args.url)
+                                 args.institution, args.url, args.anonymous)
     except Exception as exc:  # zeep Fault, transport error, signature failure
         print("kszws call: %s: %s" % (type(exc).__name__, exc), file=sys.stderr)
         detail = getattr(exc, "detail", None)

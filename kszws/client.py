@@ -15,13 +15,11 @@ from kszws.security.zeep_wsse import SignedExchange
 
 
 def hub_client(settings, service_name, institution_id=None, base_url=None, registry=None,
-               timeout=30):
-    """(zeep service proxy, HistoryPlugin) for `service_name`, called as `institution_id`."""
+               timeout=30, anonymous=False):
+    """(zeep service proxy, HistoryPlugin) for `service_name`, called as `institution_id`,
+    or as nobody (`anonymous`: no signature, no credentials)."""
     registry = registry or load_registry(settings)
     service = registry.services[service_name]
-    if institution_id is None:
-        institution_id = next(i.id for i in registry.clients() if i.auth == "signature")
-    inst = registry.institution(institution_id)
     session = requests.Session()
     # Trust exactly the network's CA: requests would otherwise let REQUESTS_CA_BUNDLE from
     # the environment override the session's CA.
@@ -29,14 +27,18 @@ def hub_client(settings, service_name, institution_id=None, base_url=None, regis
     ca = settings.certs_dir / "ca.crt"
     session.verify = str(ca) if ca.exists() else True
     wsse = None
-    if inst.auth == "signature":
-        wsse = SignedExchange(load_signing_identity(inst.certificates[0]),
-                              load_certificate(registry.hub.certificates[0]))
-    elif inst.auth == "basic":
-        password = (settings.certs_dir / ("%s.password" % inst.id)).read_text().strip()
-        session.auth = (inst.basic_username, password)
-    else:
-        session.cert = (inst.certificates[0], str(key_path_for(inst.certificates[0])))
+    if not anonymous:
+        if institution_id is None:
+            institution_id = next(i.id for i in registry.clients() if i.auth == "signature")
+        inst = registry.institution(institution_id)
+        if inst.auth == "signature":
+            wsse = SignedExchange(load_signing_identity(inst.certificates[0]),
+                                  load_certificate(registry.hub.certificates[0]))
+        elif inst.auth == "basic":
+            password = (settings.certs_dir / ("%s.password" % inst.id)).read_text().strip()
+            session.auth = (inst.basic_username, password)
+        else:
+            session.cert = (inst.certificates[0], str(key_path_for(inst.certificates[0])))
     history = HistoryPlugin()
     client = zeep.Client(wsdl=str(Path(service.wsdl)), wsse=wsse, plugins=[history],
                          transport=Transport(session=session, timeout=timeout,
@@ -47,11 +49,13 @@ def hub_client(settings, service_name, institution_id=None, base_url=None, regis
     return client.create_service(binding, base + service.path), history
 
 
-def call(settings, service_name, operation, fields, institution_id=None, base_url=None):
+def call(settings, service_name, operation, fields, institution_id=None, base_url=None,
+         anonymous=False):
     """Call one operation; returns (result as plain data, the reply envelope as text).
     An operation whose message is a single simple element (sendXML's xmlString) takes
     its one field's value as is."""
-    proxy, history = hub_client(settings, service_name, institution_id, base_url)
+    proxy, history = hub_client(settings, service_name, institution_id, base_url,
+                                anonymous=anonymous)
     body = proxy._binding._operations[operation].input.body
     if len(fields) == 1 and not hasattr(body.type, "elements"):
         result = getattr(proxy, operation)(next(iter(fields.values())))

@@ -104,6 +104,7 @@ def describe(settings, registry, base):
             "--as %s --url %s" % (signer.cbe, signer.id, base))
     example["walkthrough"] = walkthrough(settings, registry, base)
     example["mailbox_walkthrough"] = mailbox_walkthrough(settings, registry, base)
+    example["employer_walkthrough"] = employer_walkthrough(registry, base)
     if test is not None and basic is not None:
         example["curl"] = (
             "curl -s -u %s:%s -H 'Content-Type: text/xml; charset=utf-8' "
@@ -216,6 +217,56 @@ def mailbox_walkthrough(settings, registry, base):
     ]
 
 
+CHLOE = "01020300170"
+
+
+def employer_walkthrough(registry, base):
+    """DIMONA, the personnel file, the employer access key and the public employer fields,
+    step by step: [(what, command)]."""
+    needed = {"studentenjob-brugge", "boulangerie-dupont", "mutualite-chretienne"} <= set(
+        registry.institutions) and {"DimonaService", "EmploymentService",
+                                    "PublicEmployerService"} <= set(registry.services)
+    if not needed:
+        return []
+
+    def customer(inst):
+        return "'informationCustomer={\"customerIdentification\": {\"cbeNumber\": \"%s\"}}'" \
+            % registry.institution(inst).cbe
+
+    def call(service, operation, inst, *fields):
+        return "kszws call %s %s %s %s --as %s --url %s" % (
+            service, operation, customer(inst), " ".join(fields), inst, base)
+
+    chloe = ('{\"personData\": {\"lastName\": \"Lefèvre\", \"firstName\": \"Chloé\", '
+             '\"birthDate\": \"2001-02-03\"}}')
+    return [
+        ("Studentenjob Brugge declares a student IN for Chloé Lefèvre (DIMONA)",
+         call("DimonaService", "declare", "studentenjob-brugge",
+              "'declaration=[{\"action\": \"IN\", \"ssin\": \"%s\", \"workerType\": "
+              "\"student\", \"startDate\": \"2026-07-01\", \"endDate\": \"2026-07-31\", "
+              "\"hours\": 100}]'" % CHLOE)),
+        ("... sees her in its personnel file",
+         call("DimonaService", "personnelFile", "studentenjob-brugge", "asOf=2026-07-01")),
+        ("... and her remaining student quota",
+         call("DimonaService", "consultWorker", "studentenjob-brugge", "ssin=%s" % CHLOE,
+              "year=2026")),
+        ("her health insurer registers her (ReferenceDirectoryService.register)",
+         call("ReferenceDirectoryService", "register", "mutualite-chretienne",
+              "ssin=%s" % CHLOE, "qualityCode=1",
+              "'period={\"startDate\": \"2026-01-01\"}'", "'proof=%s'" % chloe)),
+        ("... and sees the employment relation (EmploymentService, authorized)",
+         call("EmploymentService", "employmentRelations", "mutualite-chretienne",
+              "legalContext=HEALTH:INSURABILITY", "ssin=%s" % CHLOE, "startDate=2026-01-01")),
+        ("Boulangerie Dupont, another employer, asking about her is refused (ACC00002)",
+         call("DimonaService", "consultWorker", "boulangerie-dupont", "ssin=%s" % CHLOE,
+              "year=2026")),
+        ("anyone, without authentication, gets the public fields of the employer",
+         "kszws call PublicEmployerService consultPublicEmployer "
+         "'employer={\"cbeNumber\": \"%s\"}' --anonymous --url %s"
+         % (registry.institution("studentenjob-brugge").cbe, base)),
+    ]
+
+
 def write(settings, info):
     path = settings.data_dir / "demo.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -253,6 +304,10 @@ def banner(info, path):
     if info["example"].get("mailbox_walkthrough"):
         lines += ["", "Mutations and attestations through the mailboxes, step by step:"]
         for what, command in info["example"]["mailbox_walkthrough"]:
+            lines += ["  # " + what, "  " + command]
+    if info["example"].get("employer_walkthrough"):
+        lines += ["", "DIMONA, the personnel file and the employer access key, step by step:"]
+        for what, command in info["example"]["employer_walkthrough"]:
             lines += ["  # " + what, "  " + command]
     if "curl" in info["example"]:
         lines += ["", "Or, as a legacy HTTP Basic client:", "  " + info["example"]["curl"]]

@@ -128,6 +128,7 @@ def test_demo_starts_and_describes_the_network(project):
         assert [a["outcome"] for a in accesses][:3] == ["REFUSED", "OK", "REFUSED"]
         assert {a["institution"] for a in accesses} == {"CPAS/ÖSHZ Eupen", "CPAS de Charleroi"}
         _mailbox_walkthrough(project, info["example"]["mailbox_walkthrough"])
+        _employer_walkthrough(project, info["example"]["employer_walkthrough"])
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
@@ -166,6 +167,28 @@ def _mailbox_walkthrough(project, steps):
     assert done["acknowledged"] == [received[0]["id"]]
     assert items(insurer_again) == []
     assert [i["id"] for i in items(eupen_again)] == [found[0]["id"]]
+
+
+def _employer_walkthrough(project, steps):
+    """An employer declares a student IN, sees her in its personnel file with the remaining
+    quota; her health insurer sees the employment relation; another employer is refused;
+    anyone gets the public employer fields."""
+    outcomes = []
+    for _, command in steps:
+        result = run(project, *shlex.split(command)[1:])
+        outcomes.append((result.returncode, result.stdout, result.stderr))
+    declared, staff, worker, registered, relations, other, public = outcomes
+    assert declared[0] == 0 and json.loads(declared[1])["result"][0]["accepted"] is True
+    assert [p["ssin"] for p in json.loads(staff[1])["period"]] == ["01020300170"]
+    quota = json.loads(worker[1])["studentQuota"]
+    assert (quota["usedHours"], quota["remainingHours"]) == (100, 550)
+    assert json.loads(registered[1])["status"]["code"] == "MSG00000", registered
+    assert [p["employerCbe"] for p in json.loads(relations[1])["period"]] == ["0403180104"]
+    assert other[0] == 1 and "ACC00002" in other[2]
+    employer = json.loads(public[1])["employer"][0]
+    names = {a["name"] for a in employer["attribute"]}
+    assert "name" in names and "child_benefit_fund" not in names
+    assert employer["nssoNumber"] is None
 
 
 def _registered_examples(project, info):
