@@ -1,0 +1,181 @@
+"""Benchmark: DIMONA through the hub and the personnel file (issue 6).
+
+The employer directory source holds N employment periods (default 1,000,000) over its
+synthetic employers, one employer with 10,000 workers among them. Prints:
+  DIMONA batches of 20 declarations (IN, ordinary) through the hub, signed both ways by the
+  employer, every SSIN checked against the National Register: req/s and declarations/s (wrk)
+  personnel file of the employer with 10,000 workers: p50 / p99 in the source's store, and
+  through the hub (signed, zeep)
+
+    python benchmarks/bench_dimona.py [--periods 1000000] [--duration 10] [--smoke]
+"""
+import argparse
+import datetime
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.bench_identify_person import population_db  # noqa: E402
+from benchmarks.wrkdriver import line, run_wrk, sign_all  # noqa: E402
+from tests.netfixture import Hub, Source, make_project  # noqa: E402
+
+INTF = "urn:kszws:intf:DimonaService:v1"
+PATH = "/kszws/DimonaService/v1"
+BIG = "0403170701"  # the demo bakery: 10,000 workers here
+DECLARER = "0403180104"  # studentenjob-brugge declares through the hub
+BIG_STAFF = 10_000
+
+
+def seed_periods(settings, count, ssins):
+    """`count` periods straight into the source's store: BIG_STAFF for BIG, the rest over
+    the synthetic employers."""
+    from sqlalchemy import select
+
+    from kszws.registry import load_registry
+    from kszws.sources import employer_directory
+    from kszws.sources.employer_directory import population, store
+
+    source = load_registry(settings).sources["employer-directory"]
+    db = employer_directory.database(settings, source)
+    store.migrate(db)
+    population.generate(db, 3000)
+    population.add_demo_employers(db)
+    rnd = random.Random(3)
+    now = datetime.datetime(2026, 11, 28, 12)
+    with db.engine.begin() as conn:
+        employers = [r.cbe for r in conn.execute(select(store.employer.c.cbe))]
+        rows = []
+        for i in range(count):
+            cbe = BIG if i < BIG_STAFF else rnd.choice(employers)
+            start = datetime.date(2000, 1, 1) + datetime.timedelta(days=rnd.randrange(9000))
+            end = None if i < BIG_STAFF or rnd.random() < 0.4 else \
+                start + datetime.timedelta(days=rnd.randrange(1, 2000))
+            rows.append(dict(cbe=cbe, ssin=ssins[i % len(ssins)], worker_type="ordinary",
+                             start_date=start.isoformat(), end_date=end and end.isoformat(),
+                             hours=None, status="active", declared_at=now, changed_at=now))
+            if len(rows) == 50_000:
+                conn.execute(store.employment.insert(), rows)
+                rows = []
+        if rows:
+            conn.execute(store.employment.insert(), rows)
+    return db
+
+
+def percentiles(samples):
+    samples = sorted(samples)
+    return statistics.median(samples), samples[max(0, int(len(samples) * 0.99) - 1)]
+
+
+def store_personnel(db, runs=100):
+    from kszws.sources.employer_directory import dimona
+
+    times = []
+    with db.engine.connect() as conn:
+        for _ in range(runs):
+            t = time.perf_counter()
+            staff = dimona.personnel(conn, BIG, "2026-11-28")
+            times.append((time.perf_counter() - t) * 1000)
+    return percentiles(times), len(staff)
+
+
+def declare_envelopes(ssins, batches):
+    """Signed-to-be declare requests of 20 IN declarations each, never overlapping: batch k
+    declares its 20 persons for one day, day k."""
+    from lxml import etree
+
+    from kszws.wire import soap
+
+    out = []
+    for k in range(batches):
+        request = etree.Element("{%s}declareRequest" % INTF, nsmap={"d": INTF})
+        info = etree.SubElement(request, "informationCustomer")
+        etree.SubElement(etree.SubElement(info, "customerIdentification"),
+                         "cbeNumber").text = DECLARER
+        day = (datetime.date(2027, 1, 1) + datetime.timedelta(days=k)).isoformat()
+        for j in range(20):
+            d = etree.SubElement(request, "declaration")
+            etree.SubElement(d, "action").text = "IN"
+            etree.SubElement(d, "ssin").text = ssins[(k * 20 + j) % len(ssins)]
+            etree.SubElement(d, "workerType").text = "ordinary"
+            etree.SubElement(d, "startDate").text = day
+            etree.SubElement(d, "endDate").text = day
+        out.append(soap.serialize(soap.envelope(request)))
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--periods", type=int, default=1_000_000)
+    p.add_argument("--persons", type=int, default=20_000, help="National Register population")
+    p.add_argument("--workers", type=int, default=2, help="hub worker processes")
+    p.add_argument("--connections", type=int, default=8)
+    p.add_argument("--duration", type=int, default=10)
+    p.add_argument("--smoke", action="store_true", help="20,000 periods, 2 s, CI size")
+    args = p.parse_args()
+    if args.smoke:
+        args.periods, args.duration, args.connections = 20_000, 2, 4
+    if not shutil.which("wrk"):
+        sys.exit("benchmark: wrk is not installed (Debian: apt-get install wrk)")
+    workdir = Path(tempfile.mkdtemp(prefix="kszws-bench-dimona-"))
+    settings = make_project(workdir / "project", settings={"sqlite_synchronous": '"FULL"'},
+                            source_timeout=10.0)
+    population_db(settings, args.persons)
+    from sqlalchemy import text
+
+    from kszws.store import Database
+
+    nr = Database("sqlite:///%s" % (settings.data_dir / "national-register.sqlite"))
+    with nr.engine.connect() as conn:
+        ssins = [r[0] for r in conn.execute(text(
+            "SELECT ssin FROM nr_person WHERE status = 'active' ORDER BY ssin"))]
+    nr.dispose()
+    t = time.perf_counter()
+    db = seed_periods(settings, args.periods, ssins)
+    print("%d employment periods seeded in %.0f s" % (args.periods, time.perf_counter() - t))
+    (p50, p99), staff = store_personnel(db)
+    db.dispose()
+    print("%-30s p50 %7.2f ms   p99 %7.2f ms   (%d workers, store)" % (
+        "personnel file", p50, p99, staff), flush=True)
+    employers = Source(settings, name="employer-directory").start()
+    register = Source(settings).start()
+    hub = Hub(settings, workers=args.workers).start()
+    try:
+        from kszws.client import hub_client
+
+        proxy, _ = hub_client(settings, "DimonaService", "boulangerie-dupont", hub.url,
+                              timeout=120)
+        who = {"customerIdentification": {"cbeNumber": BIG}}
+        times = []
+        for _ in range(20):
+            t = time.perf_counter()
+            reply = proxy.personnelFile(informationCustomer=who, asOf=datetime.date(2026, 11, 28))
+            times.append((time.perf_counter() - t) * 1000)
+        assert len(reply["period"]) == staff
+        hp50, hp99 = percentiles(times)
+        print("%-30s p50 %7.1f ms   p99 %7.1f ms   (%d workers, through the hub, signed)" % (
+            "personnel file", hp50, hp99, staff), flush=True)
+        batches = max(200, 60 * args.duration)
+        bodies = sign_all(settings.certs_dir / "studentenjob-brugge.crt",
+                          declare_envelopes(ssins, batches))
+        figures, _ = run_wrk(hub.url, PATH, bodies, INTF + "/declare", args.connections,
+                             args.duration, workdir)
+        print(line("DIMONA batches of 20", figures))
+        print("%-30s %8.0f declarations/s" % ("", figures["rps"] * 20), flush=True)
+    finally:
+        hub.stop()
+        register.stop()
+        employers.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+    if figures["non2xx"]:
+        sys.exit("benchmark: non-2xx answers")
+
+
+if __name__ == "__main__":
+    main()
