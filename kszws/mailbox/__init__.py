@@ -89,7 +89,7 @@ def items(conn, institution, after=0, kinds=None, types=None, limit=100, unackno
     rows = conn.execute(q).all()
     mutations = {r.id: r for r in conn.execute(select(mutation).where(mutation.c.id.in_(
         [r.ref_id for r in rows if r.kind == MUTATION])))}
-    from kszws.mailbox import attestations
+    from kszws.mailbox import attestations  # here: it imports this module's constants
 
     events = attestations.events(conn, [r.ref_id for r in rows if r.kind == ATTESTATION])
     out = []
