@@ -64,8 +64,9 @@ def build_site(settings, registry, db, writer):
     fanout = FanOutLoop(FanOut(db, registry, settings.fanout_batch), utcnow,
                         settings.fanout_interval_seconds,
                         datetime.timedelta(days=settings.mailbox_retention_days))
-    context = EndpointContext(registry, utcnow, source_clients(registry, identity, reactor),
-                              settings.project_root, db, AccessControl(registry.access, db),
+    sources = source_clients(registry, identity, reactor)
+    context = EndpointContext(registry, utcnow, sources, settings.project_root, db,
+                              AccessControl(registry.access, db, employments_of(sources)),
                               fanout)
     router = Router(hub)
     for name, endpoint in build_endpoints(context, settings.conf_dir / "services.toml").items():
@@ -73,6 +74,19 @@ def build_site(settings, registry, db, writer):
         router.add(service.path, SoapResource(hub, endpoint, PublishedContract(service.wsdl)))
     router.add("/health", Health(db, identity.certificate, settings.maintenance_flag, utcnow))
     return HubSite(router, settings.max_body_bytes), hub, fanout
+
+
+def employments_of(sources):
+    """The employer access key's lookup (hub/access.py), on the employer directory source."""
+    client = sources.get("employer-directory")
+    if client is None:
+        return None
+
+    def employments(ssin, start, end):
+        d = client.call("employmentRelations", ssin=ssin, startDate=start.isoformat(),
+                        endDate=end.isoformat() if end else None)
+        return d.addCallback(lambda found: {p.employerCbe for p in found or []})
+    return employments
 
 
 def _tls_factory(settings, site):

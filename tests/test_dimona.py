@@ -129,3 +129,19 @@ def test_only_employers_declare(net):
         dimona(net, "cpas-eupen").declare(informationCustomer=customer(net, "cpas-eupen"),
                                           declaration=[student_in()])
     assert refused.value.detail.findtext(".//reasonCode") == "SEC00012"
+
+
+def test_a_mandated_social_secretariat_acts_for_its_employer(net):
+    secretariat = dimona(net, "secretariat-social")
+    declared = secretariat.declare(informationCustomer=customer(net, BAKERY), declaration=[
+        {"action": "IN", "ssin": "60010100370", "workerType": "ordinary",
+         "startDate": datetime.date(2026, 10, 1)}])
+    assert declared["result"][0]["accepted"]
+    staff = secretariat.personnelFile(informationCustomer=customer(net, BAKERY),
+                                      asOf=datetime.date(2026, 10, 1))
+    assert "60010100370" in [p["ssin"] for p in staff["period"]]
+    # It was not mandated by Studentenjob Brugge.
+    with pytest.raises(zeep.exceptions.Fault) as refused:
+        secretariat.personnelFile(informationCustomer=customer(net, STUDENTS),
+                                  asOf=datetime.date(2026, 10, 1))
+    assert refused.value.detail.findtext(".//reasonCode") == "SEC00012"

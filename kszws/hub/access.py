@@ -41,9 +41,15 @@ class Decision:
 
 
 class AccessControl:
-    def __init__(self, policy, db):
+    """`employments(ssin, start, end)`: Deferred[set of the enterprise numbers of the
+    employers the person worked for in the period] (the employer directory's DIMONA
+    periods): for an employer, its employment relations stand in for registrations - the
+    employer access key of seed §4.13."""
+
+    def __init__(self, policy, db, employments=None):
         self.policy = policy
         self.db = db
+        self.employments = employments
 
     def legal_context(self, institution, given=None):
         """The request's legal context; classic requests carry none and have their sector's."""
@@ -57,11 +63,32 @@ class AccessControl:
         if isinstance(wanted, Decision) or all(self.policy.exempt(service, g) for g in groups):
             return defer.succeed(wanted if isinstance(wanted, Decision)
                                  else self._decide(wanted, service, set()))
+        if institution.kind == "employer":
+            return self._employer_key(wanted, institution, service, ssin, start, end)
         d = threads.deferToThread(self.held_codes, ssin, institution, start, end)
         return d.addCallback(lambda held: self._decide(wanted, service, held))
 
+    def _employer_key(self, wanted, employer, service, ssin, start, end):
+        """An employer holds a "file" on a person while the person is (or was, within the
+        period) in its personnel file; the authorization's quality codes do not apply."""
+        if self.employments is None:
+            return defer.succeed(Decision((), Refusal("ACC00002", "no employer directory"), ()))
+
+        def decide(employers):
+            if employer.cbe in employers:
+                return Decision(tuple(wanted), None, tuple(sorted(
+                    {a.deliberation for covering in wanted.values() for a in covering})))
+            return Decision((), Refusal("ACC00002", (
+                "the person is not in the personnel file of %s for the period asked (the "
+                "employer access key)" % employer.id)), ())
+
+        return self.employments(ssin, start, end).addCallback(decide)
+
     def decide(self, institution, service, groups, legal_context, ssin, start, end, day):
-        """The same decision, synchronously (benchmarks, tests, the CLI)."""
+        """The same decision, synchronously (benchmarks, tests, the CLI), for institutions:
+        an employer's key needs the employer directory, through `check`."""
+        if institution is not None and institution.kind == "employer":
+            raise ValueError("an employer's access is decided by check(), not decide()")
         wanted = self._covering(institution, service, groups, legal_context, day)
         if isinstance(wanted, Decision):
             return wanted

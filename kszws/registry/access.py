@@ -23,8 +23,9 @@ DATA_SERVICES = {
     # The employer directory (seed §4.6): Full is every attribute and the NSSO number;
     # anyone gets the public part through PublicEmployerService, without an authorization.
     "EmployerDirectory": ("Full",),
-    # A person's employment relations (DIMONA periods, seed §4.13).
-    "Employment": ("Relations",),
+    # A person's employment relations (DIMONA periods, seed §4.13); OwnWorkers: an
+    # employer's view of its own workers (the employer access key applies).
+    "Employment": ("Relations", "OwnWorkers"),
 }
 # Services delivered by the hub on its own initiative: no request, so no legal context.
 WITHOUT_LEGAL_CONTEXT = ("Mutations",)

@@ -74,6 +74,7 @@ def _load_institutions(path, settings, sectors):
             "subsector": (int, 0), "cbe": (str, REQUIRED), "auth": (str, "signature"),
             "certificates": (list, None), "sign_replies": (bool, None),
             "kind": (str, "institution"), "org_units": (list, []), "addresses": (list, []),
+            "acts_for": (list, []),
         })
         if not _ID.match(e["id"]):
             raise ConfigError(path, where, "id must be 2-63 lower-case letters, digits or '-'")
@@ -110,7 +111,13 @@ def _load_institutions(path, settings, sectors):
         institutions[e["id"]] = Institution(
             id=e["id"], name=e["name"], sector=e["sector"], subsector=e["subsector"], cbe=cbe,
             auth=e["auth"], certificates=certificates, sign_replies=sign_replies, kind=e["kind"],
-            org_units=tuple(dict.fromkeys([cbe] + e["org_units"])), addresses=networks)
+            org_units=tuple(dict.fromkeys([cbe] + e["org_units"])), addresses=networks,
+            acts_for=tuple(e["acts_for"]))
+    for inst in institutions.values():
+        for employer in inst.acts_for:
+            if getattr(institutions.get(employer), "kind", None) != "employer":
+                raise ConfigError(path, inst.id, "acts_for names %r, which is not an employer "
+                                  "(kind = \"employer\")" % employer)
     usernames = {}
     for inst in institutions.values():
         if inst.auth == "basic":

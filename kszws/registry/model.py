@@ -46,6 +46,8 @@ class Institution:
     # (its own enterprise number, and e.g. those of the entities it answers for).
     org_units: tuple = ()
     addresses: tuple = ()  # ipaddress networks, for auth = "address"
+    # Employers (ids) that mandated this institution (a social secretariat) to act for them.
+    acts_for: tuple = ()
 
     @property
     def basic_username(self):

@@ -50,24 +50,34 @@ def _ssin(raw):
 
 
 class DimonaGateway:
-    def __init__(self, source, register, access, clock):
+    def __init__(self, source, register, access, clock, registry):
         self.source = source  # the employer directory (hub.routing.SourceClient)
         self.register = register  # hub.persons.NationalRegister
         self.access = access
         self.clock = clock
+        self.registry = registry
 
     def answer(self, operation, exchange, element):
         exchange.operation = operation
         return getattr(self, operation)(wire.parse(element), exchange)
 
     def _employer(self, request, exchange):
-        """The calling employer: an institution of kind employer, as itself."""
-        institution = exchange.institution
-        if institution is None or institution.kind != "employer":
-            raise Refusal("SEC00012", "DIMONA is for employers")
-        check_customer(request.cbe_number, institution)
-        exchange.cbes.add(institution.cbe)
-        return institution
+        """The employer the call is for: the caller itself (an institution of kind
+        employer), or the employer informationCustomer names when the caller is a social
+        secretariat it mandated (acts_for in institutions.toml)."""
+        caller = exchange.institution
+        if caller is not None and caller.kind == "employer":
+            check_customer(request.cbe_number, caller)
+            employer = caller
+        else:
+            employer = next((i for i in self.registry.institutions.values()
+                             if i.kind == "employer" and i.cbe == request.cbe_number), None)
+            if caller is None or employer is None or employer.id not in caller.acts_for:
+                raise Refusal("SEC00012", "DIMONA is for employers and the social "
+                              "secretariats they mandated")
+            exchange.detail = "for employer %s" % employer.id
+        exchange.cbes.add(employer.cbe)
+        return employer
 
     def _reply_periods(self, operation, request, exchange, periods, quota=None):
         exchange.ssins.update(p["ssin"] for p in periods)
@@ -119,19 +129,23 @@ class DimonaGateway:
 
     @defer.inlineCallbacks
     def consultWorker(self, request, exchange):
-        """The employer access key (seed §4.13): a person about whom the employer may ask is
-        one who is or was in its personnel file in the year asked; anyone else is refused."""
+        """The employer access key (seed §4.13), applied by the integration check
+        (hub/access.py): a person about whom the employer may ask is one who is or was in its
+        personnel file in the year asked; anyone else is refused."""
         employer = self._employer(request, exchange)
         ssin = _ssin(request.ssin)
         exchange.ssins.add(ssin)
+        exchange.legal_context = "EMPLOYER:PERSONNEL"
         year = request.year or local_date(exchange.received_at).year
+        start, end = datetime.date(year, 1, 1), datetime.date(year, 12, 31)
+        decision = yield self.access.check(employer, "Employment", ("OwnWorkers",),
+                                           exchange.legal_context, ssin, start, end,
+                                           local_date(exchange.received_at))
+        if not decision.allowed:
+            raise decision.refusal
         found = yield self.source.call("employmentRelations", ssin=ssin,
-                                       startDate="%04d-01-01" % year,
-                                       endDate="%04d-12-31" % year)
+                                       startDate=start.isoformat(), endDate=end.isoformat())
         mine = [p for p in _plain(found) if p["employerCbe"] == employer.cbe]
-        if not mine:
-            raise Refusal("ACC00002", "%s is not in the personnel file of %s in %d"
-                          % (ssin, employer.id, year))
         quota = None
         if any(p["workerType"] == "student" for p in mine):
             quota = serialize_object((yield self.source.call("studentQuota", ssin=ssin,
@@ -163,7 +177,7 @@ def _endpoint(service_class, name, tns, fault):
                           out_protocol=ParsedSoap11())
         app.gateway = DimonaGateway(context.sources[service.route],
                                     persons.NationalRegister(context.sources[persons.SOURCE]),
-                                    context.access, context.clock)
+                                    context.access, context.clock, context.registry)
         return SpyneEndpoint(service, app, fault)
     return factory
 
