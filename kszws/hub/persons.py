@@ -27,6 +27,12 @@ class NationalRegister:
         d = self.client.call("consultPerson", ssin=ssin, history=history)
         return d.addCallback(lambda r: person_record(r.person) if r.found else None)
 
+    def consult_many(self, ssins):
+        """Deferred: {ssin: record} of those of `ssins` the register knows (one call)."""
+        d = self.client.call("consultPersons", ssins={"string": list(ssins)})
+        return d.addCallback(lambda found: {p["ssin"]: p for p in
+                                            (person_record(x) for x in found or [])})
+
     def search(self, phonetic):
         d = self.client.call("searchPersons", lastName=phonetic.last_name,
                              firstName=phonetic.first_name or None,

@@ -3,6 +3,8 @@
 consultPerson(ssin, history)  -> the whole record: identity, civil state, birth, death,
                                  nationality, cards, addresses (all of them, or the current
                                  ones), household; `found` false for an unknown SSIN.
+consultPersons(ssins)          -> the persons of up to 100 SSINs the register knows (one call
+                                 where a message names many persons: DIMONA batches)
 searchPersons(lastName, firstName?, middleName?, birthDate, tolerance?, gender?, maximum?)
                               -> persons whose family name sounds alike, born within the
                                  (possibly incomplete) birth date widened by `tolerance`
@@ -119,6 +121,25 @@ def service(db):
                     [a for a in record["addresses"] if a["to_date"] is None][:1] or record["addresses"][:1]
                 return ConsultPersonResult(found=True, person=_person(record, addresses,
                                                                       record["household"]))
+
+            return threads.deferToThread(work)
+
+        @rpc(Array(Unicode), _returns=Array(Person))
+        def consultPersons(ctx, ssins):
+            """Many persons at once (current addresses): those of `ssins` the register
+            knows, in any status; at most 100."""
+            asked = list(dict.fromkeys(ssins or []))[:100]
+
+            def work():
+                out = []
+                with db.engine.connect() as conn:
+                    for ssin in asked:
+                        record = store.get_person(conn, ssin)
+                        if record is not None:
+                            current = [a for a in record["addresses"] if a["to_date"] is None]
+                            out.append(_person(record, current[:1] or record["addresses"][:1],
+                                               record["household"]))
+                return out
 
             return threads.deferToThread(work)
 
