@@ -10,7 +10,7 @@ is an ACC00002 fault, as for every personal-data service."""
 import kszws.compat.spyne  # noqa: F401
 
 from lxml import etree
-from spyne import Application, ServiceBase
+from spyne import ServiceBase
 from twisted.internet import defer
 
 from kszws import ids
@@ -18,7 +18,7 @@ from kszws.hub import persons
 from kszws.hub.access import visible_attestations
 from kszws.mailbox import attestations as store
 from kszws.services.retrieve_ti import check_customer
-from kszws.services.runtime import ParsedSoap11, SpyneEndpoint, in_transaction
+from kszws.services.runtime import gateway_endpoint, in_transaction
 from kszws.services.runtime import whole_element_operation as _op
 from kszws.wire import attestation as wire
 from kszws.wire.reasons import Refusal
@@ -171,10 +171,8 @@ class AttestationGateway:
         return found
 
 
-def endpoint(service, context):
-    app = Application([AttestationService], tns=wire.INTF, name="AttestationService",
-                      in_protocol=ParsedSoap11(), out_protocol=ParsedSoap11())
-    app.gateway = AttestationGateway(
+endpoint = gateway_endpoint(
+    AttestationService, "AttestationService", wire.INTF, wire.FAULT,
+    lambda service, context: AttestationGateway(
         context.registry, context.db, context.clock,
-        persons.NationalRegister(context.sources[service.route]), context.fanout)
-    return SpyneEndpoint(service, app, wire.FAULT)
+        persons.NationalRegister(context.sources[service.route]), context.fanout))

@@ -13,7 +13,7 @@ import datetime
 
 import kszws.compat.spyne  # noqa: F401
 
-from spyne import Application, ServiceBase
+from spyne import ServiceBase
 from twisted.internet import defer
 from zeep.helpers import serialize_object
 
@@ -21,7 +21,7 @@ from kszws import ids
 from kszws.hub import persons
 from kszws.hub.access import local_date
 from kszws.services.retrieve_ti import check_customer
-from kszws.services.runtime import ParsedSoap11, SpyneEndpoint
+from kszws.services.runtime import gateway_endpoint
 from kszws.services.runtime import whole_element_operation as _op
 from kszws.wire import dimona as wire
 from kszws.wire.reasons import Refusal
@@ -169,17 +169,13 @@ class DimonaGateway:
         return self._reply_periods("employmentRelations", request, exchange, _plain(found))
 
 
-def _endpoint(service_class, name, tns, fault):
-    def factory(service, context):
-        app = Application([service_class], tns=tns, name=name, in_protocol=ParsedSoap11(),
-                          out_protocol=ParsedSoap11())
-        app.gateway = DimonaGateway(context.sources[service.route],
-                                    persons.NationalRegister(context.sources[persons.SOURCE]),
-                                    context.access, context.clock, context.registry)
-        return SpyneEndpoint(service, app, fault)
-    return factory
+def _gateway(service, context):
+    return DimonaGateway(context.sources[service.route],
+                         persons.NationalRegister(context.sources[persons.SOURCE]),
+                         context.access, context.clock, context.registry)
 
 
-dimona_endpoint = _endpoint(DimonaService, "DimonaService", wire.INTF, wire.FAULT)
-employment_endpoint = _endpoint(EmploymentService, "EmploymentService", wire.EMPLOYMENT_INTF,
-                                wire.EMPLOYMENT_FAULT)
+dimona_endpoint = gateway_endpoint(DimonaService, "DimonaService", wire.INTF, wire.FAULT,
+                                   _gateway)
+employment_endpoint = gateway_endpoint(EmploymentService, "EmploymentService",
+                                       wire.EMPLOYMENT_INTF, wire.EMPLOYMENT_FAULT, _gateway)

@@ -12,14 +12,14 @@ import datetime
 
 import kszws.compat.spyne  # noqa: F401
 
-from spyne import Application, ServiceBase
+from spyne import ServiceBase
 from twisted.internet import defer, threads
 
 from kszws import directory, ids
 from kszws.hub import exchange_log, persons
 from kszws.hub.access import local_date
 from kszws.services.retrieve_ti import check_customer
-from kszws.services.runtime import ParsedSoap11, SpyneEndpoint, in_transaction
+from kszws.services.runtime import gateway_endpoint, in_transaction
 from kszws.services.runtime import whole_element_operation as _op
 from kszws.wire import reference_directory as wire
 from kszws.wire.reasons import Refusal
@@ -221,21 +221,17 @@ def _day_start(day):
     return datetime.datetime.combine(day, datetime.time(), ZoneInfo("Europe/Brussels"))
 
 
-def _endpoint(service_class, name, tns, fault):
-    def factory(service, context):
-        app = Application([service_class], tns=tns, name=name, in_protocol=ParsedSoap11(),
-                          out_protocol=ParsedSoap11())
-        register = persons.NationalRegister(context.sources[service.route]) \
-            if service.route != "hub" else None
-        app.gateway = DirectoryGateway(context.registry, context.db, context.clock, register,
-                                       context.access)
-        return SpyneEndpoint(service, app, fault)
-    return factory
+def _gateway(service, context):
+    register = persons.NationalRegister(context.sources[service.route]) \
+        if service.route != "hub" else None
+    return DirectoryGateway(context.registry, context.db, context.clock, register,
+                            context.access)
 
 
-directory_endpoint = _endpoint(ReferenceDirectoryService, "ReferenceDirectoryService",
-                               wire.DIRECTORY, wire.DIRECTORY_FAULT)
-access_log_endpoint = _endpoint(AccessLogService, "AccessLogService", wire.ACCESS_LOG,
-                                wire.ACCESS_LOG_FAULT)
-authorization_endpoint = _endpoint(AuthorizationService, "AuthorizationService",
-                                   wire.AUTHORIZATIONS, wire.AUTHORIZATIONS_FAULT)
+directory_endpoint = gateway_endpoint(ReferenceDirectoryService, "ReferenceDirectoryService",
+                                      wire.DIRECTORY, wire.DIRECTORY_FAULT, _gateway)
+access_log_endpoint = gateway_endpoint(AccessLogService, "AccessLogService", wire.ACCESS_LOG,
+                                       wire.ACCESS_LOG_FAULT, _gateway)
+authorization_endpoint = gateway_endpoint(AuthorizationService, "AuthorizationService",
+                                          wire.AUTHORIZATIONS, wire.AUTHORIZATIONS_FAULT,
+                                          _gateway)

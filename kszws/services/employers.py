@@ -9,14 +9,14 @@ source (wire/employer_directory.py):
 """
 import kszws.compat.spyne  # noqa: F401
 
-from spyne import Application, ServiceBase
+from spyne import ServiceBase
 from twisted.internet import defer
 from zeep.helpers import serialize_object
 
 from kszws import ids
 from kszws.hub.access import local_date
 from kszws.services.retrieve_ti import check_customer
-from kszws.services.runtime import ParsedSoap11, SpyneEndpoint
+from kszws.services.runtime import gateway_endpoint
 from kszws.services.runtime import whole_element_operation as _op
 from kszws.wire import employer_directory as wire
 from kszws.wire.reasons import Refusal
@@ -122,17 +122,11 @@ class EmployerGateway:
                            "MSG00000" if employers else "EMP00003", employers)
 
 
-def _endpoint(service_class, name, tns, fault, public):
-    def factory(service, context):
-        app = Application([service_class], tns=tns, name=name, in_protocol=ParsedSoap11(),
-                          out_protocol=ParsedSoap11())
-        app.gateway = EmployerGateway(context.sources[service.route], context.access,
-                                      context.clock, public)
-        return SpyneEndpoint(service, app, fault)
-    return factory
-
-
-directory_endpoint = _endpoint(EmployerDirectoryService, "EmployerDirectoryService", wire.INTF,
-                               wire.FAULT, public=False)
-public_endpoint = _endpoint(PublicEmployerService, "PublicEmployerService", wire.PUBLIC_INTF,
-                            wire.PUBLIC_FAULT, public=True)
+directory_endpoint = gateway_endpoint(
+    EmployerDirectoryService, "EmployerDirectoryService", wire.INTF, wire.FAULT,
+    lambda service, context: EmployerGateway(context.sources[service.route], context.access,
+                                             context.clock, public=False))
+public_endpoint = gateway_endpoint(
+    PublicEmployerService, "PublicEmployerService", wire.PUBLIC_INTF, wire.PUBLIC_FAULT,
+    lambda service, context: EmployerGateway(context.sources[service.route], context.access,
+                                             context.clock, public=True))

@@ -7,14 +7,14 @@
 Every call is a row of the exchange log, with the SSINs it concerned."""
 import kszws.compat.spyne  # noqa: F401
 
-from spyne import Application, ServiceBase
+from spyne import ServiceBase
 from twisted.internet import defer
 
 from kszws import ids, mailbox
 from kszws.hub.fanout import accept_mutations
 from kszws.registry.access import DATA_SERVICES
 from kszws.services.retrieve_ti import check_customer
-from kszws.services.runtime import ParsedSoap11, SpyneEndpoint, in_transaction
+from kszws.services.runtime import gateway_endpoint, in_transaction
 from kszws.services.runtime import whole_element_operation as _op
 from kszws.wire import mailbox as wire
 from kszws.wire.reasons import Refusal
@@ -116,15 +116,11 @@ class MailboxGateway:
         return request
 
 
-def _endpoint(service_class, name, tns, fault):
-    def factory(service, context):
-        app = Application([service_class], tns=tns, name=name, in_protocol=ParsedSoap11(),
-                          out_protocol=ParsedSoap11())
-        app.gateway = MailboxGateway(context.db, context.clock, context.fanout)
-        return SpyneEndpoint(service, app, fault)
-    return factory
+def _gateway(service, context):
+    return MailboxGateway(context.db, context.clock, context.fanout)
 
 
-mutation_endpoint = _endpoint(MutationService, "MutationService", wire.MUTATIONS,
-                              wire.MUTATIONS_FAULT)
-mailbox_endpoint = _endpoint(MailboxService, "MailboxService", wire.MAILBOX, wire.MAILBOX_FAULT)
+mutation_endpoint = gateway_endpoint(MutationService, "MutationService", wire.MUTATIONS,
+                                     wire.MUTATIONS_FAULT, _gateway)
+mailbox_endpoint = gateway_endpoint(MailboxService, "MailboxService", wire.MAILBOX,
+                                    wire.MAILBOX_FAULT, _gateway)

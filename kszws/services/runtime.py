@@ -110,3 +110,16 @@ def in_transaction(db, work):
         with db.engine.begin() as conn:
             return work(conn)
     return threads.deferToThread(run)
+
+
+def gateway_endpoint(service_class, name, tns, fault, make_gateway):
+    """The endpoint factory of a new-style service whose operations hand their request
+    element to a gateway (whole_element_operation): `make_gateway(service, context)`."""
+    from spyne import Application
+
+    def factory(service, context):
+        app = Application([service_class], tns=tns, name=name, in_protocol=ParsedSoap11(),
+                          out_protocol=ParsedSoap11())
+        app.gateway = make_gateway(service, context)
+        return SpyneEndpoint(service, app, fault)
+    return factory
