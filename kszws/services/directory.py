@@ -182,7 +182,7 @@ class DirectoryGateway:
             raise Refusal("ACC00003", "%s has no data-protection officer role in "
                           "conf/access.toml" % institution.id)
         else:
-            exchange.caller_user = request.officer[:64]
+            exchange.caller_user = (request.officer or "")[:64] or None
         now = self.clock()
         found = yield threads.deferToThread(consultations, self.db, self.registry, request.ssin,
                                             request.start, request.end, now)
