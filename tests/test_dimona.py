@@ -145,3 +145,21 @@ def test_a_mandated_social_secretariat_acts_for_its_employer(net):
         secretariat.personnelFile(informationCustomer=customer(net, STUDENTS),
                                   asOf=datetime.date(2026, 10, 1))
     assert refused.value.detail.findtext(".//reasonCode") == "SEC00012"
+
+
+def test_the_personnel_file_comes_in_pages(net):
+    staff = []
+    after = 0
+    while True:
+        page = dimona(net, BAKERY).personnelFile(informationCustomer=customer(net, BAKERY),
+                                                 asOf=datetime.date(2026, 10, 1), after=after,
+                                                 maxItems=1)
+        staff += [p["periodId"] for p in page["period"]]
+        assert len(page["period"]) <= 1
+        if not page["morePeriods"]:
+            break
+        after = page["period"][-1]["periodId"]
+    whole = dimona(net, BAKERY).personnelFile(informationCustomer=customer(net, BAKERY),
+                                              asOf=datetime.date(2026, 10, 1))
+    assert staff == [p["periodId"] for p in whole["period"]] and len(staff) >= 2
+    assert whole["morePeriods"] is False

@@ -79,13 +79,13 @@ class DimonaGateway:
         exchange.cbes.add(employer.cbe)
         return employer
 
-    def _reply_periods(self, operation, request, exchange, periods, quota=None):
+    def _reply_periods(self, operation, request, exchange, periods, quota=None, more=None):
         exchange.ssins.update(p["ssin"] for p in periods)
         exchange.replied_at = self.clock()
         intf = wire.EMPLOYMENT_INTF if operation == "employmentRelations" else wire.INTF
         return wire.periods_response("{%s}%sResponse" % (intf, operation), request,
                                      exchange.ticket, exchange.received_at, exchange.replied_at,
-                                     periods, quota)
+                                     periods, quota, more)
 
     @defer.inlineCallbacks
     def declare(self, request, exchange):
@@ -122,8 +122,12 @@ class DimonaGateway:
     def personnelFile(self, request, exchange):
         employer = self._employer(request, exchange)
         day = request.as_of or local_date(exchange.received_at).isoformat()
-        found = yield self.source.call("personnelFile", employerCbe=employer.cbe, asOf=day)
-        return self._reply_periods("personnelFile", request, exchange, _plain(found))
+        found = _plain((yield self.source.call("personnelFile", employerCbe=employer.cbe,
+                                               asOf=day, after=request.after,
+                                               maximum=request.max_items + 1)))
+        more = len(found) > request.max_items
+        return self._reply_periods("personnelFile", request, exchange,
+                                   found[:request.max_items], more=more)
 
     @defer.inlineCallbacks
     def consultWorker(self, request, exchange):

@@ -25,6 +25,8 @@ class Request:
     start: str  # ISO dates
     end: str
     as_of: str
+    after: int  # personnel file paging
+    max_items: int
 
 
 def _date(text, field):
@@ -57,7 +59,8 @@ def parse(element):
                    text(element, "ssin"), int(year) if year else None,
                    _date(element.findtext("startDate"), "startDate"),
                    _date(element.findtext("endDate"), "endDate"),
-                   _date(element.findtext("asOf"), "asOf"))
+                   _date(element.findtext("asOf"), "asOf"),
+                   int(text(element, "after") or 0), int(text(element, "maxItems") or 1000))
 
 
 def declare_response(request, ticket, received, replied, results):
@@ -79,7 +82,7 @@ def declare_response(request, ticket, received, replied, results):
     return root
 
 
-def periods_response(tag, request, ticket, received, replied, periods, quota=None):
+def periods_response(tag, request, ticket, received, replied, periods, quota=None, more=None):
     """`periods`: dicts periodId, employerCbe, ssin, workerType, startDate, endDate, hours;
     `quota`: dict year, quotaHours, usedHours, remainingHours."""
     root = newstyle.response(tag, request.element, ticket, received, replied, "MSG00000",
@@ -94,4 +97,6 @@ def periods_response(tag, request, ticket, received, replied, periods, quota=Non
         elt = etree.SubElement(root, "studentQuota")
         for name in ("year", "quotaHours", "usedHours", "remainingHours"):
             etree.SubElement(elt, name).text = str(quota[name])
+    if more is not None:
+        etree.SubElement(root, "morePeriods").text = "true" if more else "false"
     return root

@@ -162,13 +162,17 @@ def used_hours(conn, ssin, year, exclude=None):
     return conn.execute(q).scalar()
 
 
-def personnel(conn, cbe, day):
-    """The employer's active periods in force on `day`."""
-    return [dict(r) for r in conn.execute(select(employment).where(
+def personnel(conn, cbe, day, after=0, limit=None):
+    """The employer's active periods in force on `day`, by period id: those after `after`,
+    at most `limit` (pages of a large personnel file)."""
+    q = select(employment).where(
         employment.c.cbe == cbe, employment.c.status == "active",
-        employment.c.start_date <= day,
-        or_(employment.c.end_date.is_(None), employment.c.end_date >= day))
-        .order_by(employment.c.start_date, employment.c.period_id)).mappings()]
+        employment.c.start_date <= day, employment.c.period_id > after,
+        or_(employment.c.end_date.is_(None), employment.c.end_date >= day)
+    ).order_by(employment.c.period_id)
+    if limit is not None:
+        q = q.limit(limit)
+    return [dict(r) for r in conn.execute(q).mappings()]
 
 
 def relations(conn, ssin, start, end):

@@ -1,7 +1,8 @@
 """The employer directory source's SOAP service (wsdl/EmployerDirectorySource.wsdl).
 
 declareDimona(employerCbe, declarations) -> one result per declaration (dimona.py)
-personnelFile(employerCbe, asOf)         -> the employer's periods in force that day
+personnelFile(employerCbe, asOf, after?, maximum?) -> the employer's periods in force that
+                                           day, by period id, a page at a time
 employmentRelations(ssin, start, end?)   -> the person's periods, every employer
 studentQuota(ssin, year)                 -> the yearly student quota, used and remaining
 
@@ -23,6 +24,9 @@ from kszws.sources.employer_directory import dimona, store
 
 NS = "urn:kszws:source:employerdirectory:v1"
 DEFAULT_MAXIMUM = 20
+# Periods a personnelFile answer holds: the hub asks one more than its page (at most
+# 5,000) to know whether another page follows.
+PERSONNEL_PAGE, MAX_PERSONNEL_PAGE = 1000, 5001
 
 
 def _day(text, field):
@@ -152,13 +156,16 @@ def service(db):
 
             return threads.deferToThread(work)
 
-        @rpc(Unicode(min_occurs=1, nillable=False), Unicode, _returns=Array(EmploymentPeriod))
-        def personnelFile(ctx, employerCbe, asOf):
+        @rpc(Unicode(min_occurs=1, nillable=False), Unicode, Integer, Integer,
+             _returns=Array(EmploymentPeriod))
+        def personnelFile(ctx, employerCbe, asOf, after, maximum):
             day = _day(asOf, "asOf") or datetime.date.today().isoformat()
+            limit = min(maximum or PERSONNEL_PAGE, MAX_PERSONNEL_PAGE)
 
             def work():
                 with db.engine.connect() as conn:
-                    return [period(r) for r in dimona.personnel(conn, employerCbe, day)]
+                    return [period(r) for r in dimona.personnel(conn, employerCbe, day,
+                                                                after or 0, limit)]
 
             return threads.deferToThread(work)
 
