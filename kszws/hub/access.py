@@ -15,20 +15,6 @@ from kszws import directory
 from kszws.mailbox import attestations
 from kszws.wire.reasons import Refusal
 
-BRUSSELS = None  # set on first use (zoneinfo needs tzdata, a dependency)
-
-
-def local_date(moment):
-    """The Belgian calendar day of an aware datetime: the day authorizations and periods
-    are written in."""
-    global BRUSSELS
-    if BRUSSELS is None:
-        from zoneinfo import ZoneInfo
-
-        BRUSSELS = ZoneInfo("Europe/Brussels")
-    return moment.astimezone(BRUSSELS).date()
-
-
 @dataclass(frozen=True)
 class Decision:
     granted: tuple  # the data groups that may be answered
@@ -145,12 +131,6 @@ class AccessControl:
             with self.db.engine.begin() as conn:
                 return directory.follow_replacement(conn, now, old, new)
         return threads.deferToThread(follow)
-
-
-def today_period(exchange):
-    """The period of a request that names none: the day it was received."""
-    day = local_date(exchange.received_at)
-    return day, day
 
 
 def visible_attestations(db, conn, institution, ssin, types, start, end):

@@ -14,7 +14,8 @@ from twisted.internet import defer, threads
 
 from kszws import directory, ids
 from kszws.hub import persons
-from kszws.hub.access import local_date, visible_attestations
+from kszws.clock import local_date
+from kszws.hub.access import visible_attestations
 from kszws.hub.validation import SchemaCatalogue
 from kszws.services.runtime import ParsedSoap11, SpyneEndpoint
 from kszws.wire import (identify_person, list_of_attestations, manage_access,

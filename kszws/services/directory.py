@@ -17,7 +17,7 @@ from twisted.internet import defer, threads
 
 from kszws import directory, ids
 from kszws.hub import exchange_log, persons
-from kszws.hub.access import local_date
+from kszws.clock import local_date, local_day_start
 from kszws.services.retrieve_ti import check_customer
 from kszws.services.runtime import gateway_endpoint, in_transaction
 from kszws.services.runtime import whole_element_operation as _op
@@ -198,8 +198,8 @@ class DirectoryGateway:
 def consultations(db, registry, ssin, start, end, now, limit=1000):
     """Every exchange that concerned `ssin` between the Belgian days `start` and `end`
     (newest first), without those of an embargoed legal context whose embargo runs."""
-    since = _day_start(start)
-    until = _day_start((end or local_date(now)) + datetime.timedelta(days=1))
+    since = local_day_start(start)
+    until = local_day_start((end or local_date(now)) + datetime.timedelta(days=1))
     out = []
     for row in exchange_log.search(db, subject=ssin, since=since, until=until, limit=limit):
         days = registry.access.embargo_days(row["legal_context"] or "")
@@ -215,10 +215,6 @@ def consultations(db, registry, ssin, start, end, now, limit=1000):
     return out
 
 
-def _day_start(day):
-    from zoneinfo import ZoneInfo
-
-    return datetime.datetime.combine(day, datetime.time(), ZoneInfo("Europe/Brussels"))
 
 
 def _gateway(service, context):

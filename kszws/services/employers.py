@@ -14,7 +14,7 @@ from twisted.internet import defer
 from zeep.helpers import serialize_object
 
 from kszws import ids
-from kszws.hub.access import local_date
+from kszws.clock import local_date
 from kszws.services.retrieve_ti import check_customer
 from kszws.services.runtime import gateway_endpoint
 from kszws.services.runtime import whole_element_operation as _op

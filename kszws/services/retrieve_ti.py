@@ -9,7 +9,7 @@ from twisted.internet import defer
 
 from kszws import ids, nis
 from kszws.hub import persons
-from kszws.hub.access import local_date
+from kszws.clock import local_date
 from kszws.services.runtime import ParsedSoap11, SpyneEndpoint
 from kszws.wire import retrieve_ti
 from kszws.wire.reasons import Refusal

@@ -9,16 +9,16 @@ on the body element), both ResultSummary levels, ok + ReturnCode 0/1/10000.
 import secrets
 import string
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 from lxml import etree
+
+from kszws.clock import BRUSSELS
 
 SERVICE = "http://www.ksz-bcss.fgov.be/XSD/SSDN/Service"
 COMMON = "http://www.ksz-bcss.fgov.be/XSD/SSDN/Common"
 PERSON = "http://www.ksz-bcss.fgov.be/XSD/SSDN/Person"
 CONNECTOR = "http://ksz-bcss.fgov.be/connectors/WebServiceConnector"
 
-BRUSSELS = ZoneInfo("Europe/Brussels")
 _TICKET_ALPHABET = string.ascii_uppercase + string.digits
 DECLARATION = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 
