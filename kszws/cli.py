@@ -428,10 +428,9 @@ def cmd_mutation(settings, args):
 def _ingest_mutations(settings, registry, args):
     """The hub takes in a source's batch file: each mutation once (by sequence number),
     then delivers them to the mailboxes."""
-    from kszws import ids, mailbox
+    from kszws import mailbox
     from kszws.clock import utcnow
-    from kszws.hub.fanout import FanOut, accept_mutations
-    from kszws.registry.access import DATA_SERVICES
+    from kszws.hub.fanout import FanOut, accept_mutations, mutation_problem
     from kszws.store import database_from_settings
 
     if len(args) != 1:
@@ -444,8 +443,9 @@ def _ingest_mutations(settings, registry, args):
                 if not line.strip():
                     continue
                 m = json.loads(line)
-                if m["kind"] not in DATA_SERVICES["Mutations"] or not ids.is_ssin(m["ssin"]):
-                    raise ValueError("unknown kind or invalid SSIN")
+                problem = mutation_problem(m["seq"], m["kind"], m["ssin"])
+                if problem:
+                    raise ValueError(problem)
                 batch.append(mailbox.Mutation(int(m["seq"]), m["kind"], m["ssin"],
                                               datetime.date.fromisoformat(m["eventDate"]),
                                               m.get("data") or {}))

@@ -64,6 +64,16 @@ def registrations(conn, ssin, start, end, sector=None, institution=None, registe
                                                      registration.c.id))]
 
 
+def other_sectors(conn, ssin, institution, quality_code, integrated, requested):
+    """The registrations of the other sectors on `ssin` during `requested` (start, end), for
+    an institution that itself manages a file on the person in `quality_code` during
+    `integrated` (start, end); None when it does not."""
+    mine = registrations(conn, ssin, *integrated, institution=institution.id)
+    if not any(r.quality_code == quality_code for r in mine):
+        return None
+    return [r for r in registrations(conn, ssin, *requested) if r.sector != institution.sector]
+
+
 def register(conn, now, ssin, institution, quality, start, end=None, register_=SECONDARY,
              phase=0):
     """Register `institution` (a registry.Institution) on `ssin` with `quality` (a

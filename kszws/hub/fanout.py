@@ -20,10 +20,21 @@ from twisted.internet import task, threads
 
 from kszws import directory, ids, mailbox
 from kszws.mailbox import ATTESTATION, MUTATION
+from kszws.registry.access import DATA_SERVICES
 
 log = logging.getLogger(__name__)
 
 SERVICE = "Mutations"
+
+
+def mutation_problem(seq, kind, ssin):
+    """Why a reported mutation cannot be accepted (a known kind, a valid SSIN), or None."""
+    kinds = DATA_SERVICES[SERVICE]
+    if kind not in kinds:
+        return "mutation %s: kind %r is not one of %s" % (seq, str(kind)[:24], ", ".join(kinds))
+    if not ids.is_ssin(ssin):
+        return "mutation %s: %r is not a valid SSIN" % (seq, str(ssin)[:20])
+    return None
 
 
 def accept_mutations(conn, source, mutations, now):

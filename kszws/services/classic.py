@@ -231,12 +231,9 @@ class SsdnGateway:
 
         def read():
             with self.db.engine.connect() as conn:
-                mine = directory.registrations(conn, ssin, query.integrated_start,
-                                               query.integrated_end, institution=institution.id)
-                if not any(r.quality_code == query.quality_code for r in mine):
-                    return None
-                return [r for r in directory.registrations(conn, ssin, query.start, query.end)
-                        if r.sector != institution.sector]
+                return directory.other_sectors(
+                    conn, ssin, institution, query.quality_code,
+                    (query.integrated_start, query.integrated_end), (query.start, query.end))
 
         found = yield threads.deferToThread(read)
         if found is None:

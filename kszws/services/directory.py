@@ -145,15 +145,9 @@ class DirectoryGateway:
         him in the quality code it names (as ReferenceManager.consult)."""
         institution = exchange.institution
 
-        def read(conn):
-            mine = directory.registrations(conn, request.ssin, request.start, request.end,
-                                           institution=institution.id)
-            if not any(r.quality_code == request.quality_code for r in mine):
-                return None
-            return [r for r in directory.registrations(conn, request.ssin, request.start,
-                                                       request.end)
-                    if r.sector != institution.sector]
-        found = yield in_transaction(self.db, read)
+        period = (request.start, request.end)
+        found = yield in_transaction(self.db, lambda conn: directory.other_sectors(
+            conn, request.ssin, institution, request.quality_code, period, period))
         if found is None:
             return "DIR00008", [], []
         return "MSG00000", found, []

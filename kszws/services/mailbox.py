@@ -10,16 +10,14 @@ import kszws.compat.spyne  # noqa: F401
 from spyne import ServiceBase
 from twisted.internet import defer
 
-from kszws import ids, mailbox
-from kszws.hub.fanout import accept_mutations
-from kszws.registry.access import DATA_SERVICES
+from kszws import mailbox
+from kszws.hub.fanout import accept_mutations, mutation_problem
 from kszws.services.retrieve_ti import check_customer
 from kszws.services.runtime import gateway_endpoint, in_transaction
 from kszws.services.runtime import whole_element_operation as _op
 from kszws.wire import mailbox as wire
 from kszws.wire.reasons import Refusal
 
-MUTATION_KINDS = DATA_SERVICES["Mutations"]
 
 
 class MutationService(ServiceBase):
@@ -52,14 +50,9 @@ class MailboxGateway:
             raise Refusal("SEC00012", "only an authentic source reports mutations")
         pushed = wire.parse_mutations(element)
         for m in pushed:
-            if m.kind not in MUTATION_KINDS:
-                raise Refusal("MSG00008", "mutation %d: kind %r is not one of %s"
-                              % (m.seq, m.kind[:24], ", ".join(MUTATION_KINDS)))
-            try:
-                ids.ssin(m.ssin)
-            except ids.InvalidIdentifier:
-                raise Refusal("MSG00008", "mutation %d: %r is not a valid SSIN"
-                              % (m.seq, m.ssin[:20])) from None
+            problem = mutation_problem(m.seq, m.kind, m.ssin)
+            if problem:
+                raise Refusal("MSG00008", problem)
         exchange.ssins.update(m.ssin for m in pushed)
         now = self.clock()
         accepted, last = yield in_transaction(self.db, lambda conn: accept_mutations(

@@ -9,11 +9,12 @@ import logging
 
 from sqlalchemy import func, insert, select, update
 
+from kszws.registry.access import DATA_SERVICES
 from kszws.sources.national_register.store import address, mutation, person, push
 
 log = logging.getLogger(__name__)
 
-KINDS = ("birth", "death", "address", "name", "civil_state", "ssin_replacement")
+KINDS = DATA_SERVICES["Mutations"]  # what the hub's authorizations are written in
 HUB = "hub"  # the receiver name of the hub in nr_push
 
 
