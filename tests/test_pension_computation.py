@@ -158,7 +158,7 @@ def test_every_figure_names_its_legal_source():
 
 def test_bad_rates_files_are_refused(tmp_path):
     good = (Path(__file__).resolve().parent.parent / "conf" / "pension_rates.toml").read_text()
-    block = good[good.index("[[period]]"):good.index("# The benefits payers declare")]
+    block = good[good.index("\n[[period]]") + 1:good.index("# The benefits payers declare")]
     overlapping = good.replace(block, block + block.replace("2019-03-01", "2019-12-01"))
     for text, problem in [(good.replace("rate_bp = 355", "rate_bp = \"x\""), "invalid"),
                           (overlapping, "overlap"),
