@@ -57,6 +57,7 @@ def close_month(db, rates, month, now):
             " ORDER BY ssin, declaration"), [month])
         columns = ("ssin", "payer", "declaration", "benefit_ref", "benefit_type", "pillar",
                    "gross_cents", "family")
+        writer = cur.connection.cursor()  # PostgreSQL: writing on `cur` drops its result
         persons, written, pending, seen = 0, 0, [], set()
         while True:
             batch = cur.fetchmany(CHUNK * 3)
@@ -81,7 +82,7 @@ def close_month(db, rates, month, now):
                     seen.add((payer, ssin))
                     _changed(out, latest, month, payer, ssin, result, group,
                              period.reference, stamp)
-            written += _write(db, cur, out)
+            written += _write(db, writer, out)
         if pending:
             raise AssertionError("rows left after the last batch")  # pragma: no cover
         # Payers that had an attestation but no benefit in force any more: an empty one.
@@ -89,7 +90,7 @@ def close_month(db, rates, month, now):
         for payer, ssin in latest:
             if (payer, ssin) not in seen:
                 _changed(out, latest, month, payer, ssin, None, [], period.reference, stamp)
-        written += _write(db, cur, out)
+        written += _write(db, writer, out)
     return persons, written
 
 
