@@ -108,7 +108,8 @@ def test_demo_starts_and_describes_the_network(project):
         result = run(project, *command)
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["echo"] == "hello"
-        assert [s["id"] for s in info["sources"]] == ["national-register", "employer-directory"]
+        assert [s["id"] for s in info["sources"]] == ["national-register", "employer-directory",
+                                                   "pension-cadastre"]
         # The walkthrough of the reference directory, as printed, in order.
         outcomes = []
         for what, command in info["example"]["walkthrough"]:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from kszws import ids
 from kszws.sources.pension_cadastre import computation, declarations, monthly, store
 from kszws.sources.pension_cadastre.declarations import Correction, Declaration
 

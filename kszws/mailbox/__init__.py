@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from sqlalchemy import DateTime, delete, func, insert, literal, select, update
 
 from kszws.clock import naive_utc
-from kszws.store.schema import fanout_pending, mailbox_item, mutation
+from kszws.store.schema import fanout_pending, mailbox_item, mutation, pension_attestation
 
-MUTATION, ATTESTATION = "mutation", "attestation"
+MUTATION, ATTESTATION, PENSION = "mutation", "attestation", "pension"
+PENSION_TYPE = "pension_deductions"
 
 
 @dataclass(frozen=True)
@@ -92,11 +93,16 @@ def items(conn, institution, after=0, kinds=None, types=None, limit=100, unackno
     from kszws.mailbox import attestations  # here: it imports this module's constants
 
     events = attestations.events(conn, [r.ref_id for r in rows if r.kind == ATTESTATION])
+    pensions = {p.id: p for p in conn.execute(select(pension_attestation).where(
+        pension_attestation.c.id.in_([r.ref_id for r in rows if r.kind == PENSION])))}
     out = []
     for r in rows:
         if r.kind == MUTATION:
             m = mutations[r.ref_id]
             day, data = m.event_date, json.loads(m.payload)
+        elif r.kind == PENSION:
+            p = pensions[r.ref_id]
+            day, data = datetime.date.fromisoformat(p.month + "-01"), pension_data(p)
         else:
             action, version, a = events[r.ref_id]
             day, data = a.start, attestation_data(action, version, a)
@@ -115,6 +121,53 @@ def attestation_data(action, version, a):
         if isinstance(child.tag, str):
             data[etree.QName(child).localname] = child.text
     return data
+
+
+def pension_data(p):
+    """A payer's pension attestation as the named fields of a mailbox item: the rate to
+    withhold, and per benefit it pays (benefit1., benefit2., ...) every amount."""
+    payload = json.loads(p.payload)
+    data = {"month": p.month, "version": p.version, "attestationId": p.source_id}
+    for name in ("familySituation", "withholdingRateBp", "rates"):
+        if payload.get(name) is not None:
+            data[name] = payload[name]
+    for number, benefit in enumerate(payload["benefits"], 1):
+        for name in PENSION_FIELDS:
+            data["benefit%d.%s" % (number, name)] = benefit[name]
+    return data
+
+
+PENSION_FIELDS = ("declarationId", "benefitReference", "benefitType", "grossCents",
+                  "healthInsuranceCents", "solidarityCents", "taxableCents",
+                  "withholdingCents", "netCents")
+
+
+def accept_pension_attestations(conn, rows, now):
+    """Take the cadastre's attestations [(source_id, month, payer, ssin, version, payload)]
+    and put each in its payer's mailbox, in the caller's transaction; one taken before (by
+    source_id) is skipped. Returns how many were new."""
+    now = naive_utc(now)
+    ids_ = [r[0] for r in rows]
+    known = set(conn.execute(select(pension_attestation.c.source_id).where(
+        pension_attestation.c.source_id.in_(ids_))).scalars()) if ids_ else set()
+    new = [r for r in rows if r[0] not in known]
+    if not new:
+        return 0
+    conn.execute(insert(pension_attestation), [dict(
+        source_id=i, month=m, payer=payer, ssin=ssin, version=v, payload=text, received_at=now)
+        for i, m, payer, ssin, v, text in new])
+    conn.execute(insert(mailbox_item).from_select(
+        ["institution", "kind", "ref_id", "type", "ssin", "created_at"],
+        select(pension_attestation.c.payer, literal(PENSION), pension_attestation.c.id,
+               literal(PENSION_TYPE), pension_attestation.c.ssin, literal(now, DateTime))
+        .where(pension_attestation.c.source_id.in_([r[0] for r in new]))
+        .order_by(pension_attestation.c.id)))
+    return len(new)
+
+
+def last_pension_attestation(conn):
+    """The cadastre's id of the last attestation taken: the hub asks for those after it."""
+    return conn.execute(select(func.max(pension_attestation.c.source_id))).scalar() or 0
 
 
 def acknowledge(conn, institution, ids, now):

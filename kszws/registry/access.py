@@ -26,6 +26,9 @@ DATA_SERVICES = {
     # A person's employment relations (DIMONA periods, seed §4.13); OwnWorkers: an
     # employer's view of its own workers (the employer access key applies).
     "Employment": ("Relations", "OwnWorkers"),
+    # The pension cadastre (seed §4.7): payers' declarations, a person's pensions, the
+    # overview of a month (every benefit and deduction), closing a month.
+    "PensionCadastre": ("Declare", "Consult", "Overview", "Close"),
 }
 # Services delivered by the hub on its own initiative: no request, so no legal context.
 WITHOUT_LEGAL_CONTEXT = ("Mutations",)

@@ -6,7 +6,7 @@ of its endpoint, `factory(service, context)`.
 from dataclasses import dataclass
 
 from kszws.services import (attestations, classic, dimona, directory, employers, mailbox,
-                            retrieve_ti, testconnection)
+                            pensions, retrieve_ti, testconnection)
 
 ENDPOINTS = {
     "TestConnectionService": testconnection.endpoint,
@@ -22,6 +22,7 @@ ENDPOINTS = {
     "PublicEmployerService": employers.public_endpoint,
     "DimonaService": dimona.dimona_endpoint,
     "EmploymentService": dimona.employment_endpoint,
+    "PensionCadastreService": pensions.endpoint,
 }
 
 

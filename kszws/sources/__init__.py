@@ -6,6 +6,7 @@ over SOAP with zeep. `SOURCES` maps the name given to `kszws source NAME` to its
 SOURCES = {
     "national-register": "kszws.sources.national_register:run",
     "employer-directory": "kszws.sources.employer_directory:run",
+    "pension-cadastre": "kszws.sources.pension_cadastre:run",
 }
 
 

@@ -129,7 +129,7 @@ mailbox_item = Table(
     "mailbox_item", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("institution", String(64), nullable=False),
-    Column("kind", String(12), nullable=False),  # mutation | attestation
+    Column("kind", String(12), nullable=False),  # mutation | attestation | pension
     Column("ref_id", Integer, nullable=False),
     Column("type", String(24), nullable=False),  # the mutation kind or attestation type
     Column("ssin", String(11), nullable=False),
@@ -171,4 +171,19 @@ attestation_event = Table(
     Column("version", Integer, nullable=False),
     Column("action", String(8), nullable=False),  # create | update | cancel
     Column("created_at", DateTime, nullable=False),
+)
+
+
+# The pension cadastre's attestations to payers (seed §4.7), taken from the cadastre in its
+# id order (source_id: each once) and put in the payer's mailbox in the same transaction.
+pension_attestation = Table(
+    "pension_attestation", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source_id", BigInteger, nullable=False, unique=True),
+    Column("month", String(7), nullable=False),
+    Column("payer", String(64), nullable=False),
+    Column("ssin", String(11), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("payload", Text, nullable=False),  # JSON, as the cadastre wrote it
+    Column("received_at", DateTime, nullable=False),
 )

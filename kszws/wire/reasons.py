@@ -96,6 +96,21 @@ REASONS = _table(
     Reason("DIM00007", "Client", "The employer has no such employment period (or it is "
                                  "cancelled)."),
     Reason("DIM00008", "Client", "The SSIN is unknown or cancelled in the National Register."),
+    # The pension cadastre (seed §4.7): declarations answered one by one, a message applied
+    # whole or not at all.
+    Reason("PEN00001", "Client", "The SSIN is not valid (check digits)."),
+    Reason("PEN00002", "Client", "The SSIN is unknown, cancelled or replaced in the National "
+           "Register."),
+    Reason("PEN00003", "Client", "The gross amount is not positive, or above the absurd-amount "
+           "limit."),
+    Reason("PEN00004", "Client", "The month is malformed or in the future."),
+    Reason("PEN00005", "Client", "No deduction rates are configured for that month."),
+    Reason("PEN00006", "Client", "This benefit of this payer is already declared for that month "
+           "(correct it instead)."),
+    Reason("PEN00007", "Client", "Unknown benefit type or family situation, or no benefit "
+           "reference."),
+    Reason("PEN00008", "Client", "The payer has no declaration in force with this id."),
+    Reason("PEN00009", "Client", "Not applied: another item of the message was refused."),
     Reason("SRC00001", "Server", "The authentic source did not answer in time or is unreachable.", 503),
     Reason("SRC00002", "Server", "The authentic source refused the request."),
     Reason("SRC00003", "Server", "The authentic source's reply could not be verified."),

@@ -1,0 +1,160 @@
+"""The pension cadastre through the hub (seed §4.7), over real HTTP, signed both ways: two
+payers declare for the same person, the health-insurance sector hears of the new
+pensioner, the cadastre closes the month and each payer finds its attestation in its
+mailbox, a health insurer consults the person's pensions; bad input is refused whole."""
+import pytest
+import zeep
+
+from kszws.client import hub_client
+from tests.netfixture import Source, make_project, register_in_directory, start_network, \
+    stop_network
+
+MAX, ANNE = "70100853190", "72030512297"
+UNKNOWN = "85073003328"  # valid check digits, not in the National Register
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    settings = make_project(tmp_path_factory.mktemp("pensions"))
+    register_in_directory(settings, ["mutualite-chretienne"], [MAX], code=1)
+    register_in_directory(settings, ["onp-rvp"], [MAX], code=100)
+    cadastre = Source(settings, name="pension-cadastre").start()
+    try:
+        hub = start_network(settings)
+    except Exception:
+        cadastre.stop()
+        raise
+    yield hub
+    stop_network(hub)
+    cadastre.stop()
+
+
+def customer(net, institution):
+    from kszws.registry import load_registry
+
+    return {"customerIdentification": {
+        "cbeNumber": load_registry(net.settings).institution(institution).cbe}}
+
+
+def service(net, institution, name="PensionCadastreService"):
+    proxy, _ = hub_client(net.settings, name, institution, net.url)
+    return proxy
+
+
+def benefit(ssin=MAX, ref="RVP-1", kind="statutory_retirement", gross=100000, month="2019-10"):
+    return {"ssin": ssin, "month": month, "benefitReference": ref, "benefitType": kind,
+            "grossAmount": gross, "familySituation": "single"}
+
+
+def declare(net, payer, *items):
+    return service(net, payer).declare(informationCustomer=customer(net, payer),
+                                       declaration=list(items))
+
+
+def mailbox(net, institution, kind):
+    """The institution's unacknowledged items of `kind`, with their fields."""
+    proxy = service(net, institution, "MailboxService")
+    who = customer(net, institution)
+    listed = proxy.listItems(informationCustomer=who, kind=kind)["item"]
+    return proxy.fetchItems(informationCustomer=who, id=[i["id"] for i in listed])["item"] \
+        if listed else []
+
+
+def fields(item):
+    return {f["name"]: f["value"] for f in item["field"]}
+
+
+def test_two_payers_the_month_closed_attestations_and_a_consultation(net):
+    onp = declare(net, "onp-rvp", benefit())
+    assert [r["accepted"] for r in onp["result"]] == [True]
+    ethias = declare(net, "ethias-pensions",
+                     benefit(ref="ETH-9", kind="supplementary_retirement", gross=80000))
+    assert [r["accepted"] for r in ethias["result"]] == [True]
+    # Continuity of cover: Max is a new pensioner, his health insurer hears of it (once).
+    import time
+    deadline = time.monotonic() + 20
+    while not (news := mailbox(net, "mutualite-chretienne", "attestation")) \
+            and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert [(i["type"], i["ssin"]) for i in news] == [("new_pensioner", MAX)]
+    assert fields(news[0])["firstMonth"] == "2019-10"
+    closed = service(net, "pension-cadastre").closeMonth(
+        informationCustomer=customer(net, "pension-cadastre"), month="2019-10")
+    assert (closed["persons"], closed["attestations"], closed["delivered"]) == (1, 2, 2)
+    # Each payer: its own benefit, the rate from the cumulated 1,800.00 (worked example 3).
+    [rvp] = mailbox(net, "onp-rvp", "pension")
+    [eth] = mailbox(net, "ethias-pensions", "pension")
+    assert (rvp["type"], rvp["ssin"]) == ("pension_deductions", MAX)
+    assert fields(rvp)["withholdingRateBp"] == fields(eth)["withholdingRateBp"] == "1982"
+    assert (fields(rvp)["benefit1.healthInsuranceCents"],
+            fields(rvp)["benefit1.withholdingCents"]) == ("3550", "19116")
+    assert (fields(eth)["benefit1.healthInsuranceCents"],
+            fields(eth)["benefit1.withholdingCents"]) == ("2840", "15293")
+    assert "benefit2.grossCents" not in fields(rvp)  # a payer sees only what it pays
+    # Closing again: nothing new, nothing delivered twice.
+    again = service(net, "pension-cadastre").closeMonth(
+        informationCustomer=customer(net, "pension-cadastre"), month="2019-10")
+    assert (again["attestations"], again["delivered"]) == (0, 0)
+    # The health insurer consults Max's pensions (authorized, registered).
+    seen = service(net, "mutualite-chretienne").consult(
+        informationCustomer=customer(net, "mutualite-chretienne"),
+        legalContext="HEALTH:INSURABILITY", ssin=MAX, firstMonth="2019-01")
+    assert [(b["benefitType"], b["grossAmount"], b["pillar"]) for b in seen["benefit"]] == [
+        ("statutory_retirement", 100000, 1), ("supplementary_retirement", 80000, 2)]
+    # The pension service's overview of the month: every benefit and deduction.
+    view = service(net, "onp-rvp").overview(
+        informationCustomer=customer(net, "onp-rvp"), legalContext="PENSION:PAYMENT",
+        ssin=MAX, month="2019-10")
+    assert (view["cumulatedGrossAmount"], view["healthInsurance"], view["solidarity"],
+            view["withholdingRate"]) == (180000, 6390, 0, 1982)
+    # A correction moves the figures; the next close writes new versions for both payers.
+    [first] = onp["result"]
+    fixed = service(net, "onp-rvp").correct(
+        informationCustomer=customer(net, "onp-rvp"),
+        correction=[{"declarationId": first["declarationId"], "grossAmount": 200000,
+                     "familySituation": "single"}])
+    assert fixed["result"][0]["version"] == 2
+    closed = service(net, "pension-cadastre").closeMonth(
+        informationCustomer=customer(net, "pension-cadastre"), month="2019-10")
+    assert closed["delivered"] == 2
+    # ... and cancelled, the payer's next attestation has no benefit left.
+    gone = service(net, "onp-rvp").cancel(informationCustomer=customer(net, "onp-rvp"),
+                                          declarationId=[first["declarationId"]])
+    assert gone["result"][0]["accepted"]
+
+
+def test_bad_declarations_are_refused_whole(net):
+    reply = declare(net, "onp-rvp", benefit(ssin=ANNE, ref="A"), benefit(ssin=UNKNOWN, ref="U"))
+    assert [r["reasonCode"] for r in reply["result"]] == ["PEN00009", "PEN00002"]
+    reply = declare(net, "onp-rvp", benefit(ssin=ANNE, ref="B", gross=-100),
+                    benefit(ssin=ANNE, ref="C", month="2031-01"))
+    assert [r["reasonCode"] for r in reply["result"]] == ["PEN00003", "PEN00004"]
+    assert reply["status"]["value"] == "NO_DATA_FOUND"
+    # Nothing of either message was applied: Anne has no pension in the cadastre.
+    register_in_directory(net.settings, ["onp-rvp"], [ANNE], code=100)
+    seen = service(net, "onp-rvp").consult(
+        informationCustomer=customer(net, "onp-rvp"), legalContext="PENSION:PAYMENT",
+        ssin=ANNE, firstMonth="2019-01")
+    assert seen["status"]["value"] == "NO_DATA_FOUND" and not seen["benefit"]
+
+
+def test_non_payers_and_unregistered_callers_are_refused(net):
+    with pytest.raises(zeep.exceptions.Fault) as refused:
+        declare(net, "cpas-eupen", benefit(ref="X"))
+    assert "ACC00001" in _text(refused.value)
+    with pytest.raises(zeep.exceptions.Fault) as unregistered:
+        service(net, "mutualite-chretienne").consult(
+            informationCustomer=customer(net, "mutualite-chretienne"),
+            legalContext="HEALTH:INSURABILITY", ssin=ANNE, firstMonth="2019-01")
+    assert "ACC00002" in _text(unregistered.value)
+    with pytest.raises(zeep.exceptions.Fault) as not_cadastre:
+        service(net, "onp-rvp").closeMonth(informationCustomer=customer(net, "onp-rvp"),
+                                           month="2019-10")
+    assert "ACC00001" in _text(not_cadastre.value)
+
+
+def _text(fault):
+    from lxml import etree
+
+    detail = etree.tostring(fault.detail).decode() if fault.detail is not None else ""
+    return fault.message + detail
