@@ -105,6 +105,7 @@ def describe(settings, registry, base):
     example["walkthrough"] = walkthrough(settings, registry, base)
     example["mailbox_walkthrough"] = mailbox_walkthrough(settings, registry, base)
     example["employer_walkthrough"] = employer_walkthrough(registry, base)
+    example["pension_walkthrough"] = pension_walkthrough(registry, base)
     if test is not None and basic is not None:
         example["curl"] = (
             "curl -s -u %s:%s -H 'Content-Type: text/xml; charset=utf-8' "
@@ -267,6 +268,62 @@ def employer_walkthrough(registry, base):
     ]
 
 
+MAX = "70100853190"
+
+
+def pension_walkthrough(registry, base):
+    """The pension cadastre, step by step: two payers declare for Max, his health insurer
+    hears of the new pensioner, the cadastre closes the month and each payer gets its
+    attestation, the health insurer consults his pensions: [(what, command)]."""
+    needed = {"onp-rvp", "ethias-pensions", "pension-cadastre", "mutualite-chretienne"} <= set(
+        registry.institutions) and {"PensionCadastreService", "MailboxService",
+                                    "ReferenceDirectoryService"} <= set(registry.services)
+    if not needed:
+        return []
+
+    def call(service, operation, inst, *fields):
+        return "kszws call %s %s %s %s --as %s --url %s" % (
+            service, operation, "'informationCustomer={\"customerIdentification\": "
+            "{\"cbeNumber\": \"%s\"}}'" % registry.institution(inst).cbe,
+            " ".join(fields), inst, base)
+
+    def declaration(ref, kind, gross):
+        return ("'declaration=[{\"ssin\": \"%s\", \"month\": \"2019-10\", "
+                "\"benefitReference\": \"%s\", \"benefitType\": \"%s\", "
+                "\"grossAmount\": %d, \"familySituation\": \"single\"}]'"
+                % (MAX, ref, kind, gross))
+
+    max_ = ('{\"personData\": {\"lastName\": \"Mustermann\", \"firstName\": \"Max\", '
+            '\"birthDate\": \"1970-10-08\"}}')
+    return [
+        ("Max's health insurer manages his file (ReferenceDirectoryService.register)",
+         call("ReferenceDirectoryService", "register", "mutualite-chretienne", "ssin=%s" % MAX,
+              "qualityCode=1", "'period={\"startDate\": \"2019-01-01\"}'",
+              "'proof=%s'" % max_)),
+        ("ONP/RVP declares his statutory pension of October 2019: 1,000.00 EUR",
+         call("PensionCadastreService", "declare", "onp-rvp",
+              declaration("RVP-1", "statutory_retirement", 100000))),
+        ("Ethias declares his supplementary pension: 800.00 EUR",
+         call("PensionCadastreService", "declare", "ethias-pensions",
+              declaration("ETH-1", "supplementary_retirement", 80000))),
+        ("his health insurer was told of the new pensioner (continuity of cover)",
+         "kszws call MailboxService listItems %s kind=attestation --as mutualite-chretienne "
+         "--url %s" % ("'informationCustomer={\"customerIdentification\": {\"cbeNumber\": "
+                       "\"%s\"}}'" % registry.institution("mutualite-chretienne").cbe, base)),
+        ("the cadastre closes October 2019: deductions on the cumulated 1,800.00 EUR",
+         call("PensionCadastreService", "closeMonth", "pension-cadastre", "month=2019-10")),
+        ("ONP/RVP's mailbox holds its attestation",
+         call("MailboxService", "listItems", "onp-rvp", "kind=pension")),
+        ("... which says what to withhold on the benefit it pays (ITEM_ID: listed above)",
+         call("MailboxService", "fetchItems", "onp-rvp", "'id=[ITEM_ID]'")),
+        ("... and Ethias's",
+         call("MailboxService", "listItems", "ethias-pensions", "kind=pension")),
+        ("the health insurer consults Max's pensions through the hub",
+         call("PensionCadastreService", "consult", "mutualite-chretienne",
+              "legalContext=HEALTH:INSURABILITY", "ssin=%s" % MAX, "firstMonth=2019-01")),
+    ]
+
+
 def write(settings, info):
     path = settings.data_dir / "demo.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -308,6 +365,10 @@ def banner(info, path):
     if info["example"].get("employer_walkthrough"):
         lines += ["", "DIMONA, the personnel file and the employer access key, step by step:"]
         for what, command in info["example"]["employer_walkthrough"]:
+            lines += ["  # " + what, "  " + command]
+    if info["example"].get("pension_walkthrough"):
+        lines += ["", "The pension cadastre, step by step:"]
+        for what, command in info["example"]["pension_walkthrough"]:
             lines += ["  # " + what, "  " + command]
     if "curl" in info["example"]:
         lines += ["", "Or, as a legacy HTTP Basic client:", "  " + info["example"]["curl"]]

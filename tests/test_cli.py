@@ -130,6 +130,7 @@ def test_demo_starts_and_describes_the_network(project):
         assert {a["institution"] for a in accesses} == {"CPAS/ÖSHZ Eupen", "CPAS de Charleroi"}
         _mailbox_walkthrough(project, info["example"]["mailbox_walkthrough"])
         _employer_walkthrough(project, info["example"]["employer_walkthrough"])
+        _pension_walkthrough(project, info["example"]["pension_walkthrough"])
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
@@ -168,6 +169,33 @@ def _mailbox_walkthrough(project, steps):
     assert done["acknowledged"] == [received[0]["id"]]
     assert items(insurer_again) == []
     assert [i["id"] for i in items(eupen_again)] == [found[0]["id"]]
+
+
+def _pension_walkthrough(project, steps):
+    """Two payers declare for Max, his health insurer hears of the new pensioner, the month
+    is closed and each payer finds its attestation, the health insurer consults."""
+    def call(command):
+        result = run(project, *shlex.split(command)[1:])
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    (register, onp, ethias, insurer_box, close, onp_box, onp_reads, ethias_box,
+     consult) = [command for _, command in steps]
+    assert call(register)["status"]["code"] == "MSG00000"
+    assert [r["accepted"] for r in call(onp)["result"]] == [True]
+    assert [r["accepted"] for r in call(ethias)["result"]] == [True]
+    deadline = time.monotonic() + 30
+    while not (news := call(insurer_box)["item"]) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert "new_pensioner" in [i["type"] for i in news]
+    closed = call(close)
+    assert (closed["persons"], closed["delivered"]) == (1, 2)
+    [item] = call(onp_box)["item"]
+    [read] = call(onp_reads.replace("ITEM_ID", str(item["id"])))["item"]
+    fields = {f["name"]: f["value"] for f in read["field"]}
+    assert (fields["withholdingRateBp"], fields["benefit1.withholdingCents"]) == ("1982", "19116")
+    assert [i["type"] for i in call(ethias_box)["item"]] == ["pension_deductions"]
+    assert [b["grossAmount"] for b in call(consult)["benefit"]] == [100000, 80000]
 
 
 def _employer_walkthrough(project, steps):

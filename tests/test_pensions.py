@@ -158,3 +158,19 @@ def _text(fault):
 
     detail = etree.tostring(fault.detail).decode() if fault.detail is not None else ""
     return fault.message + detail
+
+
+def test_source_serves_the_published_wsdl(net):
+    from kszws.registry import load_registry
+    from kszws.sources import pension_cadastre, serving
+    from tests.test_published_wsdl import _normalized
+
+    registry = load_registry(net.settings)
+    source = registry.sources["pension-cadastre"]
+    db = pension_cadastre.database(net.settings, source)
+    generated = serving.wsdl_of(pension_cadastre.build(net.settings, registry, db), source.url)
+    with open(source.wsdl, "rb") as fh:
+        assert _normalized(generated) == _normalized(fh.read()), (
+            "the pension cadastre source's WSDL changed: regenerate "
+            "wsdl/PensionCadastreSource.wsdl with `kszws source pension-cadastre --wsdl`")
+    db.dispose()
