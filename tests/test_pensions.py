@@ -6,6 +6,7 @@ import pytest
 import zeep
 
 from kszws.client import hub_client
+from tests.ssdntools import Reply, post_basic, signed_call, ssdn_request
 from tests.netfixture import Source, make_project, register_in_directory, start_network, \
     stop_network
 
@@ -18,6 +19,7 @@ def net(tmp_path_factory):
     settings = make_project(tmp_path_factory.mktemp("pensions"))
     register_in_directory(settings, ["mutualite-chretienne"], [MAX], code=1)
     register_in_directory(settings, ["onp-rvp"], [MAX], code=100)
+    register_in_directory(settings, ["cpas-eupen"], [MAX], code=1)
     cadastre = Source(settings, name="pension-cadastre").start()
     try:
         hub = start_network(settings)
@@ -174,3 +176,31 @@ def test_source_serves_the_published_wsdl(net):
             "the pension cadastre source's WSDL changed: regenerate "
             "wsdl/PensionCadastreSource.wsdl with `kszws source pension-cadastre --wsdl`")
     db.dispose()
+
+
+PENSION_REGISTER = "http://www.ksz-bcss.fgov.be/XSD/SSDN/PensionRegister"
+
+
+def pension_register(ssin, pillar=0):
+    """A Penskad_OpenPK_ConsultRequest body, with the element names real clients send."""
+    body = ("<p:Penskad_OpenPK_ConsultRequest xmlns:p='%s' "
+            "xmlns:c='http://www.ksz-bcss.fgov.be/XSD/SSDN/Common'>"
+            "<p:TargetSSIN>%s</p:TargetSSIN><p:Period><c:StartDate>2019-01-01</c:StartDate>"
+            "<c:EndDate>2019-12-31</c:EndDate></p:Period><p:RequestedData><p:Pillar>%d"
+            "</p:Pillar><p:RequestedInformation>ALL</p:RequestedInformation>"
+            "<p:Focus>ALL</p:Focus></p:RequestedData><p:Language>fr</p:Language>"
+            "</p:Penskad_OpenPK_ConsultRequest>" % (PENSION_REGISTER, ssin, pillar))
+    return ("OCMWCPASPensionRegisterConsult", "20090706", body)
+
+
+def test_classic_pension_register_consult(net):
+    declare(net, "onp-rvp", benefit(ref="CLASSIC-1", month="2019-11", gross=123400))
+    reply = signed_call(net, ssdn_request(pension_register(MAX), caller="cpas-eupen"))
+    assert reply.summary(0) == ("YES", 0, [])
+    found = reply.root.findall(".//{%s}Benefit" % PENSION_REGISTER)
+    assert ("2019-11", "123400") in [(b.findtext("{%s}Month" % PENSION_REGISTER),
+                                      b.findtext("{%s}GrossAmount" % PENSION_REGISTER))
+                                     for b in found]
+    # CPAS Liège (HTTP Basic) has no file on Max: the legacy refusal shape.
+    refused = Reply.of(post_basic(net, ssdn_request(pension_register(MAX))))
+    assert "31008007" in refused.text

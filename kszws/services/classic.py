@@ -19,7 +19,8 @@ from kszws.hub.access import visible_attestations
 from kszws.hub.validation import SchemaCatalogue
 from kszws.services.runtime import ParsedSoap11, SpyneEndpoint
 from kszws.wire import (identify_person, list_of_attestations, manage_access,
-                        perform_investigation, reference_manager, ssdn, xmlparse)
+                        pension_register, perform_investigation, reference_manager, ssdn,
+                        xmlparse)
 from kszws.wire.ns import KSZWS_HUB, q
 from kszws.wire.reasons import Refusal
 
@@ -36,8 +37,9 @@ class WebServiceConnector(ServiceBase):
 class SsdnGateway:
     """Reads an SSDNRequest, answers each ServiceRequest, writes the SSDNReply."""
 
-    def __init__(self, catalogue, register, clock, registry, db, access):
+    def __init__(self, catalogue, register, clock, registry, db, access, pensions=None):
         self.catalogue = catalogue
+        self.pensions = pensions  # the pension cadastre (hub.routing.SourceClient), if any
         self.register = register
         self.clock = clock
         self.registry = registry
@@ -52,6 +54,9 @@ class SsdnGateway:
             (list_of_attestations.SERVICE_ID, list_of_attestations.VERSION):
                 self.list_of_attestations,
         }
+        if pensions is not None:
+            self.handlers[pension_register.SERVICE_ID, pension_register.VERSION] = \
+                self.pension_register
 
     @defer.inlineCallbacks
     def handle(self, exchange, text):
@@ -281,6 +286,40 @@ class SsdnGateway:
         return result
 
 
+    @defer.inlineCallbacks
+    def pension_register(self, body, exchange):
+        """A person's pensions in the pension cadastre (declarations in force in the period
+        asked), behind the integration check (PensionCadastre/Consult)."""
+        from zeep.helpers import serialize_object
+
+        result = ssdn.ServiceResult(pension_register.SERVICE_ID, pension_register.VERSION, [])
+        query = pension_register.parse(body)
+        try:
+            ssin = ids.ssin(query.ssin)
+        except ids.InvalidIdentifier:
+            result.details.append(ssdn.Detail("31007002", [("TargetSSIN", query.ssin)]))
+            return result
+        exchange.ssins.add(ssin)
+        day = local_date(exchange.received_at)
+        decision = yield self.access.check(exchange.institution, "PensionCadastre",
+                                           ("Consult",), exchange.legal_context, ssin,
+                                           query.start, query.end, day)
+        if not decision.allowed:
+            result.details.append(_refused(decision.refusal, exchange))
+            return result
+        found = yield self.pensions.call(
+            "consult", ssin=ssin, firstMonth=query.start.isoformat()[:7],
+            lastMonth=query.end.isoformat()[:7] if query.end else None, pillar=query.pillar)
+        institutions = self.registry.institutions
+        benefits = []
+        for b in (serialize_object(x, dict) for x in found or []):
+            payer = institutions.get(b["payer"])
+            b["payerCbe"] = payer.cbe if payer else None
+            benefits.append(b)
+        result.body = pension_register.reply(ssin, benefits)
+        return result
+
+
 def _unwrapped(d):
     """A Deferred whose gatherResults failures (FirstError) carry their first cause."""
     def unwrap(failure):
@@ -332,9 +371,11 @@ def endpoint(service, context):
     catalogue = SchemaCatalogue.from_files(xsd_files=[
         root / "SSDNRequest.xsd", root / "IdentifyPersonRequest.xsd",
         root / "PerformInvestigationRequest.xsd", root / "ManageAccessRequest.xsd",
-        root / "ReferenceManagerRequest.xsd", root / "ListOfAttestationsRequest.xsd"])
+        root / "ReferenceManagerRequest.xsd", root / "ListOfAttestationsRequest.xsd",
+        root / "PensionRegisterRequest.xsd"])
     app = Application([WebServiceConnector], tns=ssdn.CONNECTOR, name="KSZBCSSWebServiceConnector",
                       in_protocol=ParsedSoap11(), out_protocol=ParsedSoap11())
     app.gateway = SsdnGateway(catalogue, persons.NationalRegister(context.sources[service.route]),
-                              context.clock, context.registry, context.db, context.access)
+                              context.clock, context.registry, context.db, context.access,
+                              context.sources.get("pension-cadastre"))
     return SpyneEndpoint(service, app, q(KSZWS_HUB, "hubFault"), new_ticket=ssdn.new_ticket)
