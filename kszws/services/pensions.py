@@ -56,8 +56,8 @@ def _ssin(raw):
 
 
 def _month(text):
-    first = datetime.date.fromisoformat(text + "-01") if text else None
-    return first
+    """'YYYY-MM' (schema-checked) -> its first day."""
+    return datetime.date.fromisoformat(text + "-01") if text else None
 
 
 class PensionGateway:
