@@ -292,6 +292,8 @@ class SsdnGateway:
         asked), behind the integration check (PensionCadastre/Consult)."""
         from zeep.helpers import serialize_object
 
+        from kszws.services.pensions import with_payer_cbe
+
         result = ssdn.ServiceResult(pension_register.SERVICE_ID, pension_register.VERSION, [])
         query = pension_register.parse(body)
         try:
@@ -310,12 +312,8 @@ class SsdnGateway:
         found = yield self.pensions.call(
             "consult", ssin=ssin, firstMonth=query.start.isoformat()[:7],
             lastMonth=query.end.isoformat()[:7] if query.end else None, pillar=query.pillar)
-        institutions = self.registry.institutions
-        benefits = []
-        for b in (serialize_object(x, dict) for x in found or []):
-            payer = institutions.get(b["payer"])
-            b["payerCbe"] = payer.cbe if payer else None
-            benefits.append(b)
+        benefits = with_payer_cbe(self.registry,
+                                  [serialize_object(x, dict) for x in found or []])
         result.body = pension_register.reply(ssin, benefits)
         return result
 

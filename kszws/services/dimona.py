@@ -17,11 +17,10 @@ from spyne import ServiceBase
 from twisted.internet import defer
 from zeep.helpers import serialize_object
 
-from kszws import ids
 from kszws.hub import persons
 from kszws.clock import local_date
 from kszws.services.retrieve_ti import check_customer
-from kszws.services.runtime import gateway_endpoint
+from kszws.services.runtime import gateway_endpoint, requested_ssin
 from kszws.services.runtime import whole_element_operation as _op
 from kszws.wire import dimona as wire
 from kszws.wire.reasons import Refusal
@@ -40,13 +39,6 @@ class EmploymentService(ServiceBase):
 
 def _plain(found):
     return [serialize_object(p, dict) for p in found or []]
-
-
-def _ssin(raw):
-    try:
-        return ids.ssin(raw or "")
-    except ids.InvalidIdentifier:
-        raise Refusal("MSG00008", "ssin %r is not a valid SSIN" % (raw or "")[:20]) from None
 
 
 class DimonaGateway:
@@ -135,7 +127,7 @@ class DimonaGateway:
         (hub/access.py): a person about whom the employer may ask is one who is or was in its
         personnel file in the year asked; anyone else is refused."""
         employer = self._employer(request, exchange)
-        ssin = _ssin(request.ssin)
+        ssin = requested_ssin(request.ssin)
         exchange.ssins.add(ssin)
         exchange.legal_context = "EMPLOYER:PERSONNEL"
         year = request.year or local_date(exchange.received_at).year
@@ -158,7 +150,7 @@ class DimonaGateway:
     def employmentRelations(self, request, exchange):
         institution = exchange.institution
         check_customer(request.cbe_number, institution)
-        ssin = _ssin(request.ssin)
+        ssin = requested_ssin(request.ssin)
         exchange.ssins.add(ssin)
         exchange.legal_context = request.legal_context[:64]
         start = datetime.date.fromisoformat(request.start)

@@ -15,11 +15,11 @@ import kszws.compat.spyne  # noqa: F401
 from spyne import ServiceBase
 from twisted.internet import defer, threads
 
-from kszws import directory, ids
+from kszws import directory
 from kszws.hub import exchange_log, persons
 from kszws.clock import local_date, local_day_start
 from kszws.services.retrieve_ti import check_customer
-from kszws.services.runtime import gateway_endpoint, in_transaction
+from kszws.services.runtime import gateway_endpoint, in_transaction, requested_ssin
 from kszws.services.runtime import whole_element_operation as _op
 from kszws.wire import reference_directory as wire
 from kszws.wire.reasons import Refusal
@@ -42,13 +42,6 @@ class AuthorizationService(ServiceBase):
                              "listAuthorizationsResponse")
 
 
-def _ssin(raw):
-    try:
-        return ids.ssin(raw)
-    except ids.InvalidIdentifier:
-        raise Refusal("MSG00008", "ssin %r is not a valid SSIN" % (raw or "")[:20]) from None
-
-
 class DirectoryGateway:
     def __init__(self, registry, db, clock, register, access):
         self.registry = registry
@@ -64,7 +57,7 @@ class DirectoryGateway:
         if exchange.institution is not None:
             check_customer(request.cbe_number, exchange.institution)
         if request.ssin is not None:
-            request.ssin = _ssin(request.ssin)
+            request.ssin = requested_ssin(request.ssin)
             exchange.ssins.add(request.ssin)
         code, found, information = yield getattr(self, operation)(request, exchange)
         exchange.replied_at = self.clock()
@@ -169,7 +162,7 @@ class DirectoryGateway:
         institution = exchange.institution
         policy = self.registry.access
         if request.citizen is not None:
-            if _ssin(request.citizen) != request.ssin:
+            if requested_ssin(request.citizen) != request.ssin:
                 raise Refusal("ACC00003", "a citizen may ask only about himself")
             exchange.caller_user = request.citizen
         elif institution.id not in policy.data_protection_officers:

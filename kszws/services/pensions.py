@@ -19,15 +19,14 @@ from spyne import ServiceBase
 from twisted.internet import defer
 from zeep.helpers import serialize_object
 
-from kszws import ids, mailbox
+from kszws import mailbox
 from kszws.clock import local_date
 from kszws.hub import persons
 from kszws.mailbox import attestations as attestation_store
 from kszws.services.retrieve_ti import check_customer
-from kszws.services.runtime import gateway_endpoint, in_transaction
+from kszws.services.runtime import gateway_endpoint, in_transaction, requested_ssin
 from kszws.services.runtime import whole_element_operation as _op
 from kszws.wire import pension_cadastre as wire
-from kszws.wire.reasons import Refusal
 
 SERVICE = "PensionCadastre"
 CADASTRE_CONTEXT = "PENSION:CADASTRE"
@@ -48,11 +47,13 @@ def _plain(found):
     return serialize_object(found, dict) if found is not None else None
 
 
-def _ssin(raw):
-    try:
-        return ids.ssin(raw or "")
-    except ids.InvalidIdentifier:
-        raise Refusal("MSG00008", "ssin %r is not a valid SSIN" % (raw or "")[:20]) from None
+def with_payer_cbe(registry, benefits):
+    """The cadastre's benefits (dicts), each with its payer's enterprise number (payerCbe):
+    callers know payers by that number, the cadastre by institution id."""
+    for b in benefits:
+        payer = registry.institutions.get(b["payer"])
+        b["payerCbe"] = payer.cbe if payer else None
+    return benefits
 
 
 def _month(text):
@@ -166,15 +167,9 @@ class PensionGateway:
                                    self._results([_plain(o) for o in found or []]))
 
     # -- institutions -----------------------------------------------------------------------
-    def _cbe_of(self, benefits):
-        for b in benefits:
-            payer = self.registry.institutions.get(b["payer"])
-            b["payerCbe"] = payer.cbe if payer else None
-        return benefits
-
     @defer.inlineCallbacks
     def consult(self, request, exchange):
-        ssin = _ssin(request.ssin)
+        ssin = requested_ssin(request.ssin)
         exchange.ssins.add(ssin)
         exchange.legal_context = request.legal_context[:64]
         last = request.last_month
@@ -182,21 +177,21 @@ class PensionGateway:
                             _month(last) if last else None)
         found = yield self.source.call("consult", ssin=ssin, firstMonth=request.first_month,
                                        lastMonth=last, pillar=request.pillar)
-        benefits = self._cbe_of([_plain(b) for b in found or []])
+        benefits = with_payer_cbe(self.registry, [_plain(b) for b in found or []])
         exchange.replied_at = self.clock()
         return wire.consult_response(request, exchange.ticket, exchange.received_at,
                                      exchange.replied_at, benefits)
 
     @defer.inlineCallbacks
     def overview(self, request, exchange):
-        ssin = _ssin(request.ssin)
+        ssin = requested_ssin(request.ssin)
         exchange.ssins.add(ssin)
         exchange.legal_context = request.legal_context[:64]
         first = _month(request.month)
         yield self._allowed(exchange, "Overview", ssin, first, first)
         found = _plain((yield self.source.call("overview", ssin=ssin, month=request.month)))
         benefits = (found.get("benefits") or {}).get("Benefit") or []  # a nested Array
-        found["benefits"] = self._cbe_of(list(benefits))
+        found["benefits"] = with_payer_cbe(self.registry, list(benefits))
         exchange.replied_at = self.clock()
         return wire.overview_response(request, exchange.ticket, exchange.received_at,
                                       exchange.replied_at, found)

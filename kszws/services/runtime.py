@@ -103,6 +103,16 @@ def whole_element_operation(name, request, response):
                _out_message_name=response, _returns=AnyXml)(method)
 
 
+def requested_ssin(raw):
+    """The SSIN a new-style request names, canonical, or MSG00008 (a validation error)."""
+    from kszws import ids
+
+    try:
+        return ids.ssin(raw or "")
+    except ids.InvalidIdentifier:
+        raise Refusal("MSG00008", "ssin %r is not a valid SSIN" % (raw or "")[:20]) from None
+
+
 def in_transaction(db, work):
     """Deferred[work(conn)], run in a thread inside one transaction of `db`: everything
     `work` writes is committed together, or nothing is."""

@@ -214,17 +214,6 @@ def month_of(rates, rows, month):
     return computation.compute([r["gross_cents"] for r in rows], family_of(rows), period)
 
 
-def versions(conn, declaration_ids):
-    """{declaration id: number of versions}: how often each was corrected, plus one."""
-    if not declaration_ids:
-        return {}
-    from sqlalchemy import func
-
-    return dict(conn.execute(select(declaration.c.declaration, func.count()).where(
-        declaration.c.declaration.in_(sorted(set(declaration_ids))))
-        .group_by(declaration.c.declaration)).all())
-
-
 def history(conn, payer, declaration_id):
     """Every version of one of the payer's declarations, oldest first."""
     return list(conn.execute(select(declaration).where(and_(
