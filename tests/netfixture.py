@@ -164,6 +164,7 @@ class Hub(KszwsProcess):
         super().__init__(settings, env)
         self.workers = workers
         self.url = None
+        self._registry = None
 
     def start(self, timeout=60):
         match = self.launch(["serve", "--port", "0", "--workers", str(self.workers)],
@@ -176,7 +177,11 @@ class Hub(KszwsProcess):
         return [int(p) for p in out.stdout.split()]
 
     def endpoint(self, service="TestConnectionService"):
-        return self.url + load_registry(self.settings).services[service].path
+        # The registry is read once: parsing conf/ takes ~20 ms, which load tests calling
+        # this per request would otherwise spend instead of sending requests.
+        if self._registry is None:
+            self._registry = load_registry(self.settings)
+        return self.url + self._registry.services[service].path
 
     def stderr(self):
         return self.proc.stderr.read() if self.proc and self.proc.poll() is not None else ""

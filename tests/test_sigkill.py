@@ -31,13 +31,14 @@ def load(hub, clients, received, stop, keep_going):
     connection if `keep_going`, else it ends."""
     password = (hub.settings.certs_dir / "cpas-liege.password").read_text().strip()
     body = soap.serialize(request_envelope("load"))
+    url = hub.endpoint()
 
     def client():
         session = requests.Session()
         session.auth = ("E0207311071", password)
         while not stop.is_set():
             try:
-                r = session.post(hub.endpoint(), data=body, headers=HEADERS, timeout=10)
+                r = session.post(url, data=body, headers=HEADERS, timeout=10)
             except requests.RequestException:
                 if not keep_going:
                     return
