@@ -130,8 +130,6 @@ def main():
     workdir = Path(tempfile.mkdtemp(prefix="kszws-bench-ipr-"))
     settings = make_project(workdir / "project", settings={"sqlite_synchronous": '"FULL"'},
                             source_timeout=10.0)
-    sources = settings.conf_dir / "sources.toml"
-    sources.write_text(sources.read_text() + "workers = %d\n" % args.source_workers)
     db_path = population_db(settings, args.population)
     (ssin_p50, ssin_p99), (ph_p50, ph_p99), ssins = store_latencies(db_path)
     print("population %d persons" % args.population)
@@ -143,7 +141,7 @@ def main():
     from kszws.registry import load_registry
 
     source_conf = load_registry(settings).sources["national-register"]
-    source = Source(settings).start()
+    source = Source(settings, workers=args.source_workers).start()
     hub = Hub(settings, workers=args.workers).start()
     try:
         needed = 400 * args.duration + 2000

@@ -257,12 +257,14 @@ def register_in_directory(settings, institutions, ssins, code=1,
 class Source(KszwsProcess):
     """A reference source as a child process: `python -m kszws source NAME`."""
 
-    def __init__(self, settings, name="national-register", env=None):
+    def __init__(self, settings, name="national-register", env=None, workers=None):
         super().__init__(settings, env)
         self.name = name
+        self.workers = workers  # None: as conf/sources.toml says
 
     def start(self, timeout=120):
-        self.launch(["source", self.name], "ready:", timeout)
+        workers = ["--workers", str(self.workers)] if self.workers else []
+        self.launch(["source", self.name, *workers], "ready:", timeout)
         return self
 
 
