@@ -50,10 +50,16 @@ def _parser():
     s.add_argument("--workers", type=int, help="processes sharing the port")
     s.set_defaults(func=cmd_source)
 
-    s = sub.add_parser("pki", help="the demo PKI")
-    s.add_argument("action", choices=["init"])
-    s.add_argument("--force", action="store_true", help="re-issue every key and certificate")
+    s = sub.add_parser("pki", help="the demo PKI: init; keystore ID and truststore (PKCS#12 "
+                       "for SoapUI and Java clients)")
+    s.add_argument("action", choices=["init", "keystore", "truststore"])
+    s.add_argument("institution", nargs="?", help="keystore: the institution's id")
+    s.add_argument("--force", action="store_true", help="init: re-issue every key and certificate")
     s.add_argument("--key-type", default="rsa2048", choices=["rsa2048", "rsa3072", "ec256"])
+    s.add_argument("--out", help="keystore, truststore: where to write it (default: "
+                   "certs/ID.p12, certs/kszws-truststore.p12)")
+    s.add_argument("--password", help="keystore, truststore: its password (default: a new "
+                   "one, printed)")
     s.set_defaults(func=cmd_pki)
 
     s = sub.add_parser("call", help="a signed call from the command line")
@@ -190,6 +196,10 @@ def cmd_pki(settings, args):
     from kszws.security.credentials import Credentials, issue_passwords
 
     registry = load_registry(settings)
+    if args.action == "keystore":
+        return _keystore(settings, registry, args)
+    if args.action == "truststore":
+        return _truststore(settings, registry, args)
     written = pki.init_pki(settings.certs_dir, registry.institutions.values(),
                            key_type=args.key_type, force=args.force)
     issued = issue_passwords(Credentials(settings.data_dir / "credentials.json"),
@@ -201,6 +211,58 @@ def cmd_pki(settings, args):
     if not written and not issued:
         print("demo PKI complete in %s (nothing to do; --force re-issues)" % settings.certs_dir)
     return 0
+
+
+def _keystore(settings, registry, args):
+    """The institution's key and certificate as PKCS#12, alias = its id, with the CA."""
+    import secrets
+
+    from kszws.security import pki
+    from kszws.security.keystore import key_path_for
+
+    inst = registry.institutions.get(args.institution or "")
+    if inst is None:
+        print("kszws: pki keystore needs an institution of conf/institutions.toml (%s)"
+              % ("unknown: %s" % args.institution if args.institution else "none given"),
+              file=sys.stderr)
+        return 2
+    cert_path = inst.certificates[0]
+    key_path = key_path_for(cert_path)
+    if not key_path.exists():
+        print("kszws: no private key for %s at %s: only the demo PKI's keys can be exported "
+              "(run `kszws pki init`)" % (inst.id, key_path), file=sys.stderr)
+        return 2
+    out = args.out or str(settings.certs_dir / ("%s.p12" % inst.id))
+    password = args.password or secrets.token_urlsafe(15)
+    ca = settings.certs_dir / "ca.crt"
+    chain = [pki.read_cert(ca)] if ca.exists() else []
+    pki.write_keystore(out, inst.id, pki.read_key(key_path), pki.read_cert(cert_path), chain,
+                       password)
+    _wrote(out, "PKCS#12 keystore, alias %s" % inst.id, args.password, password)
+    return 0
+
+
+def _truststore(settings, registry, args):
+    """What a Java client (SoapUI) trusts to verify the hub's signed replies: the hub's
+    certificates and the demo CA, as a Java truststore."""
+    import secrets
+
+    from kszws.security import pki
+
+    trusted = {"%s-%d" % (registry.hub.id, i): pki.read_cert(path)
+               for i, path in enumerate(registry.hub.certificates, 1)}
+    ca = settings.certs_dir / "ca.crt"
+    if ca.exists():
+        trusted["kszws-ca"] = pki.read_cert(ca)
+    out = args.out or str(settings.certs_dir / "kszws-truststore.p12")
+    password = args.password or secrets.token_urlsafe(15)
+    pki.write_truststore(out, trusted, password)
+    _wrote(out, "PKCS#12 truststore: %s" % ", ".join(trusted), args.password, password)
+    return 0
+
+
+def _wrote(path, what, given, password):
+    print("wrote %s (%s%s)" % (path, what, "" if given else "; password %s" % password))
 
 
 # -- call ------------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """The demo PKI (cryptography): a CA, and a key and certificate per institution.
 
 Generated on each machine by `kszws pki init`, never committed. In production the
-certificates come from the real PKI; only `conf/institutions.toml` changes.
+certificates come from the real PKI; only `conf/institutions.toml` changes. `kszws pki
+keystore ID` packs an institution's key and certificate as PKCS#12 for the tools that want
+a keystore (SoapUI, Java clients, browsers).
 """
 import datetime
 import os
@@ -10,6 +12,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from kszws.security.keystore import key_path_for
@@ -99,16 +102,47 @@ def issue(ca_key, ca_cert, common_name, organization=None, cbe=None, key=None, d
 
 
 def write_key(path, key):
-    path = Path(path)
-    data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+    _write_private(path, key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
 
 
 def write_cert(path, cert):
     Path(path).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def write_keystore(path, alias, key, cert, chain, password):
+    """A PKCS#12 keystore: `key` and `cert` under `alias`, with the `chain` certificates.
+    Encrypted with PBES2 (AES-256, PBKDF2) and an HMAC-SHA256 MAC, which Java reads since
+    8u301 (SoapUI 5.7 ships Java 17); mode 0600 like the PEM keys."""
+    data = pkcs12.serialize_key_and_certificates(alias.encode("utf-8"), key, cert, chain,
+                                                 _pkcs12_encryption(password))
+    _write_private(path, data)
+
+
+def write_truststore(path, certificates, password):
+    """A Java truststore (PKCS#12 whose certificates are trusted entries): `certificates`
+    is {alias: certificate}."""
+    entries = [pkcs12.PKCS12Certificate(cert, alias.encode("utf-8"))
+               for alias, cert in certificates.items()]
+    _write_private(path, pkcs12.serialize_java_truststore(entries,
+                                                          _pkcs12_encryption(password)))
+
+
+def _pkcs12_encryption(password):
+    if not password:
+        raise ValueError("a PKCS#12 file needs a password")
+    return (serialization.PrivateFormat.PKCS12.encryption_builder()
+            .kdf_rounds(100_000)
+            .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
+            .hmac_hash(hashes.SHA256())
+            .build(password.encode("utf-8")))
+
+
+def _write_private(path, data):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
 
 
 def read_key(path):
