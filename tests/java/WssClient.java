@@ -37,8 +37,7 @@ import javax.xml.crypto.dsig.XMLSignatureFactory;
 import javax.xml.crypto.dsig.dom.DOMSignContext;
 import javax.xml.crypto.dsig.dom.DOMValidateContext;
 import javax.xml.crypto.dsig.keyinfo.KeyInfo;
-import javax.xml.crypto.dsig.spec.C14NMethodParameterSpec;
-import javax.xml.crypto.dsig.spec.TransformParameterSpec;
+import javax.xml.crypto.dsig.spec.ExcC14NParameterSpec;
 import javax.xml.parsers.DocumentBuilderFactory;
 import javax.xml.transform.TransformerFactory;
 import javax.xml.transform.dom.DOMSource;
@@ -131,11 +130,15 @@ public class WssClient {
         XMLSignatureFactory factory = XMLSignatureFactory.getInstance("DOM");
         DigestMethod digest = factory.newDigestMethod(
             sha1 ? DigestMethod.SHA1 : DigestMethod.SHA256, null);
+        // WSS4J names the prefixes in scope as InclusiveNamespaces (its addInclusivePrefixes
+        // default): the envelope's prefix for the Body and the Timestamp, wsse and the
+        // envelope's for the SignedInfo.
+        String soapPrefix = envelope.getPrefix();
         List<Transform> c14n = List.of(factory.newTransform(
-            CanonicalizationMethod.EXCLUSIVE, (TransformParameterSpec) null));
+            CanonicalizationMethod.EXCLUSIVE, new ExcC14NParameterSpec(List.of(soapPrefix))));
         SignedInfo signedInfo = factory.newSignedInfo(
             factory.newCanonicalizationMethod(CanonicalizationMethod.EXCLUSIVE,
-                                              (C14NMethodParameterSpec) null),
+                new ExcC14NParameterSpec(List.of("wsse", soapPrefix))),
             factory.newSignatureMethod(sha1 ? RSA_SHA1 : RSA_SHA256, null),
             List.of(factory.newReference("#id-1", digest, c14n, null, null),
                     factory.newReference("#TS-1", digest, c14n, null, null)));
