@@ -100,3 +100,88 @@ def test_closing_a_context_does_not_force_a_full_collection():
     finally:
         gc.callbacks.remove(count)
         shims.install()
+
+
+# -- RecordSoap11: the same XML as Soap11, on every reply the sources publish ---------------
+
+def _source_applications():
+    from spyne import Application
+    from spyne.protocol.soap import Soap11
+
+    from kszws.compat.spyne import RecordSoap11
+    from kszws.sources.employer_directory import service as employers
+    from kszws.sources.national_register import service as register
+    from kszws.sources.pension_cadastre import service as pensions
+
+    for module, args in ((register, (None,)), (employers, (None,)), (pensions, (None, None))):
+        services = [module.service(*args)]
+        yield (Application(services, tns=module.NS, name="a", out_protocol=Soap11()),
+               Application(services, tns=module.NS, name="b", out_protocol=RecordSoap11()))
+
+
+APPLICATIONS = list(_source_applications())
+REPLIES = [(plain, fast, method.out_message)
+           for plain, fast in APPLICATIONS
+           for method in plain.interface.service_method_map.values()
+           for method in method[:1]]
+
+
+def _values(member):
+    """A strategy for the values spyne would serialise for `member` (None included)."""
+    from hypothesis import strategies as st
+    from spyne import Boolean, ComplexModelBase, DateTime, Integer, Unicode
+
+    if issubclass(member, Boolean):
+        one = st.booleans()
+    elif issubclass(member, Integer):
+        one = st.integers(-10**12, 10**12)
+    elif issubclass(member, Unicode):
+        # XML 1.0 text: no control characters, no surrogates.
+        one = st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=12)
+    elif issubclass(member, DateTime):
+        one = st.datetimes()
+    elif issubclass(member, ComplexModelBase) and getattr(member.Attributes, "_wrapper", False):
+        (inner,) = member._type_info.values()
+        one = st.lists(_records(inner), max_size=3)
+    elif issubclass(member, ComplexModelBase):
+        one = _records(member)
+    else:
+        return st.none()
+    if member.Attributes.max_occurs > 1:
+        one = st.lists(one, max_size=3)
+    return st.one_of(st.none(), one)
+
+
+def _records(cls):
+    from hypothesis import strategies as st
+
+    return st.fixed_dictionaries({k: st.deferred(lambda m=m: _values(m))
+                                  for k, m in cls._type_info.items()}).map(lambda kw: cls(**kw))
+
+
+def _xml(app, cls, inst):
+    root = etree.Element("root")
+    app.out_protocol.to_parent(None, cls, inst, root, cls.get_namespace(), cls.get_type_name())
+    return etree.tostring(root)
+
+
+@pytest.mark.parametrize("plain, fast, cls", REPLIES,
+                         ids=[c.get_type_name() for _, _, c in REPLIES])
+def test_record_serialiser_writes_what_spyne_writes(plain, fast, cls):
+    from hypothesis import given, settings
+
+    @settings(max_examples=60, deadline=None)
+    @given(_records(cls))
+    def same(inst):
+        assert _xml(fast, cls, inst) == _xml(plain, cls, inst)
+
+    same()
+
+
+def test_record_serialiser_takes_its_short_cut_on_the_sources_records():
+    from kszws.sources.national_register import service as register
+
+    fast = APPLICATIONS[0][1].out_protocol
+    for cls in (register.ConsultPersonResult, register.Person, register.Address):
+        assert fast._plan(cls) is not None, cls
+    assert all(fast._plan(cls) is not None for _, f, cls in REPLIES[:3])

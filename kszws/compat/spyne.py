@@ -18,11 +18,23 @@ tests/test_compat_spyne.py that fails without it:
    last one (to release the files of uploads, which kszws never takes): a pause of tens
    of milliseconds on a large heap, on the reactor thread. Switch it off; the processes
    tune the collector themselves (kszws/gctuning.py).
+
+And one addition, a protocol rather than a fix: `RecordSoap11`, Soap11 whose serialiser
+writes plain records (ComplexModels of text, integer and boolean fields, records and
+arrays of them) in one direct pass instead of spyne's generator per member (~5x faster:
+the National Register source spent a third of its time there). It writes exactly what
+Soap11 writes (tests/test_compat_spyne.py compares the two on every reply the sources
+publish) and leaves anything else to spyne.
 """
 import sys
 import types
 
 import constantly
+from lxml import etree
+from spyne import Boolean, ComplexModelBase, Integer, Unicode
+from spyne.const.xml import DEFAULT_NS
+from spyne.model.complex import XmlAttribute, XmlData
+from spyne.protocol.soap import Soap11
 
 from kszws.httputil import public_url
 
@@ -77,6 +89,116 @@ def _no_forced_collections():
     from spyne import const
 
     _replace(const, "MIN_GC_INTERVAL", float("inf"))
+
+
+class _NotPlain(Exception):
+    """A value the direct pass does not write as spyne would: spyne writes it instead."""
+
+
+_TEXT, _INT, _BOOL, _RECORD = range(4)
+
+
+class RecordSoap11(Soap11):
+    """Soap11 with a direct serialiser for plain records (see the module's docstring)."""
+
+    def complex_to_parent(self, ctx, cls, inst, parent, ns, name=None, add_type=False, **kw):
+        plan = self._plan(cls)
+        if plan is None or add_type or kw or not isinstance(parent, etree._Element):
+            return super().complex_to_parent(ctx, cls, inst, parent, ns, name, add_type, **kw)
+        tag_name, tag_ns = self._name_ns(cls, name, ns)
+        element = etree.Element("{%s}%s" % (tag_ns, tag_name) if tag_ns else tag_name)
+        record = cls.get_serialization_instance(inst)
+        try:
+            if isinstance(record, dict):
+                raise _NotPlain
+            _fill(element, plan, record)
+        except _NotPlain:
+            return super().complex_to_parent(ctx, cls, inst, parent, ns, name, add_type, **kw)
+        parent.append(element)
+        return None
+
+    def _name_ns(self, cls, name, ns):
+        """The element's name and namespace, as spyne's complex_to_parent picks them."""
+        attrs = self.get_cls_attrs(cls)
+        if attrs.sub_name is not None:
+            name = attrs.sub_name
+        if name is None:
+            name = cls.get_type_name()
+        if attrs.sub_ns not in (None, DEFAULT_NS):
+            ns = attrs.sub_ns
+        return name, ns
+
+    def _plan(self, cls):
+        plans = self.__dict__.setdefault("_record_plans", {})
+        if cls not in plans:
+            plans[cls] = None  # a record that contains itself is not plain
+            plans[cls] = self._make_plan(cls)
+        return plans[cls]
+
+    def _make_plan(self, cls):
+        """[(attribute, tag, kind, sub-plan, many)] for a plain record class, else None."""
+        attrs = self.get_cls_attrs(cls)
+        if self.polymorphic or getattr(cls, "__extends__", None) is not None \
+                or attrs.prot is not None:
+            return None
+        plan = []
+        for key, member in cls._type_info.items():
+            member_attrs = self.get_cls_attrs(member)
+            if member_attrs.exc:
+                continue
+            if member.Attributes.min_occurs > 0 or member_attrs.default is not None \
+                    or member_attrs.prot is not None \
+                    or issubclass(member, (XmlAttribute, XmlData)):
+                return None
+            ns = member.Attributes.sub_ns or cls.get_namespace()
+            name = member.Attributes.sub_name or key
+            kind, sub = self._kind(member, member_attrs)
+            if kind is None:
+                return None
+            if kind == _RECORD:  # its own element name, as spyne would pick it
+                name, ns = self._name_ns(member, name, ns)
+            plan.append((key, "{%s}%s" % (ns, name) if ns else name, kind, sub,
+                         member.Attributes.max_occurs > 1))
+        return plan
+
+    def _kind(self, member, member_attrs):
+        if issubclass(member, Boolean):
+            return _BOOL, None
+        if issubclass(member, Integer):
+            plain = member_attrs.str_format is None and member_attrs.format is None
+            return (_INT, None) if plain else (None, None)
+        if issubclass(member, Unicode):
+            return _TEXT, None
+        if issubclass(member, ComplexModelBase):
+            sub = self._plan(member)
+            return (_RECORD, (member, sub)) if sub is not None else (None, None)
+        return None, None
+
+
+def _fill(element, plan, inst):
+    for key, tag, kind, sub, many in plan:
+        value = getattr(inst, key, None)
+        if value is None:
+            continue  # spyne leaves out an empty optional member
+        for item in (value if many else (value,)):
+            if item is None:
+                raise _NotPlain  # spyne writes xsi:nil for it
+            child = etree.SubElement(element, tag)
+            if kind == _TEXT:
+                if not isinstance(item, str):
+                    raise _NotPlain
+                child.text = item
+            elif kind == _INT:
+                int(item)  # spyne's sanity check
+                child.text = str(item)
+            elif kind == _BOOL:
+                child.text = "true" if item else "false"
+            else:
+                member, member_plan = sub
+                record = member.get_serialization_instance(item)
+                if isinstance(record, dict):
+                    raise _NotPlain
+                _fill(child, member_plan, record)
 
 
 def install():
