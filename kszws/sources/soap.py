@@ -5,10 +5,11 @@ call a source, and every reply and fault of a source is signed with the source's
 
 Hooks (DESIGN.md, "known ground truths"): a Soap11 subclass verifies the parsed envelope in
 create_in_document; the method_return_document / method_exception_document events sign.
+Replies are written by RecordSoap11 (kszws/compat/spyne.py), spyne's XML without its cost.
 """
 import datetime
 
-import kszws.compat.spyne  # noqa: F401  (before spyne.server.twisted)
+from kszws.compat.spyne import RecordSoap11  # (before spyne.server.twisted)
 
 from spyne import Application
 from spyne.model.fault import Fault
@@ -70,7 +71,7 @@ def application(services, tns, name, identity, trust, policy=None, ttl_seconds=3
     policy = policy or wsse.Policy()
     in_protocol = SignedSoap11(trust, policy, ReplayMemory(clock), clock)
     app = Application(services, tns=tns, name=name, in_protocol=in_protocol,
-                      out_protocol=Soap11())
+                      out_protocol=RecordSoap11())
     ttl = datetime.timedelta(seconds=ttl_seconds)
 
     def sign(ctx):
