@@ -249,6 +249,11 @@ def _truststore(settings, registry, args):
 
     from kszws.security import pki
 
+    missing = [p for p in registry.hub.certificates if not Path(p).exists()]
+    if missing:
+        print("kszws: the hub's certificate %s is missing (run `kszws pki init`)" % missing[0],
+              file=sys.stderr)
+        return 2
     trusted = {"%s-%d" % (registry.hub.id, i): pki.read_cert(path)
                for i, path in enumerate(registry.hub.certificates, 1)}
     ca = settings.certs_dir / "ca.crt"

@@ -124,3 +124,13 @@ def test_keystore_command_errors(net):
     with open(net.settings.certs_dir / "liege.p12", "rb") as fh:
         assert pkcs12.load_pkcs12(fh.read(), password.encode()).cert.friendly_name == \
             b"cpas-liege"
+
+
+def test_truststore_without_the_hub_certificate(tmp_path):
+    from tests.netfixture import make_project
+
+    settings = make_project(tmp_path)
+    (settings.certs_dir / "kszws-hub.crt").unlink()
+    done = kszws(settings, "pki", "truststore")
+    assert done.returncode == 2 and "kszws pki init" in done.stderr
+    assert not (settings.certs_dir / "kszws-truststore.p12").exists()
