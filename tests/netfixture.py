@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -118,7 +119,12 @@ def reissue_certificate(settings, name, cbe, key_type="rsa2048", not_before=None
 
 
 class KszwsProcess:
-    """A `python -m kszws ...` child process, started until it prints its ready line."""
+    """A `python -m kszws ...` child process, started until it prints its ready line.
+
+    Its standard error goes to a file (var/<name>.stderr) and its standard output is read
+    to the end by a thread: a pipe nobody empties blocks the child once 64 KB are
+    written (spyne logs every fault a source answers), and a blocked worker answers no
+    more."""
 
     name = "kszws"
 
@@ -126,23 +132,37 @@ class KszwsProcess:
         self.settings = settings
         self.env = dict(os.environ, **(env or {}))
         self.proc = None
+        self.stdout_lines = []
 
     def launch(self, args, ready, timeout):
         """Start `kszws --conf CONF args...`; return the match of the `ready` regex."""
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kszws", "--conf", str(self.settings.conf_dir), *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env,
-            start_new_session=True)
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.stderr_path = self.settings.data_dir / ("%s.stderr" % self.name)
+        with open(self.stderr_path, "ab") as stderr:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "kszws", "--conf", str(self.settings.conf_dir), *args],
+                stdout=subprocess.PIPE, stderr=stderr, text=True, env=self.env,
+                start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
             if not line:
                 break
+            self.stdout_lines.append(line)
             match = re.search(ready, line)
             if match:
+                threading.Thread(target=self._drain_stdout, daemon=True).start()
                 return match
         self.stop()
-        raise RuntimeError("%s did not start: %s" % (self.name, self.proc.stderr.read()[-3000:]))
+        raise RuntimeError("%s did not start: %s" % (self.name, self.stderr()[-3000:]))
+
+    def _drain_stdout(self):
+        for line in self.proc.stdout:
+            self.stdout_lines.append(line)
+
+    def stderr(self):
+        """What the process wrote to its standard error so far."""
+        return self.stderr_path.read_text(errors="replace") if self.proc else ""
 
     def stop(self, timeout=30):
         if self.proc and self.proc.poll() is None:
@@ -182,9 +202,6 @@ class Hub(KszwsProcess):
         if self._registry is None:
             self._registry = load_registry(self.settings)
         return self.url + self._registry.services[service].path
-
-    def stderr(self):
-        return self.proc.stderr.read() if self.proc and self.proc.poll() is not None else ""
 
 
 def postgres_schema_url(base_url):
