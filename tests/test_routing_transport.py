@@ -1,0 +1,88 @@
+"""The hub's transport to the sources (hub/routing.KeepAliveTransport): one connection kept
+open, replaced when the source closed it while idle, failures raised as requests'
+exceptions (which become SRC00001)."""
+import http.server
+import socket
+import threading
+import time
+
+import pytest
+import requests
+
+from kszws.hub.routing import KeepAliveTransport
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive
+
+    def do_POST(self):
+        server = self.server
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        server.requests.append((self.client_address, self.headers.get("SOAPAction"), body))
+        time.sleep(server.delay)
+        reply = b"<ok>" + body + b"</ok>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/xml; charset=utf-8")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+        # A source closing an idle connection without saying so.
+        self.close_connection = server.drop_after_reply
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.requests, srv.delay, srv.drop_after_reply = [], 0.0, False
+    srv.handle_error = lambda *_: None  # a client that gave up: nothing to report
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def url(srv):
+    return "http://127.0.0.1:%d/source/path" % srv.server_address[1]
+
+
+def post(transport, srv, body=b"x"):
+    return transport.post(url(srv), body, {"SOAPAction": '"op"',
+                                           "Content-Type": "text/xml; charset=utf-8"})
+
+
+def test_one_connection_for_many_calls(server):
+    transport = KeepAliveTransport(timeout=5)
+    replies = [post(transport, server, b"%d" % i) for i in range(5)]
+    assert [r.content for r in replies] == [b"<ok>%d</ok>" % i for i in range(5)]
+    assert all(r.status_code == 200 for r in replies)
+    assert replies[0].headers.get("content-type") == "text/xml; charset=utf-8"
+    assert len({peer for peer, _, _ in server.requests}) == 1
+    assert {action for _, action, _ in server.requests} == {'"op"'}
+
+
+def test_a_connection_the_source_dropped_is_replaced(server):
+    transport = KeepAliveTransport(timeout=5)
+    server.drop_after_reply = True
+    first = post(transport, server, b"1")
+    time.sleep(0.2)  # the server has closed its end by now
+    second = post(transport, server, b"2")
+    assert (first.content, second.content) == (b"<ok>1</ok>", b"<ok>2</ok>")
+    assert len({peer for peer, _, _ in server.requests}) == 2
+
+
+def test_a_slow_source_times_out(server):
+    server.delay = 1.0
+    with pytest.raises(requests.Timeout):
+        post(KeepAliveTransport(timeout=0.3), server)
+
+
+def test_an_unreachable_source():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nobody listens here once closed
+    with pytest.raises(requests.ConnectionError):
+        KeepAliveTransport(timeout=2).post("http://127.0.0.1:%d/x" % port, b"x", {})
