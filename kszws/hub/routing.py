@@ -8,8 +8,8 @@ which cost ~1.1 ms more CPU per call). The alternative, zeep for
 (de)serialisation only with Twisted's HTTP client, would save a thread hand-off per call
 but re-implement zeep's transport, WS-Security hooks and fault handling; the benchmark
 (benchmarks/bench_identify_person.py) measures what the hub adds to a direct call.
-Every call has a deadline: requests' connect/read timeout, and a Deferred timeout a little
-above it in case a source trickles its answer. Failures become Refusals (SRC000xx) that
+Every call has a deadline: the connection's socket timeout (connect, each read), and a
+Deferred timeout a little above it in case a source trickles its answer. Failures become Refusals (SRC000xx) that
 each service turns into its own legacy error shape.
 """
 import http.client
@@ -83,7 +83,7 @@ class KeepAliveTransport(zeep.transports.Transport):
 
 def _dropped(sock):
     """True if the idle connection's socket is readable: the peer closed it (or sent what
-    no request asked for); None: not connected yet."""
+    no request asked for). A connection not opened yet (no socket) is not dropped."""
     if sock is None:
         return False
     readable, _, _ = select.select([sock], [], [], 0)
@@ -113,7 +113,7 @@ class SourceClient:
         self.reactor.addSystemEventTrigger("during", "shutdown", self.pool.stop)
 
     def _service(self):
-        """One zeep client per thread (zeep and requests sessions are not shared)."""
+        """One zeep client per thread (zeep clients and their connections are not shared)."""
         service = getattr(self._local, "service", None)
         if service is None:
             transport = KeepAliveTransport(self.source.timeout_seconds)
