@@ -2,6 +2,7 @@
 CBSS are: the JDK's XML Signature API with the PKCS#12 keystore and truststore that `kszws
 pki keystore` and `kszws pki truststore` write (tests/java/WssClient.java). Skipped where
 no JDK is installed."""
+import base64
 import re
 import shutil
 import subprocess
@@ -13,7 +14,8 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from kszws.registry import load_registry
 from kszws.security import pki
 from kszws.wire import soap
-from tests.netfixture import ROOT
+from tests import ssdntools
+from tests.netfixture import ROOT, make_project, start_network, stop_network
 from tests.soaptools import log_row, request_envelope
 
 pytestmark = pytest.mark.skipif(not (shutil.which("javac") and shutil.which("java")
@@ -27,6 +29,14 @@ KEYSTORE_PASSWORD, TRUSTSTORE_PASSWORD = "keystore-pw", "truststore-pw"
 def kszws(settings, *args):
     return subprocess.run([sys.executable, "-m", "kszws", "--conf", str(settings.conf_dir),
                            *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    """The hub and the National Register source."""
+    hub = start_network(make_project(tmp_path_factory.mktemp("java-net")))
+    yield hub
+    stop_network(hub)
 
 
 @pytest.fixture(scope="module")
@@ -51,11 +61,17 @@ def stores(net):
 
 
 def call(net, java, stores, institution, echo, *extra):
+    """sendTestMessage(echo) at the signed-only endpoint, through the Java client."""
+    path = load_registry(net.settings).services["TestConnectionServiceSigned"].path
+    return java_call(net, java, stores, institution, path, ACTION,
+                     soap.serialize(request_envelope(echo)), *extra)
+
+
+def java_call(net, java, stores, institution, path, action, envelope, *extra):
     request = stores.parent / ("request-%s.xml" % institution)
-    request.write_bytes(soap.serialize(request_envelope(echo)))
-    url = net.url + load_registry(net.settings).services["TestConnectionServiceSigned"].path
+    request.write_bytes(envelope)
     done = subprocess.run(
-        ["java", "-cp", str(java), "WssClient", url, ACTION, str(request),
+        ["java", "-cp", str(java), "WssClient", net.url + path, action, str(request),
          str(stores / ("%s.p12" % institution)), KEYSTORE_PASSWORD, institution,
          str(stores / "kszws-truststore.p12"), TRUSTSTORE_PASSWORD, *extra],
         capture_output=True, text=True, timeout=120)
@@ -100,6 +116,18 @@ def test_a_java_signed_request_is_answered_with_a_reply_java_verifies(net, java,
     assert row["auth_method"] == "signature" and row["signed_request"] and row["signed_reply"]
 
 
+def test_a_java_client_calls_the_classic_sendxml(net, java, stores):
+    """As the real CBSS's Java clients: IdentifyPerson through sendXML, signed."""
+    inner = ssdntools.ssdn_request(ssdntools.identify("70100853190"), caller="cpas-eupen")
+    seen = java_call(net, java, stores, "cpas-eupen", ssdntools.PATH,
+                     ssdntools.ACTION.strip('"'), ssdntools.envelope(inner))
+    assert seen["status"] == "200" and seen["reply-signature"] == "valid", seen
+    reply = ssdntools.Reply(base64.b64decode(seen["xmlString"]).decode("utf-8"))
+    assert reply.summary() == ("YES", 0, [])
+    assert "70100853190" in reply.text and "Mustermann" in reply.text
+    assert log_row(net.settings, reply.ticket)["outcome"] == "OK"
+
+
 def test_java_requests_the_hub_must_refuse(net, java, stores):
     tampered = call(net, java, stores, "cpas-eupen", "signed, then changed", "tamper")
     expired = call(net, java, stores, "test-expired", "an expired certificate")
@@ -127,8 +155,6 @@ def test_keystore_command_errors(net):
 
 
 def test_truststore_without_the_hub_certificate(tmp_path):
-    from tests.netfixture import make_project
-
     settings = make_project(tmp_path)
     (settings.certs_dir / "kszws-hub.crt").unlink()
     done = kszws(settings, "pki", "truststore")

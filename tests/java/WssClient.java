@@ -168,6 +168,11 @@ public class WssClient {
         if (tickets.getLength() > 0) {
             System.out.println("ticket: " + tickets.item(0).getTextContent());
         }
+        NodeList xmlString = body.getElementsByTagNameNS("*", "xmlString");
+        if (xmlString.getLength() > 0) {  // sendXML's escaped SSDNReply, on one line
+            System.out.println("xmlString: " + Base64.getEncoder().encodeToString(
+                xmlString.item(0).getTextContent().getBytes("UTF-8")));
+        }
         NodeList echo = body.getElementsByTagNameNS("*", "echo");
         if (echo.getLength() > 0) {
             System.out.println("echo: " + echo.item(0).getTextContent());
