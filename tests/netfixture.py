@@ -118,6 +118,12 @@ def reissue_certificate(settings, name, cbe, key_type="rsa2048", not_before=None
     pki.write_cert(settings.certs_dir / ("%s.crt" % name), cert)
 
 
+def run_kszws(settings, *args, timeout=120):
+    """`python -m kszws --conf CONF args...` to its end: the CompletedProcess (text)."""
+    return subprocess.run([sys.executable, "-m", "kszws", "--conf", str(settings.conf_dir),
+                           *args], capture_output=True, text=True, timeout=timeout)
+
+
 class KszwsProcess:
     """A `python -m kszws ...` child process, started until it prints its ready line.
 

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from kszws.cli import main
-from tests.netfixture import make_project
+from tests.netfixture import make_project, run_kszws as run
 from tests.soaptools import request_envelope
 from kszws.wire import soap
 
@@ -18,11 +18,6 @@ from kszws.wire import soap
 @pytest.fixture
 def project(tmp_path):
     return make_project(tmp_path)
-
-
-def run(settings, *args):
-    return subprocess.run([sys.executable, "-m", "kszws", "--conf", str(settings.conf_dir), *args],
-                          capture_output=True, text=True, timeout=120)
 
 
 def test_validate_accepts_a_good_message_and_explains_a_bad_one(project, tmp_path):

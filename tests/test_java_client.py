@@ -6,7 +6,6 @@ import base64
 import re
 import shutil
 import subprocess
-import sys
 
 import pytest
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -15,7 +14,7 @@ from kszws.registry import load_registry
 from kszws.security import pki
 from kszws.wire import soap
 from tests import ssdntools
-from tests.netfixture import ROOT, make_project, start_network, stop_network
+from tests.netfixture import ROOT, make_project, run_kszws, start_network, stop_network
 from tests.soaptools import log_row, request_envelope
 
 pytestmark = pytest.mark.skipif(not (shutil.which("javac") and shutil.which("java")
@@ -24,11 +23,6 @@ pytestmark = pytest.mark.skipif(not (shutil.which("javac") and shutil.which("jav
 
 ACTION = "http://kszbcss.fgov.be/TestConnectionServiceService/sendTestMessage"
 KEYSTORE_PASSWORD, TRUSTSTORE_PASSWORD = "keystore-pw", "truststore-pw"
-
-
-def kszws(settings, *args):
-    return subprocess.run([sys.executable, "-m", "kszws", "--conf", str(settings.conf_dir),
-                           *args], capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +47,9 @@ def stores(net):
     """Keystores of two institutions and the truststore, written by the CLI."""
     certs = net.settings.certs_dir
     for inst in ("cpas-eupen", "test-expired"):
-        done = kszws(net.settings, "pki", "keystore", inst, "--password", KEYSTORE_PASSWORD)
+        done = run_kszws(net.settings, "pki", "keystore", inst, "--password", KEYSTORE_PASSWORD)
         assert done.returncode == 0, done.stderr
-    done = kszws(net.settings, "pki", "truststore", "--password", TRUSTSTORE_PASSWORD)
+    done = run_kszws(net.settings, "pki", "truststore", "--password", TRUSTSTORE_PASSWORD)
     assert done.returncode == 0, done.stderr
     return certs
 
@@ -142,11 +136,11 @@ def test_java_requests_the_hub_must_refuse(net, java, stores):
 
 
 def test_keystore_command_errors(net):
-    unknown = kszws(net.settings, "pki", "keystore", "nobody")
+    unknown = run_kszws(net.settings, "pki", "keystore", "nobody")
     assert unknown.returncode == 2 and "unknown: nobody" in unknown.stderr
-    missing = kszws(net.settings, "pki", "keystore")
+    missing = run_kszws(net.settings, "pki", "keystore")
     assert missing.returncode == 2 and "none given" in missing.stderr
-    generated = kszws(net.settings, "pki", "keystore", "cpas-liege", "--out",
+    generated = run_kszws(net.settings, "pki", "keystore", "cpas-liege", "--out",
                       str(net.settings.certs_dir / "liege.p12"))
     password = re.search(r"password (\S+)\)", generated.stdout).group(1)
     with open(net.settings.certs_dir / "liege.p12", "rb") as fh:
@@ -157,6 +151,6 @@ def test_keystore_command_errors(net):
 def test_truststore_without_the_hub_certificate(tmp_path):
     settings = make_project(tmp_path)
     (settings.certs_dir / "kszws-hub.crt").unlink()
-    done = kszws(settings, "pki", "truststore")
+    done = run_kszws(settings, "pki", "truststore")
     assert done.returncode == 2 and "kszws pki init" in done.stderr
     assert not (settings.certs_dir / "kszws-truststore.p12").exists()

@@ -3,15 +3,13 @@ change, pushes it (signed) to the hub's MutationService; the hub delivers it to 
 mailboxes of exactly the institutions registered on the person and authorized; they list,
 fetch and acknowledge it through MailboxService; the daily batch file brings nothing twice."""
 import datetime
-import subprocess
-import sys
 import time
 
 import pytest
 import zeep
 
 from kszws.client import hub_client
-from tests.netfixture import (Hub, Source, make_project, register_in_directory,
+from tests.netfixture import (Hub, Source, make_project, register_in_directory, run_kszws,
                               seed_national_register)
 
 MAX = "70100853190"
@@ -37,11 +35,6 @@ def net(tmp_path_factory):
     yield hub
     source.stop()
     hub.stop()
-
-
-def kszws(net, *args):
-    return subprocess.run([sys.executable, "-m", "kszws", "--conf", str(net.settings.conf_dir),
-                           *args], capture_output=True, text=True, timeout=60)
 
 
 def customer(net, institution):
@@ -73,7 +66,7 @@ def wait_for(predicate, timeout=20):
 
 
 def test_address_change_reaches_exactly_the_registered_and_authorized(net):
-    result = kszws(net, "mutation", "record", "address", MAX, "street=Rue Haute",
+    result = run_kszws(net.settings, "mutation", "record", "address", MAX, "street=Rue Haute",
                    "house_number=12", "postal_code=4700", "municipality=Eupen",
                    "municipality_nis=63023", "--date", TODAY.isoformat())
     assert result.returncode == 0, result.stderr
@@ -129,17 +122,17 @@ def test_every_pull_and_acknowledgement_is_logged(net):
 def test_the_daily_batch_file_brings_nothing_twice(net, tmp_path):
     wait_for(lambda: listed(net, "onem-rva"))  # the push of the first test went through
     batch = tmp_path / "batch.jsonl"
-    result = kszws(net, "mutation", "batch", TODAY.isoformat(), "--output", str(batch))
+    result = run_kszws(net.settings, "mutation", "batch", TODAY.isoformat(), "--output", str(batch))
     assert result.returncode == 0, result.stderr
     assert batch.read_text().count("\n") >= 1
-    ingested = kszws(net, "mutation", "ingest", str(batch))
+    ingested = run_kszws(net.settings, "mutation", "ingest", str(batch))
     assert ingested.returncode == 0, ingested.stderr
     assert "0 mutations ingested" in ingested.stdout, ingested.stdout
     assert [i["type"] for i in listed(net, "onem-rva")] == ["address"]
 
 
 def test_paging_and_filters(net):
-    kszws(net, "mutation", "record", "civil_state", MAX, "civil_state=30", "--date",
+    run_kszws(net.settings, "mutation", "record", "civil_state", MAX, "civil_state=30", "--date",
           TODAY.isoformat())
     wait_for(lambda: len(listed(net, "cpas-eupen")) == 1)
     eupen_items = listed(net, "cpas-eupen", type=["civil_state"])
