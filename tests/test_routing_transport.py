@@ -86,3 +86,44 @@ def test_an_unreachable_source():
         port = sock.getsockname()[1]  # nobody listens here once closed
     with pytest.raises(requests.ConnectionError):
         KeepAliveTransport(timeout=2).post("http://127.0.0.1:%d/x" % port, b"x", {})
+
+
+@pytest.fixture
+def tls_server(server, tmp_path):
+    """The same server behind TLS, its certificate (for localhost) from a fresh CA."""
+    import ssl
+
+    from kszws.security import pki
+
+    ca_key, ca = pki.make_ca()
+    key, cert = pki.issue(ca_key, ca, "source", dns_names=("localhost",))
+    pki.write_key(tmp_path / "source.key", key)
+    pki.write_cert(tmp_path / "source.crt", cert)
+    pki.write_cert(tmp_path / "ca.crt", ca)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "source.crt", tmp_path / "source.key")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    return server, tmp_path / "ca.crt"
+
+
+def tls_url(srv):
+    return "https://localhost:%d/source/path" % srv.server_address[1]
+
+
+def test_tls_source_whose_certificate_is_not_trusted_is_refused(tls_server):
+    srv, _ = tls_server
+    with pytest.raises(requests.ConnectionError) as refused:
+        KeepAliveTransport(timeout=5).post(tls_url(srv), b"x", {})
+    assert "CERTIFICATE_VERIFY_FAILED" in str(refused.value)
+    assert not srv.requests
+
+
+def test_tls_source_with_a_trusted_certificate(tls_server, monkeypatch):
+    import certifi
+
+    srv, ca = tls_server
+    monkeypatch.setattr(certifi, "where", lambda: str(ca))  # as if a public CA had issued it
+    transport = KeepAliveTransport(timeout=5)
+    replies = [transport.post(tls_url(srv), b"%d" % i, {}) for i in range(3)]
+    assert [r.content for r in replies] == [b"<ok>0</ok>", b"<ok>1</ok>", b"<ok>2</ok>"]
+    assert len({peer for peer, _, _ in srv.requests}) == 1
