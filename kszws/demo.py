@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from kszws.registry import load_registry
@@ -40,7 +41,14 @@ def start_sources(settings, registry, hub_url=None, timeout=600):
         if proc.poll() is not None:
             stop_sources(started)
             raise SystemExit("kszws demo: source %s did not start" % source.id)
+        # Keep reading what it prints: a pipe nobody empties would block it at 64 KB.
+        threading.Thread(target=_echo, args=(proc.stdout,), daemon=True).start()
     return started
+
+
+def _echo(stream):
+    for line in stream:
+        print("  " + line.rstrip(), flush=True)
 
 
 def stop_sources(processes):
