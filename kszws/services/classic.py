@@ -227,12 +227,9 @@ class SsdnGateway:
         query = reference_manager.parse(body)
         institution = exchange.institution
         result = ssdn.ServiceResult(reference_manager.SERVICE_ID, reference_manager.VERSION, [])
-        try:
-            ssin = ids.ssin(query.ssin)
-        except ids.InvalidIdentifier:
-            result.details.append(ssdn.Detail("31007002", [("RequestedSsin", query.ssin)]))
+        ssin = _named_ssin(query.ssin, "RequestedSsin", result, exchange)
+        if ssin is None:
             return result
-        exchange.ssins.add(ssin)
 
         def read():
             with self.db.engine.connect() as conn:
@@ -257,12 +254,9 @@ class SsdnGateway:
         result = ssdn.ServiceResult(list_of_attestations.SERVICE_ID,
                                     list_of_attestations.VERSION, [])
         query = list_of_attestations.parse(body, local_date(exchange.received_at))
-        try:
-            ssin = ids.ssin(query.ssin)
-        except ids.InvalidIdentifier:
-            result.details.append(ssdn.Detail("31007002", [("SocialSecurityUser", query.ssin)]))
+        ssin = _named_ssin(query.ssin, "SocialSecurityUser", result, exchange)
+        if ssin is None:
             return result
-        exchange.ssins.add(ssin)
         known = self.registry.attestation_types
         if query.request_type == list_of_attestations.ALL:
             types = list(known.values())
@@ -296,12 +290,9 @@ class SsdnGateway:
 
         result = ssdn.ServiceResult(pension_register.SERVICE_ID, pension_register.VERSION, [])
         query = pension_register.parse(body)
-        try:
-            ssin = ids.ssin(query.ssin)
-        except ids.InvalidIdentifier:
-            result.details.append(ssdn.Detail("31007002", [("TargetSSIN", query.ssin)]))
+        ssin = _named_ssin(query.ssin, "TargetSSIN", result, exchange)
+        if ssin is None:
             return result
-        exchange.ssins.add(ssin)
         day = local_date(exchange.received_at)
         decision = yield self.access.check(exchange.institution, "PensionCadastre",
                                            ("Consult",), exchange.legal_context, ssin,
@@ -316,6 +307,18 @@ class SsdnGateway:
                                   [serialize_object(x, dict) for x in found or []])
         result.body = pension_register.reply(ssin, benefits)
         return result
+
+
+def _named_ssin(raw, field, result, exchange):
+    """The canonical SSIN a service request names (`field`), now one of the exchange's
+    subjects; None, with reason 31007002 added to `result`, when its check digits fail."""
+    try:
+        ssin = ids.ssin(raw)
+    except ids.InvalidIdentifier:
+        result.details.append(ssdn.Detail("31007002", [(field, raw)]))
+        return None
+    exchange.ssins.add(ssin)
+    return ssin
 
 
 def _unwrapped(d):
