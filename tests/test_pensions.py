@@ -6,6 +6,7 @@ import pytest
 import zeep
 
 from kszws.client import hub_client
+from kszws.wire import ssdn
 from tests.ssdntools import Reply, post_basic, signed_call, ssdn_request
 from tests.netfixture import Source, make_project, register_in_directory, start_network, \
     stop_network
@@ -204,3 +205,9 @@ def test_classic_pension_register_consult(net):
     # CPAS Liège (HTTP Basic) has no file on Max: the legacy refusal shape.
     refused = Reply.of(post_basic(net, ssdn_request(pension_register(MAX))))
     assert "31008007" in refused.text
+    # A wrong check digit: the SSIN is refused before anything else, naming its field.
+    bad = signed_call(net, ssdn_request(pension_register("70100853191"), caller="cpas-eupen"))
+    assert bad.summary(0) == ("NO", 10000, ["31007002"])
+    info = bad.service_replies()[0].find(".//{%s}Information" % ssdn.COMMON)
+    assert info.findtext("{%s}FieldName" % ssdn.COMMON) == "TargetSSIN"
+    assert info.findtext("{%s}FieldValue" % ssdn.COMMON) == "70100853191"
