@@ -326,3 +326,23 @@ def test_slow_source_gives_the_legacy_error_within_the_timeout(tmp_path):
     finally:
         hub.stop()
         silent.close()
+
+
+def test_a_comment_inserted_into_the_signed_string_does_not_cut_it(classic_net):
+    """A man in the middle inserts <!-- --> into the signed xmlString (C14N without comments
+    leaves the signature valid): the hub reads the whole string, never the half before it."""
+    from tests.soaptools import identity, post, sign_custom
+    from tests.ssdntools import ACTION, PATH, envelope
+
+    inner = ssdn_request(identify("70100853190"), caller="cpas-eupen")
+    root = etree.fromstring(envelope(inner))
+    sign_custom(root, identity(classic_net.settings, "cpas-eupen"))
+    data = etree.tostring(root)
+    assert data.count(b"70100853190") == 1
+    cut = data.replace(b"70100853190", b"701008<!-- cut -->53190")
+    response = post(classic_net.url + PATH, cut, headers={
+        "Content-Type": "text/xml; charset=utf-8", "SOAPAction": ACTION})
+    reply = Reply.of(response)
+    assert reply.summary() == ("YES", 0, [])
+    basic = reply.root.find(".//" + ipr("Basic"))
+    assert basic.findtext(ipr("SocialSecurityUser")) == "70100853190"

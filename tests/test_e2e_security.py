@@ -212,3 +212,14 @@ def test_quiet_institution_gets_unsigned_replies_but_signed_faults(net):
 
 
 HEADERS_BASIC = {"Content-Type": "text/xml; charset=utf-8"}
+
+
+@pytest.mark.parametrize("comment", [b"<!---->", b"<!-- x -->", b"<!--a--><!--b-->"])
+def test_a_comment_inserted_into_signed_text_never_shortens_it(net, comment):
+    """Exclusive C14N without comments does not sign comments, so the signature still
+    verifies; the operation must read the whole signed text ("xswbattery"), not "xsw"."""
+    data = soap.serialize(signed(net.settings, "cpas-eupen", echo="xswbattery"))
+    cut = data.replace(b"xswbattery", b"xsw" + comment + b"battery")
+    answer = Answer(post(net.endpoint(), cut), net.settings)
+    assert answer.fault is None
+    assert answer.body.findtext(".//echo") == "xswbattery"

@@ -100,4 +100,94 @@ def test_cbss_fault_detail_shape():
 
 def test_reason_codes_are_short_and_unique():
     assert all(len(code) <= 16 for code in REASONS)
-    assert all(r.fault_code in ("", "Client", "Server", "MustUnderstand") for r in REASONS.values())
+    assert all(r.fault_code in ("", "Client", "Server", "MustUnderstand", "VersionMismatch")
+               for r in REASONS.values())
+
+
+# --- No I/O for declarations, no processing instructions, comments outside the text ---
+
+def _parse_within(data, seconds=2.0):
+    """parse() in a daemon thread: a parser that opened a FIFO would block there for good."""
+    import threading
+
+    outcome = []
+
+    def run():
+        try:
+            outcome.append(xmlparse.parse(data))
+        except Exception as exc:  # handed to the test below
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if not outcome:
+        pytest.fail("parse() blocked: it opened something it was pointed at")
+    if isinstance(outcome[0], Exception):
+        raise outcome[0]
+    return outcome[0]
+
+
+@pytest.fixture()
+def fifo(tmp_path):
+    import os
+
+    path = tmp_path / "pipe"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.parametrize("template", [
+    '<!DOCTYPE a SYSTEM "{path}"><a/>',
+    '<!DOCTYPE a PUBLIC "-//kszws//x" "{path}"><a/>',
+    '<!DOCTYPE a [<!ENTITY % p SYSTEM "{path}"> %p;]><a/>',
+    '<!DOCTYPE a [<!ENTITY e SYSTEM "{path}">]><a>&e;</a>',
+    '<!DOCTYPE a [<!ENTITY e SYSTEM "file://{path}">]><a b="&e;"/>',
+])
+def test_a_declaration_opens_nothing_and_names_nothing(template, fifo, tmp_path):
+    """The FIFO would block an opener for good; an existing file and a missing one get the
+    very same answer, which names neither and carries none of libxml2's text."""
+    existing = tmp_path / "exists.dtd"
+    existing.write_text('<!ENTITY leak "secret">')
+    answers = set()
+    for path in (fifo, existing, tmp_path / "missing.dtd"):
+        with pytest.raises(Refusal) as info:
+            _parse_within(template.format(path=path).encode())
+        answers.add((info.value.code, info.value.detail))
+    assert answers == {("XML00002", xmlparse.DECLARATION_REFUSED)}
+    assert str(tmp_path) not in xmlparse.DECLARATION_REFUSED
+
+
+@pytest.mark.parametrize("data", [
+    b'<?xml-stylesheet href="/etc/passwd"?><a/>',
+    b"<a>x<?php echo 1; ?>y</a>",
+    b"<a/><?trailing?>",
+])
+def test_processing_instructions_are_refused(data):
+    with pytest.raises(Refusal) as info:
+        xmlparse.parse(data)
+    assert info.value.code == "XML00005"
+
+
+def test_the_xml_declaration_and_pi_lookalikes_in_cdata_are_not_instructions():
+    root = xmlparse.parse(b'<?xml version="1.0"?><a><![CDATA[<?xml version="1.0"?><b/>]]></a>')
+    assert root.text == '<?xml version="1.0"?><b/>'
+
+
+@pytest.mark.parametrize("data, text", [
+    (b"<a>xsw<!---->battery</a>", "xswbattery"),
+    (b"<a>1<!-- one -->2<!-- two -->3</a>", "123"),
+    (b"<a><!-- lead -->whole</a>", "whole"),
+])
+def test_comments_never_cut_text(data, text):
+    root = xmlparse.parse(data)
+    assert root.text == text and len(root) == 0
+
+
+def test_a_soap12_envelope_is_a_version_mismatch():
+    data = (b'<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope">'
+            b"<e:Body><x/></e:Body></e:Envelope>")
+    with pytest.raises(Refusal) as info:
+        soap.split_envelope(xmlparse.parse(data))
+    assert info.value.code == "SOAP0004"
+    assert info.value.reason.fault_code == "VersionMismatch"

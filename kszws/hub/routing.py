@@ -28,6 +28,7 @@ from zeep.exceptions import Fault, SignatureVerificationFailed, TransportError
 
 from kszws.security.keystore import load_certificate
 from kszws.security.zeep_wsse import SignedExchange
+from kszws.wire import xmlparse
 from kszws.wire.reasons import Refusal
 
 
@@ -58,6 +59,7 @@ class KeepAliveTransport(zeep.transports.Transport):
             raise requests.ConnectionError("%s: %s" % (type(exc).__name__, exc)) from None
         if response.will_close:
             self._close()
+        _refuse_declarations(content)
         return _Response(response.status, content, response.headers)
 
     def _connection(self, url):
@@ -79,6 +81,17 @@ class KeepAliveTransport(zeep.transports.Transport):
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def _refuse_declarations(content):
+    """zeep's own parser would follow a reply's DOCTYPE to a local file (its resolver
+    leaves file paths to libxml2): the reply passes the hub's parser first, which opens
+    nothing. Other parse errors are left to zeep, which reports them as it always has."""
+    try:
+        xmlparse.parse(content)
+    except Refusal as refusal:
+        if refusal.code in ("XML00002", "XML00005"):
+            raise Refusal("SRC00002", "the reply carries %s" % refusal.detail) from None
 
 
 def _dropped(sock):

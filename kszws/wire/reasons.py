@@ -37,9 +37,12 @@ REASONS = _table(
     Reason("XML00002", "Client", "Document type declarations (DTD) and entities are refused."),
     Reason("XML00003", "Client", "The message exceeds the nesting or size limits of the parser."),
     Reason("XML00004", "Client", "The message is not correctly encoded (UTF-8 expected)."),
+    Reason("XML00005", "Client", "Processing instructions are refused (SOAP 1.1 §3)."),
     Reason("SOAP0001", "Client", "The message is not a SOAP 1.1 envelope with one Body."),
     Reason("SOAP0002", "Client", "The operation is unknown to this endpoint."),
     Reason("SOAP0003", "MustUnderstand", "A header marked mustUnderstand is not understood."),
+    Reason("SOAP0004", "VersionMismatch", "The Envelope is not in the SOAP 1.1 namespace "
+                                          "(http://schemas.xmlsoap.org/soap/envelope/)."),
     # 401 with a Basic challenge: clients that send credentials only when challenged
     # (suds' HttpAuthenticated, urllib) then authenticate.
     Reason("SEC00001", "Client", "Authentication is required for this endpoint.", 401),

@@ -18,6 +18,10 @@ def split_envelope(root):
     Body is the classic vehicle of signature-wrapping attacks.
     """
     if root.tag != ENVELOPE:
+        name = etree.QName(root)
+        if name.localname == "Envelope" and name.namespace:
+            # SOAP 1.1 §4.4.1: an Envelope in another namespace (SOAP 1.2's, typically).
+            raise Refusal("SOAP0004", "Envelope in namespace %s" % name.namespace[:100])
         raise Refusal("SOAP0001", "root element is %s" % _name(root.tag))
     headers = [c for c in root if c.tag == HEADER]
     bodies = [c for c in root if c.tag == BODY]

@@ -1,9 +1,22 @@
 """Parsing hostile XML safely.
 
-Every byte that reaches the hub from outside goes through `parse()`. The parser never
-loads a DTD, never resolves an entity, never touches the network, keeps libxml2's
-default depth and size limits (no `huge_tree`), and any document type declaration is
-refused outright, so entity-expansion bombs and XXE have nothing to work with.
+Every byte that reaches the hub from outside goes through `parse()`: envelopes, the SSDN
+string inside `sendXML`, source replies, files. Three rules, all enforced here:
+
+- No I/O, ever. libxml2 reads a DOCTYPE's external subset even with `load_dtd=False`
+  (measured: `<!DOCTYPE x SYSTEM "/path">` opens the file, and blocks on a FIFO), and
+  consults its XML catalogue. The parser is therefore given a resolver that answers every
+  URL libxml2 asks for with an empty document, so nothing is opened, then any document
+  type declaration is refused with one fixed answer (XML00002) that names no file and
+  carries none of libxml2's text: an attacker learns nothing by pointing it anywhere.
+- No processing instructions (SOAP 1.1 §3: a SOAP message must not contain them), XML00005.
+- Comments are dropped while parsing. Exclusive C14N without comments (what WS-Security
+  signs) leaves them out of the signature, so a comment inserted into a signed text node
+  (`xsw<!---->battery`) keeps the signature valid; dropping it joins the text back
+  (`xswbattery`), and the application reads exactly the text that was signed.
+
+libxml2's default depth and size limits stay (no `huge_tree`), so entity bombs and deep
+nesting are cut short (XML00003).
 """
 import threading
 
@@ -12,6 +25,16 @@ from lxml import etree
 from kszws.wire.reasons import Refusal
 
 _local = threading.local()
+_PROCESSING_INSTRUCTIONS = etree.XPath("//processing-instruction()")
+DECLARATION_REFUSED = "a document type declaration or entity is present"
+
+
+class _NoExternalAccess(etree.Resolver):
+    """Whatever libxml2 wants to load (external subset, external entity, catalogue
+    entry): an empty string, never the file or the URL."""
+
+    def resolve(self, url, pubid, context):
+        return self.resolve_string("", context)
 
 
 def _parser():
@@ -24,9 +47,11 @@ def _parser():
             dtd_validation=False,
             no_network=True,
             huge_tree=False,
-            remove_comments=False,
+            remove_comments=True,
+            remove_pis=False,  # kept so that they can be refused, not silently dropped
             collect_ids=False,
         )
+        parser.resolvers.add(_NoExternalAccess())
         _local.parser = parser
     return parser
 
@@ -38,14 +63,19 @@ def parse(data):
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
-        raise Refusal(_classify(str(exc)), _first_line(exc)) from None
+        code = _classify(str(exc))
+        if code == "XML00002":
+            raise Refusal(code, DECLARATION_REFUSED) from None
+        raise Refusal(code, _first_line(exc)) from None
     except ValueError as exc:  # e.g. an encoding lxml refuses
         raise Refusal("XML00004", _first_line(exc)) from None
     if root is None:
         raise Refusal("XML00001", "empty document")
     docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
-        raise Refusal("XML00002", "document type declaration present")
+    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+        raise Refusal("XML00002", DECLARATION_REFUSED)
+    if _PROCESSING_INSTRUCTIONS(root):
+        raise Refusal("XML00005", "a processing instruction is present")
     return root
 
 
@@ -55,7 +85,7 @@ def _first_line(exc):
 
 def _classify(message):
     text = message.lower()
-    if "entity" in text or "doctype" in text or "dtd" in text:
+    if "entity" in text or "doctype" in text or "dtd" in text or "subset" in text:
         return "XML00002"
     if "depth" in text or "huge" in text or "too large" in text or "limit" in text:
         return "XML00003"
