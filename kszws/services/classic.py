@@ -24,7 +24,7 @@ from kszws.wire import (identify_person, list_of_attestations, manage_access,
 from kszws.wire.ns import KSZWS_HUB, q
 from kszws.wire.reasons import Refusal
 
-_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+_DECLARATION = re.compile(r"^\s*<\?xml\s[^>]*\?>")  # not <?xml-stylesheet ...?>
 
 
 class WebServiceConnector(ServiceBase):

@@ -15,9 +15,15 @@ string inside `sendXML`, source replies, files. Three rules, all enforced here:
   (`xsw<!---->battery`) keeps the signature valid; dropping it joins the text back
   (`xswbattery`), and the application reads exactly the text that was signed.
 
+- Only the encodings SOAP clients use: UTF-8 and UTF-16 (WS-I Basic Profile R4003), with
+  a byte order mark that agrees with the declaration, and the 8-bit Latin encodings that
+  older PHP clients declare. UTF-7, EBCDIC and their kind are refused (XML00004): they
+  exist to smuggle markup past byte-level filters.
+
 libxml2's default depth and size limits stay (no `huge_tree`), so entity bombs and deep
 nesting are cut short (XML00003).
 """
+import re
 import threading
 
 from lxml import etree
@@ -35,6 +41,37 @@ class _NoExternalAccess(etree.Resolver):
 
     def resolve(self, url, pubid, context):
         return self.resolve_string("", context)
+
+
+_BOMS = ((b"\xef\xbb\xbf", "UTF-8"), (b"\xff\xfe", "UTF-16LE"), (b"\xfe\xff", "UTF-16BE"))
+_DECLARED = re.compile(r"""<\?xml\s[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")
+# Without a byte order mark: what the declaration may say (nothing at all means UTF-8).
+_EIGHT_BIT = {"UTF-8", "UTF8", "US-ASCII", "ASCII", "ISO-8859-1", "LATIN1", "ISO-8859-15",
+              "WINDOWS-1252", "CP1252"}
+_SIXTEEN_BIT = {"UTF-16", "UTF-16LE", "UTF-16BE"}
+
+
+def _check_encoding(data):
+    """Refuse an encoding outside the accepted ones, or a byte order mark that the
+    declaration contradicts, before libxml2 decodes anything."""
+    bom = next((name for mark, name in _BOMS if data.startswith(mark)), None)
+    if bom is None and data[:2] in (b"<\x00", b"\x00<"):
+        # XML 1.0 §4.3.3: UTF-16 must begin with its byte order mark.
+        raise Refusal("XML00004", "UTF-16 without a byte order mark is not accepted")
+    head = data[:400]
+    text = head.decode("utf-16-le" if bom == "UTF-16LE" else "utf-16-be" if bom == "UTF-16BE"
+                       else "latin-1", "replace")
+    match = _DECLARED.match(text.lstrip("\ufeff\xef\xbb\xbf"))
+    declared = match.group(1).upper() if match else None
+    if bom in ("UTF-16LE", "UTF-16BE"):
+        allowed = {None} | _SIXTEEN_BIT
+    elif bom == "UTF-8":
+        allowed = {None, "UTF-8", "UTF8"}
+    else:
+        allowed = {None} | _EIGHT_BIT
+    if declared not in allowed:
+        raise Refusal("XML00004", "encoding %s%s is not accepted" % (
+            declared, " with a %s byte order mark" % bom if bom else ""))
 
 
 def _parser():
@@ -60,6 +97,7 @@ def parse(data):
     """Parse bytes into an element; raise Refusal with an XML00xxx code."""
     if not isinstance(data, bytes):
         raise TypeError("parse() takes bytes")
+    _check_encoding(data)
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
