@@ -86,6 +86,7 @@ class Settings:
     log_batch_max: int = 512
     commit_delay_ms: float = 0.5
     gc_tuning: bool = True
+    source_check_seconds: float = 5.0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -126,6 +127,7 @@ def load_settings(conf_dir=None, data_dir=None, database_url=None):
         "max_body_bytes": (int, 1_048_576), "shutdown_grace_seconds": (float, 10.0),
         "tls_certificate": (str, ""), "tls_key": (str, ""), "tls_client_ca": (str, ""),
         "tls_require_client_certificate": (bool, False), "gc_tuning": (bool, True),
+        "source_check_seconds": (float, 5.0),
     })
     security = take(raw.get("security", {}), path, "[security]", {
         "timestamp_skew_seconds": (int, 300), "timestamp_max_ttl_seconds": (int, 900),
@@ -147,6 +149,8 @@ def load_settings(conf_dir=None, data_dir=None, database_url=None):
     for key in ("port", "workers", "max_body_bytes"):
         if server[key] < (0 if key == "port" else 1):
             raise ConfigError(path, "[server]", "'%s' must be positive" % key)
+    if server["source_check_seconds"] <= 0:
+        raise ConfigError(path, "[server]", "'source_check_seconds' must be positive")
     if security["timestamp_skew_seconds"] < 0 or security["timestamp_max_ttl_seconds"] < 1:
         raise ConfigError(path, "[security]", "timestamp windows must be positive")
 
@@ -168,6 +172,7 @@ def load_settings(conf_dir=None, data_dir=None, database_url=None):
         tls_client_ca=_optional_path(root, server["tls_client_ca"]),
         tls_require_client_certificate=server["tls_require_client_certificate"],
         gc_tuning=server["gc_tuning"],
+        source_check_seconds=server["source_check_seconds"],
         timestamp_skew_seconds=security["timestamp_skew_seconds"],
         timestamp_max_ttl_seconds=security["timestamp_max_ttl_seconds"],
         reply_timestamp_ttl_seconds=security["reply_timestamp_ttl_seconds"],

@@ -39,6 +39,7 @@ def build_site(settings, registry, db, writer):
     from kszws.hub.routing import source_clients
     from kszws.hub.access import AccessControl
     from kszws.hub.fanout import FanOut, FanOutLoop
+    from kszws.hub.source_watch import SourceWatch
     from kszws.hub.validation import SchemaCatalogue
     from kszws.security import wsse
     from kszws.security.authn import Authenticator
@@ -72,8 +73,11 @@ def build_site(settings, registry, db, writer):
     for name, endpoint in build_endpoints(context, settings.conf_dir / "services.toml").items():
         service = registry.services[name]
         router.add(service.path, SoapResource(hub, endpoint, PublishedContract(service.wsdl)))
-    router.add("/health", Health(db, identity.certificate, settings.maintenance_flag, utcnow))
-    return HubSite(router, settings.max_body_bytes), hub, fanout
+    watch = SourceWatch(registry.sources.values(), reactor, utcnow,
+                        settings.source_check_seconds)
+    router.add("/health", Health(db, identity.certificate, settings.maintenance_flag, utcnow,
+                                 sources=watch))
+    return HubSite(router, settings.max_body_bytes), hub, fanout, watch
 
 
 def employments_of(sources):
@@ -115,7 +119,7 @@ def run_worker(settings, registry, host, port, ready_fd=None):
     db = database_from_settings(settings)
     writer = BatchWriter(db, reactor, settings.log_batch_max, settings.commit_delay_ms / 1000)
     writer.start()
-    site, hub, fanout = build_site(settings, registry, db, writer)
+    site, hub, fanout, watch = build_site(settings, registry, db, writer)
     factory = _tls_factory(settings, site) if settings.tls_certificate else site
     listener = processes.listen(reactor, host, port, factory)
 
@@ -123,6 +127,7 @@ def run_worker(settings, registry, host, port, ready_fd=None):
         """Stop accepting, let in-flight exchanges finish, commit the queued log rows."""
         from twisted.internet import threads
 
+        watch.stop()
         stopped = listener.stopListening()
         deadline = time.monotonic() + settings.shutdown_grace_seconds
 
@@ -138,6 +143,7 @@ def run_worker(settings, registry, host, port, ready_fd=None):
 
     reactor.addSystemEventTrigger("before", "shutdown", drain)
     fanout.start()  # also delivers what a killed worker left queued
+    watch.start()  # /health's view of the sources, in the background
     processes.worker_signals(reactor)
     if settings.gc_tuning:
         gctuning.tune()

@@ -176,14 +176,18 @@ class Router(resource.Resource):
 
 class Health(resource.Resource):
     """GET /health: 200 only when the database answers, the hub's signing certificate is
-    valid and the hub is not in maintenance; else 503. The body says which check failed."""
+    valid and the hub is not in maintenance; else 503. The body says which check failed,
+    and whether each authentic source answered its last background check (`sources`,
+    from hub/source_watch.py): for monitoring only, a source that is down never makes
+    /health 503 (the hub still serves everything else)."""
 
     isLeaf = True
 
-    def __init__(self, db, certificate, maintenance_flag, clock, timeout=2.0):
+    def __init__(self, db, certificate, maintenance_flag, clock, timeout=2.0, sources=None):
         super().__init__()
         self.db, self.certificate = db, certificate
         self.maintenance_flag, self.clock, self.timeout = maintenance_flag, clock, timeout
+        self.sources = sources
 
     def render_GET(self, request):
         from twisted.internet import reactor
@@ -201,10 +205,13 @@ class Health(resource.Resource):
             "maintenance": self.maintenance_flag.exists(),
         }
         healthy = checks["database"] and checks["certificate"] and not checks["maintenance"]
-        body = json.dumps({"status": "ok" if healthy else "unavailable", **checks}).encode()
+        body = {"status": "ok" if healthy else "unavailable", **checks}
+        if self.sources is not None:
+            checked = self.sources.checked_at
+            body["sources"] = self.sources.status()
+            body["sources_checked_at"] = checked.isoformat() if checked else None
         if not request._disconnected:
             request.setResponseCode(200 if healthy else 503)
             request.setHeader(b"content-type", b"application/json")
-            request.write(body + b"\n")
+            request.write(json.dumps(body).encode() + b"\n")
             request.finish()
-

@@ -15,13 +15,18 @@ ECHO = ('<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
 
 
 @pytest.fixture
-def echo_server():
+def echo_server(tmp_path):
+    """start(*args) runs an echo server and returns its URL; start.stderr() is what the
+    last one started wrote to its standard error so far."""
     procs = []
 
     def start(*args):
-        proc = subprocess.Popen([sys.executable, str(SERVER), *args], stdout=subprocess.PIPE,
-                                text=True)
+        path = tmp_path / ("echo-%d.stderr" % len(procs))
+        with open(path, "w") as stderr:
+            proc = subprocess.Popen([sys.executable, str(SERVER), *args],
+                                    stdout=subprocess.PIPE, stderr=stderr, text=True)
         procs.append(proc)
+        start.stderr = path.read_text
         return "http://127.0.0.1:%s/" % proc.stdout.readline().strip()
 
     yield start
@@ -30,9 +35,9 @@ def echo_server():
         proc.wait()
 
 
-def post(url):
-    return requests.post(url, data=ECHO, headers={"Content-Type": "text/xml; charset=utf-8"},
-                         timeout=10)
+def post(url, operation="echo", timeout=10):
+    return requests.post(url, data=ECHO.replace("e:echo>", "e:%s>" % operation),
+                         headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=timeout)
 
 
 def test_twisted_python_constants_alias():
@@ -59,6 +64,30 @@ def test_get_wsdl_answers_with_the_right_address(echo_server):
     wsdl = etree.fromstring(requests.get(url + "?wsdl", timeout=10).content)
     address = wsdl.find(".//{http://schemas.xmlsoap.org/wsdl/soap/}address")
     assert address.get("location") == url
+
+
+def test_a_reply_nobody_waits_for_any_more_is_dropped_quietly(echo_server):
+    """The hub gives up on a slow source and closes the connection: the source must not
+    write its reply (and log tracebacks) to the lost connection."""
+    def abandon(url):
+        for operation in ("slow", "slow_refusal"):  # each answers after a second
+            with pytest.raises(requests.Timeout):
+                post(url, operation, timeout=0.2)
+        # A caller that waits is still answered, and by then both abandoned requests
+        # (started earlier, each a second long) have been dealt with.
+        reply = post(url, "slow")
+        assert reply.status_code == 200 and b"<tns:slowResult>hi<" in reply.content
+
+    abandon(echo_server("--unpatch", "disconnect_guards"))
+    noisy = echo_server.stderr()
+    assert "'NoneType' object has no attribute 'registerProducer'" in noisy
+    assert "Request.finish called on a request after its connection was lost" in noisy
+    assert noisy.count("Traceback") >= 3
+    url = echo_server()
+    abandon(url)
+    assert echo_server.stderr() == ""
+    refused = post(url, "slow_refusal")  # a caller that waits gets the fault
+    assert refused.status_code == 500 and b"TEST0001" in refused.content
 
 
 def test_closing_a_context_does_not_force_a_full_collection():

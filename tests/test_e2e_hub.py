@@ -183,8 +183,13 @@ def test_wrong_basic_password(net):
 def test_health(net):
     response = requests.get(net.url + "/health", timeout=10)
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": True, "certificate": True,
-                               "maintenance": False}
+    body = response.json()
+    assert {k: body[k] for k in ("status", "database", "certificate", "maintenance")} == {
+        "status": "ok", "database": True, "certificate": True, "maintenance": False}
+    # No source runs beside this hub: listed, for monitoring, without a 503 (test_health.py).
+    assert set(body["sources"]) == {"national-register", "employer-directory",
+                                    "pension-cadastre"}
+    assert set(body["sources"].values()) <= {"down", "unknown"}
 
 
 def test_health_in_maintenance(net):

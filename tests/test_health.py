@@ -1,15 +1,88 @@
 """/health: 200 only when the database answers, the hub's certificate is valid and the hub
-is not in maintenance (maintenance itself: tests/test_e2e_hub.py)."""
+is not in maintenance (maintenance itself: tests/test_e2e_hub.py); the sources listed up or
+down from background checks, never a 503 for them. And a source stays quiet when the hub
+gives up on it."""
 import datetime
 import os
+import signal
+import time
 import uuid
 
 import pytest
 import requests
 import sqlalchemy
 
-from tests.netfixture import Hub, make_project, reissue_certificate
-from tests.soaptools import post, request_envelope
+from tests.netfixture import (Hub, Source, make_project, reissue_certificate, start_network,
+                              stop_network)
+from tests.soaptools import log_row, post, request_envelope
+from tests.ssdntools import Reply, identify, post_basic, ssdn_request
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory):
+    """The hub and the National Register source (the two other sources are not started);
+    the hub checks its sources every half second and gives up on one after a second."""
+    settings = make_project(tmp_path_factory.mktemp("health"), source_timeout=1.0,
+                            settings={"source_check_seconds": "0.5"})
+    hub = start_network(settings)
+    yield hub
+    stop_network(hub)
+
+
+def sources_until(hub, source_id, state, timeout=10):
+    """/health's body once it lists `source_id` as `state` after a whole round of checks;
+    every answer on the way is a 200."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = requests.get(hub.url + "/health", timeout=5)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        done = body["sources"][source_id] == state and body["sources_checked_at"]
+        if done or time.monotonic() > deadline:
+            return body
+        time.sleep(0.2)
+
+
+def test_health_lists_each_source_up_or_down_and_stays_200(network):
+    body = sources_until(network, "national-register", "up")
+    assert body["status"] == "ok"
+    assert body["sources"] == {"national-register": "up", "employer-directory": "down",
+                               "pension-cadastre": "down"}
+    assert body["sources_checked_at"].startswith(str(datetime.date.today().year))
+    network.source.stop()
+    stopped = time.monotonic()
+    body = sources_until(network, "national-register", "down")
+    assert body["sources"]["national-register"] == "down" and body["status"] == "ok"
+    assert time.monotonic() - stopped < 5
+    network.source = Source(network.settings).start()
+    assert sources_until(network, "national-register", "up")["sources"]["national-register"] \
+        == "up"
+
+
+def test_a_request_the_hub_gave_up_on_leaves_no_traceback_at_the_source(network):
+    """The source is frozen (SIGSTOP) while the hub waits for it: the hub gives up after
+    its deadline and closes the connection; thawed, the source finds nobody to answer."""
+    sources_until(network, "national-register", "up")
+    source = network.source
+    os.killpg(source.proc.pid, signal.SIGSTOP)
+    try:
+        for _ in range(3):
+            reply = Reply.of(post_basic(network, ssdn_request(identify("70100853190"))))
+            assert reply.summary(0) == ("NO", 10000, ["31000003"])
+            assert log_row(network.settings, reply.ticket)["reason_code"] == "SRC00001"
+        # A frozen source still has its connections accepted by the kernel; the WSDL
+        # check sees that it answers nothing.
+        assert sources_until(network, "national-register", "down")["sources"][
+            "national-register"] == "down"
+    finally:
+        os.killpg(source.proc.pid, signal.SIGCONT)
+    # Thawed, it answers again (and has by then dealt with the three abandoned requests).
+    sources_until(network, "national-register", "up")
+    reply = Reply.of(post_basic(network, ssdn_request(identify("70100853190"))))
+    assert reply.summary(0)[0] == "YES"
+    time.sleep(0.5)
+    errors = source.stderr()
+    assert "Traceback" not in errors and " ERROR " not in errors, errors[-3000:]
 
 
 def test_expired_hub_certificate(tmp_path):

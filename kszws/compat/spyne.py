@@ -18,6 +18,12 @@ tests/test_compat_spyne.py that fails without it:
    last one (to release the files of uploads, which kszws never takes): a pause of tens
    of milliseconds on a large heap, on the reactor thread. Switch it off; the processes
    tune the collector themselves (kszws/gctuning.py).
+6. A reply ready after its caller has gone (the hub gave up on a slow source and closed
+   the connection) is still written: `registerProducer` on the lost channel raises
+   AttributeError, the fault spyne then writes raises RuntimeError from `finish()`, and
+   each is logged at ERROR with its traceback (dozens per stall). Drop such a reply
+   before anything is written, in one line at INFO. An operation that failed
+   unexpectedly is still logged at ERROR (a defect of the source, whoever waits for it).
 
 And one addition, a protocol rather than a fix: `RecordSoap11`, Soap11 whose serialiser
 writes plain records (ComplexModels of text, integer and boolean fields, records and
@@ -26,6 +32,7 @@ the National Register source spent a third of its time there). It writes exactly
 Soap11 writes (tests/test_compat_spyne.py compares the two on every reply the sources
 publish) and leaves anything else to spyne.
 """
+import logging
 import sys
 import types
 
@@ -201,11 +208,75 @@ def _fill(element, plan, inst):
                 _fill(child, member_plan, record)
 
 
+log = logging.getLogger("kszws.compat.spyne")
+
+
+def _abandoned(request):
+    """True once the caller's connection is gone: nothing can be written to it any more."""
+    return request._disconnected
+
+
+def _drop(request, p_ctx, failure=None):
+    """Release an abandoned request's context; say so in one line."""
+    from spyne.model.fault import Fault
+
+    if failure is not None and not failure.check(Fault):
+        log.error("%s failed (its caller had left): %s", _method(p_ctx),
+                  failure.getTraceback())
+    else:
+        log.info("%s: the caller left before the reply; reply dropped", _method(p_ctx))
+    p_ctx.close()
+
+
+def _method(p_ctx):
+    descriptor = getattr(p_ctx, "descriptor", None)
+    return getattr(descriptor, "name", None) or "request"
+
+
+def _install_disconnect_guards():
+    """Shim 6: each step that writes the reply first checks that someone still waits."""
+    from spyne.server.twisted import http as twisted_http
+    from twisted.web.server import NOT_DONE_YET
+
+    if (twisted_http, "_cb_deferred") in ORIGINALS:
+        return
+    cb_deferred, eb_deferred = twisted_http._cb_deferred, twisted_http._eb_deferred
+    cb_finished, eb_finished = (twisted_http._cb_request_finished,
+                                twisted_http._eb_request_finished)
+
+    def guarded_cb_deferred(ret, request, p_ctx, others, resource, cb=True):
+        if _abandoned(request):
+            _drop(request, p_ctx)
+            return NOT_DONE_YET
+        return cb_deferred(ret, request, p_ctx, others, resource, cb)
+
+    def guarded_eb_deferred(ret, request, p_ctx, others, resource):
+        if _abandoned(request):
+            return _drop(request, p_ctx, ret)
+        return eb_deferred(ret, request, p_ctx, others, resource)
+
+    def guarded_cb_finished(retval, request, p_ctx):
+        if _abandoned(request):  # lost while the reply was being written
+            return _drop(request, p_ctx)
+        return cb_finished(retval, request, p_ctx)
+
+    def guarded_eb_finished(retval, request, p_ctx):
+        if _abandoned(request):  # the producer was stopped by the lost connection
+            return _drop(request, p_ctx)
+        return eb_finished(retval, request, p_ctx)
+
+    _replace(twisted_http, "_cb_deferred", guarded_cb_deferred)
+    _replace(twisted_http, "_eb_deferred", guarded_eb_deferred)
+    _replace(twisted_http, "_cb_request_finished", guarded_cb_finished)
+    _replace(twisted_http, "_eb_request_finished", guarded_eb_finished)
+
+
 def install():
     """Apply every shim; idempotent."""
     _alias_twisted_constants()
     _install_transport_fixes()
     _no_forced_collections()
+    _install_disconnect_guards()
 
 
 install()
