@@ -4,7 +4,7 @@
 PYTHON ?= python3.11
 VENV := .venv
 
-.PHONY: demo test install install-test bench clean
+.PHONY: demo test install install-test bench fuzz clean
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "kszws needs Python 3.11 (spyne 2.14 does not import on 3.12); set PYTHON=/path/to/python3.11")'
@@ -22,6 +22,11 @@ demo: install
 
 test: install-test
 	$(VENV)/bin/python -m pytest
+
+# Coverage-guided fuzzing of the admission path (tests/hostile/fuzz.py); CI runs 60 s.
+FUZZ_SECONDS ?= 60
+fuzz: install-test
+	$(VENV)/bin/python -m tests.hostile.fuzz --seconds $(FUZZ_SECONDS)
 
 bench: install-test
 	$(VENV)/bin/python benchmarks/bench_testconnection.py

@@ -60,13 +60,7 @@ class SsdnGateway:
 
     @defer.inlineCallbacks
     def handle(self, exchange, text):
-        try:
-            # The string was decoded by the SOAP layer: a declared encoding no longer holds.
-            root = xmlparse.parse(_DECLARATION.sub("", text, count=1).encode("utf-8"))
-            problems = self.catalogue.validate(root) if root.tag == ssdn.s("SSDNRequest") \
-                else ["the document is not an SSDNRequest"]
-        except Refusal as refusal:
-            problems = ["%s: %s" % (refusal.code, refusal.detail)]
+        root, problems = parse_ssdn_request(self.catalogue, text)
         if problems:
             exchange.outcome, exchange.reason_code = "REFUSED", "30000002"
             exchange.detail = problems[0][:256]
@@ -365,6 +359,19 @@ def _note_outcome(exchange, results, failures):
         exchange.outcome, exchange.reason_code = "REFUSED", errors[0].code
     elif warnings:
         exchange.reason_code = warnings[0].code
+
+
+def parse_ssdn_request(catalogue, text):
+    """(SSDNRequest element, []) for the string of a sendXML, or (None, [problem]): the
+    string goes through the same hostile-input parser as the envelope, then its schema."""
+    try:
+        # The string was decoded by the SOAP layer: a declared encoding no longer holds.
+        root = xmlparse.parse(_DECLARATION.sub("", text, count=1).encode("utf-8"))
+    except Refusal as refusal:
+        return None, ["%s: %s" % (refusal.code, refusal.detail)]
+    if root.tag != ssdn.s("SSDNRequest"):
+        return None, ["the document is not an SSDNRequest"]
+    return root, catalogue.validate(root)
 
 
 def endpoint(service, context):
