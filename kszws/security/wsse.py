@@ -92,8 +92,8 @@ def security_headers(root):
 def verify(root, header, body, policy, trust, now):
     """Verify the one signature of a parsed envelope; return Verified or raise Refusal."""
     security = _the_security_header(root, header)
-    timestamp = _the_one(root, TIMESTAMP, security, "SEC00008", "Timestamp")
-    signature = _the_one(root, SIGNATURE, security, "SEC00008", "Signature")
+    timestamp = _the_one(root, TIMESTAMP, security, "Timestamp")
+    signature = _the_one(root, SIGNATURE, security, "Signature")
     signed_info = _child(signature, q(DS, "SignedInfo"))
     _check_algorithm(signed_info, "CanonicalizationMethod", {EXC_C14N: None})
     method = _check_algorithm(signed_info, "SignatureMethod", SIGNATURE_METHODS)
@@ -133,10 +133,10 @@ def _the_security_header(root, header):
     return found[0]
 
 
-def _the_one(root, tag, parent, code, what):
+def _the_one(root, tag, parent, what):
     found = list(root.iter(tag))
     if len(found) != 1 or found[0].getparent() is not parent:
-        raise Refusal(code, "expected exactly one %s in the Security header, found %d in the "
+        raise Refusal("SEC00008", "expected exactly one %s in the Security header, found %d in the "
                       "message" % (what, len(found)))
     return found[0]
 
@@ -200,7 +200,9 @@ def _check_timestamp(timestamp, policy, now):
         raise Refusal("SEC00006", "Timestamp created in the future")
     if expires < now - policy.skew:
         raise Refusal("SEC00006", "Timestamp expired at %s" % expires.isoformat())
-    if not created < expires or expires - created > policy.max_ttl:
+    if expires <= created:
+        raise Refusal("SEC00006", "Timestamp expires before it is created")
+    if expires - created > policy.max_ttl:
         raise Refusal("SEC00006", "Timestamp window longer than %ds" % policy.max_ttl.total_seconds())
     return expires + policy.skew
 
