@@ -9,6 +9,9 @@ from pathlib import Path
 from kszws.config import ConfigError, load_settings
 
 
+DEMO_TLS_PORT = 8443
+
+
 def main(argv=None):
     parser = _parser()
     args = parser.parse_args(argv)
@@ -39,6 +42,9 @@ def _parser():
 
     s = sub.add_parser("demo", help="PKI + data + hub + sources on loopback; writes demo.json")
     _server_options(s)
+    s.add_argument("--tls-port", type=int,
+                   help="also serve HTTPS here, client certificates of the demo CA optional "
+                        "(default: [server] tls_port, else %d; 0: no HTTPS)" % DEMO_TLS_PORT)
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("source", help="run a reference source institution")
@@ -72,7 +78,9 @@ def _parser():
                    "first institution in signature mode)")
     s.add_argument("--anonymous", action="store_true",
                    help="call as nobody (a public service): no signature, no credentials")
-    s.add_argument("--url", help="hub base URL (default: from conf/kszws.toml)")
+    s.add_argument("--url", help="hub base URL (default: from conf/kszws.toml; an "
+                   "institution in client-cert mode takes the HTTPS one: [server] tls_port, "
+                   "or the running demo's https_url in demo.json)")
     s.add_argument("--xml", action="store_true", help="print the reply envelope as received")
     s.set_defaults(func=cmd_call)
 
@@ -143,9 +151,11 @@ def _datetime(text):
 def cmd_serve(settings, args):
     from kszws import server
 
-    def announce(base, registry):
-        print("kszws hub ready: %s (workers: %d, database: %s)" % (
-            base, args.workers or settings.workers, _safe_url(settings.store_url)), flush=True)
+    def announce(base, registry, https_base):
+        https = ", https: %s" % https_base if https_base else ""
+        print("kszws hub ready: %s (workers: %d%s, database: %s)" % (
+            base, args.workers or settings.workers, https, _safe_url(settings.store_url)),
+            flush=True)
         for service in registry.services.values():
             print("  %-24s %s%s" % (service.name, base, service.path), flush=True)
 
@@ -153,22 +163,22 @@ def cmd_serve(settings, args):
 
 
 def cmd_demo(settings, args):
-    from kszws import demo, server
-
-    from kszws import processes
+    from kszws import demo, processes, server
 
     registry = demo.prepare(settings)
+    tls_port = args.tls_port if args.tls_port is not None else settings.tls_port or DEMO_TLS_PORT
+    if tls_port:
+        settings = demo.with_https(settings, registry, tls_port)
     # The hub's port is chosen first (it may be 0: any free one), so that the sources know
     # where to push their mutations.
     host = args.host or settings.host
     holder = processes.bound_socket(host, settings.port if args.port is None else args.port)
     args.port = holder.getsockname()[1]
-    scheme = "https" if settings.tls_certificate else "http"
-    sources = demo.start_sources(settings, registry, "%s://%s:%d" % (
-        scheme, host if ":" not in host else "[%s]" % host, args.port))
+    scheme = "https" if settings.main_port_is_https else "http"
+    sources = demo.start_sources(settings, registry, server.base_url(scheme, host, args.port))
 
-    def announce(base, registry):
-        info = demo.describe(settings, registry, base)
+    def announce(base, registry, https_base):
+        info = demo.describe(settings, registry, base, https_base)
         print(demo.banner(info, demo.write(settings, info)), flush=True)
 
     try:
@@ -273,7 +283,7 @@ def _wrote(path, what, given, password):
 # -- call ------------------------------------------------------------------------------------
 
 def cmd_call(settings, args):
-    from kszws.client import call
+    from kszws.client import CallError, call
 
     fields = {}
     for item in args.fields:
@@ -293,6 +303,9 @@ def cmd_call(settings, args):
     try:
         result, reply_xml = call(settings, args.service, args.operation, fields,
                                  args.institution, args.url, args.anonymous)
+    except CallError as exc:  # the call cannot be made as asked: nothing was sent
+        print("kszws call: %s" % exc, file=sys.stderr)
+        return 2
     except Exception as exc:  # zeep Fault, transport error, signature failure
         print("kszws call: %s: %s" % (type(exc).__name__, exc), file=sys.stderr)
         detail = getattr(exc, "detail", None)

@@ -1,6 +1,7 @@
 """The integrator's side: a zeep client of the hub, authenticated the way the calling
 institution is registered (signature, HTTP Basic or client certificate). Used by
 `kszws call`, the tests and the benchmarks."""
+import json
 from pathlib import Path
 
 import requests
@@ -12,6 +13,10 @@ from zeep.transports import Transport
 from kszws.registry import load_registry
 from kszws.security.keystore import key_path_for, load_certificate, load_signing_identity
 from kszws.security.zeep_wsse import SignedExchange
+
+
+class CallError(Exception):
+    """The call cannot be made as asked (nothing was sent); the message says what to do."""
 
 
 def hub_client(settings, service_name, institution_id=None, base_url=None, registry=None,
@@ -27,6 +32,7 @@ def hub_client(settings, service_name, institution_id=None, base_url=None, regis
     ca = settings.certs_dir / "ca.crt"
     session.verify = str(ca) if ca.exists() else True
     wsse = None
+    inst = None
     if not anonymous:
         if institution_id is None:
             institution_id = next(i.id for i in registry.clients() if i.auth == "signature")
@@ -39,14 +45,58 @@ def hub_client(settings, service_name, institution_id=None, base_url=None, regis
             session.auth = (inst.basic_username, password)
         else:
             session.cert = (inst.certificates[0], str(key_path_for(inst.certificates[0])))
+    base = hub_url(settings, inst, base_url)
     history = HistoryPlugin()
     client = zeep.Client(wsdl=str(Path(service.wsdl)), wsse=wsse, plugins=[history],
                          transport=Transport(session=session, timeout=timeout,
                                              operation_timeout=timeout))
-    scheme = "https" if settings.tls_certificate else "http"
-    base = (base_url or "%s://%s:%d" % (scheme, settings.host, settings.port)).rstrip("/")
     binding = next(iter(client.wsdl.bindings))
     return client.create_service(binding, base + service.path), history
+
+
+def hub_url(settings, institution=None, given=None):
+    """The hub's base URL for `institution`: `given` (--url), else from conf/kszws.toml.
+    A client certificate only travels over HTTPS, so an institution in client-cert mode
+    gets the HTTPS URL: the main port when it serves HTTPS, the `tls_port` listener, or
+    the one the running demo wrote to demo.json; a plain-HTTP URL is refused for it."""
+    client_cert = institution is not None and institution.auth == "client-cert"
+    if given:
+        if client_cert and not given.lower().startswith("https:"):
+            raise CallError("%s authenticates with a TLS client certificate, which only HTTPS "
+                            "carries: give the hub's HTTPS URL (--url https://...)%s" % (
+                                institution.id, _known_https(settings)))
+        return given.rstrip("/")
+    if not client_cert or settings.main_port_is_https:
+        scheme = "https" if settings.main_port_is_https else "http"
+        return "%s://%s:%d" % (scheme, _host(settings.host), settings.port)
+    if settings.tls_port:
+        return "https://%s:%d" % (_host(settings.host), settings.tls_port)
+    demo = _demo_https_url(settings)
+    if demo:
+        return demo
+    raise CallError("%s authenticates with a TLS client certificate, which only HTTPS "
+                    "carries, and conf/kszws.toml serves no HTTPS: give the hub's HTTPS URL "
+                    "(--url https://...), set [server] tls_port, or start `kszws demo`"
+                    % institution.id)
+
+
+def _host(host):
+    return host if ":" not in host else "[%s]" % host
+
+
+def _demo_https_url(settings):
+    """The HTTPS URL the running demo wrote to <data_dir>/demo.json, if any."""
+    try:
+        info = json.loads((settings.data_dir / "demo.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return (info.get("hub") or {}).get("https_url")
+
+
+def _known_https(settings):
+    url = settings.tls_port and "https://%s:%d" % (_host(settings.host), settings.tls_port)
+    url = url or _demo_https_url(settings)
+    return " (here: %s)" % url if url else ""
 
 
 def call(settings, service_name, operation, fields, institution_id=None, base_url=None,

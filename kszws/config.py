@@ -75,6 +75,7 @@ class Settings:
     tls_key: str = ""
     tls_client_ca: str = ""
     tls_require_client_certificate: bool = False
+    tls_port: int = 0
     timestamp_skew_seconds: int = 300
     timestamp_max_ttl_seconds: int = 900
     reply_timestamp_ttl_seconds: int = 300
@@ -101,6 +102,12 @@ class Settings:
     def maintenance_flag(self):
         return self.data_dir / "maintenance"
 
+    @property
+    def main_port_is_https(self):
+        """The main port serves HTTPS when TLS is configured without a port of its own;
+        with `tls_port` it stays plain HTTP and HTTPS has that second port."""
+        return bool(self.tls_certificate) and not self.tls_port
+
 
 def default_conf_dir():
     if os.environ.get("KSZWS_CONF"):
@@ -126,7 +133,8 @@ def load_settings(conf_dir=None, data_dir=None, database_url=None):
         "host": (str, "127.0.0.1"), "port": (int, 8080), "workers": (int, 1),
         "max_body_bytes": (int, 1_048_576), "shutdown_grace_seconds": (float, 10.0),
         "tls_certificate": (str, ""), "tls_key": (str, ""), "tls_client_ca": (str, ""),
-        "tls_require_client_certificate": (bool, False), "gc_tuning": (bool, True),
+        "tls_require_client_certificate": (bool, False), "tls_port": (int, 0),
+        "gc_tuning": (bool, True),
         "source_check_seconds": (float, 5.0),
     })
     security = take(raw.get("security", {}), path, "[security]", {
@@ -149,6 +157,11 @@ def load_settings(conf_dir=None, data_dir=None, database_url=None):
     for key in ("port", "workers", "max_body_bytes"):
         if server[key] < (0 if key == "port" else 1):
             raise ConfigError(path, "[server]", "'%s' must be positive" % key)
+    if server["tls_port"] < 0:
+        raise ConfigError(path, "[server]", "'tls_port' must be a port number, or 0 (none)")
+    if server["tls_port"] and not (server["tls_certificate"] and server["tls_key"]):
+        raise ConfigError(path, "[server]", "'tls_port' serves HTTPS: it needs "
+                          "'tls_certificate' and 'tls_key'")
     if server["source_check_seconds"] <= 0:
         raise ConfigError(path, "[server]", "'source_check_seconds' must be positive")
     if security["timestamp_skew_seconds"] < 0 or security["timestamp_max_ttl_seconds"] < 1:
@@ -171,6 +184,7 @@ def load_settings(conf_dir=None, data_dir=None, database_url=None):
         tls_key=_optional_path(root, server["tls_key"]),
         tls_client_ca=_optional_path(root, server["tls_client_ca"]),
         tls_require_client_certificate=server["tls_require_client_certificate"],
+        tls_port=server["tls_port"],
         gc_tuning=server["gc_tuning"],
         source_check_seconds=server["source_check_seconds"],
         timestamp_skew_seconds=security["timestamp_skew_seconds"],

@@ -1,4 +1,5 @@
 """`kszws demo`: the whole network on loopback, described in <data_dir>/demo.json."""
+import dataclasses
 import json
 import os
 import signal
@@ -17,9 +18,26 @@ def prepare(settings):
     """Make what the demo needs and does not have yet: PKI, Basic passwords."""
     registry = load_registry(settings)
     pki.init_pki(settings.certs_dir, registry.institutions.values())
+    if pki.name_loopback(settings.certs_dir, registry.hub):
+        print("re-issued %s (same key): it now names localhost, 127.0.0.1 and ::1 for HTTPS"
+              % registry.hub.certificates[0], flush=True)
     issue_passwords(Credentials(settings.data_dir / "credentials.json"),
                     registry.institutions.values(), settings.certs_dir)
     return registry
+
+
+def with_https(settings, registry, tls_port):
+    """The demo's settings with an HTTPS listener on `tls_port` beside plain HTTP: the hub's
+    own demo certificate (it names localhost, 127.0.0.1 and ::1), client certificates
+    optional and verified against the demo CA (institutions in client-cert mode use it).
+    A TLS certificate already set in conf/kszws.toml is kept."""
+    if settings.tls_certificate:
+        return dataclasses.replace(settings, tls_port=tls_port)
+    hub_cert = registry.hub.certificates[0]
+    return dataclasses.replace(
+        settings, tls_port=tls_port, tls_certificate=str(hub_cert),
+        tls_key=str(key_path_for(hub_cert)), tls_client_ca=str(settings.certs_dir / "ca.crt"),
+        tls_require_client_certificate=False)
 
 
 def start_sources(settings, registry, hub_url=None, timeout=600):
@@ -62,7 +80,9 @@ def stop_sources(processes):
             proc.kill()
 
 
-def describe(settings, registry, base):
+def describe(settings, registry, base, https_base=None):
+    """Everything the demo offers, machine-readable: the hub's URLs (`https_url`: HTTPS with
+    optional client certificates, or None), services, sources, institutions, examples."""
     services = [{
         "name": s.name,
         "endpoint": base + s.path,
@@ -114,6 +134,11 @@ def describe(settings, registry, base):
     example["mailbox_walkthrough"] = mailbox_walkthrough(settings, registry, base)
     example["employer_walkthrough"] = employer_walkthrough(registry, base)
     example["pension_walkthrough"] = pension_walkthrough(registry, base)
+    namur = next((i for i in registry.clients() if i.auth == "client-cert"), None)
+    if test is not None and namur is not None and https_base:
+        example["client_certificate"] = (
+            "kszws call TestConnectionService sendTestMessage echo=hello --as %s --url %s"
+            % (namur.id, https_base))
     if test is not None and basic is not None:
         example["curl"] = (
             "curl -s -u %s:%s -H 'Content-Type: text/xml; charset=utf-8' "
@@ -124,8 +149,8 @@ def describe(settings, registry, base):
             "</soapenv:Body></soapenv:Envelope>' %s%s" % (
                 basic["basic"]["username"], basic["basic"]["password"], base, test.path))
     return {
-        "hub": {"url": base, "health": base + "/health", "institution": registry.hub.id,
-                "certificate": registry.hub.certificates[0]},
+        "hub": {"url": base, "https_url": https_base, "health": base + "/health",
+                "institution": registry.hub.id, "certificate": registry.hub.certificates[0]},
         "ca": str(settings.certs_dir / "ca.crt"),
         "database": settings.store_url if "@" not in settings.store_url else "(postgresql)",
         "services": services,
@@ -343,6 +368,9 @@ def write(settings, info):
 def banner(info, path):
     lines = ["", "kszws demo network is up", "  hub     %s   (health: %s)" % (
         info["hub"]["url"], info["hub"]["health"])]
+    if info["hub"]["https_url"]:
+        lines.append("  hub     %s   (HTTPS; client certificates of the demo CA, optional)"
+                     % info["hub"]["https_url"])
     for s in info["services"]:
         lines.append("  service %-24s %s" % (s["name"], s["endpoint"]))
         lines.append("          %-24s %s" % ("", s["wsdl"]))
@@ -378,6 +406,10 @@ def banner(info, path):
         lines += ["", "The pension cadastre, step by step:"]
         for what, command in info["example"]["pension_walkthrough"]:
             lines += ["  # " + what, "  " + command]
+    if "client_certificate" in info["example"]:
+        lines += ["", "As a legacy client with a TLS client certificate (HTTPS; without --url "
+                  "kszws call picks the HTTPS URL by itself):",
+                  "  " + info["example"]["client_certificate"]]
     if "curl" in info["example"]:
         lines += ["", "Or, as a legacy HTTP Basic client:", "  " + info["example"]["curl"]]
     lines += ["", "Everything above, machine-readable: %s" % path, "Stop with Ctrl-C.", ""]

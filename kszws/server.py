@@ -11,6 +11,7 @@ import time
 
 from kszws import gctuning, processes
 from kszws.clock import utcnow
+from kszws.config import ConfigError
 from kszws.registry import load_registry
 from kszws.security.authn import build_trust_store
 from kszws.security.keystore import load_signing_identity
@@ -24,6 +25,12 @@ def prepare(settings):
     registry = load_registry(settings)
     build_trust_store(registry)
     load_signing_identity(registry.hub.certificates[0])
+    if settings.tls_certificate:  # a missing or mismatched TLS key fails here, not in a worker
+        try:
+            tls_options(settings)
+        except Exception as exc:
+            raise ConfigError(settings.conf_dir / "kszws.toml", "[server]",
+                              "tls_certificate / tls_key / tls_client_ca: %s" % exc) from None
     db = database_from_settings(settings)
     db.migrate()
     db.dispose()
@@ -94,11 +101,19 @@ def employments_of(sources):
 
 
 def _tls_factory(settings, site):
-    from twisted.internet import ssl
     from twisted.protocols.tls import TLSMemoryBIOFactory
 
-    with open(settings.tls_certificate, "rb") as fh:
-        cert = ssl.PrivateCertificate.loadPEM(fh.read() + open(settings.tls_key, "rb").read())
+    return TLSMemoryBIOFactory(tls_options(settings), False, site)
+
+
+def tls_options(settings):
+    """HTTPS with the hub's TLS certificate; client certificates, when a client CA is set,
+    are verified against it (optional unless tls_require_client_certificate): a presented
+    certificate that the CA did not issue, or that has expired, fails the handshake."""
+    from twisted.internet import ssl
+
+    with open(settings.tls_certificate, "rb") as fh, open(settings.tls_key, "rb") as key:
+        cert = ssl.PrivateCertificate.loadPEM(fh.read() + key.read())
     options = dict(privateKey=cert.privateKey.original, certificate=cert.original)
     if settings.tls_client_ca:
         with open(settings.tls_client_ca, "rb") as fh:
@@ -107,7 +122,7 @@ def _tls_factory(settings, site):
         # certificate belongs to is decided by the registry (security/authn.py).
         options.update(verify=True, caCerts=[ca.original],
                        requireCertificate=settings.tls_require_client_certificate)
-    return TLSMemoryBIOFactory(ssl.CertificateOptions(**options), False, site)
+    return ssl.CertificateOptions(**options)
 
 
 def run_worker(settings, registry, host, port, ready_fd=None):
@@ -120,15 +135,18 @@ def run_worker(settings, registry, host, port, ready_fd=None):
     writer = BatchWriter(db, reactor, settings.log_batch_max, settings.commit_delay_ms / 1000)
     writer.start()
     site, hub, fanout, watch = build_site(settings, registry, db, writer)
-    factory = _tls_factory(settings, site) if settings.tls_certificate else site
-    listener = processes.listen(reactor, host, port, factory)
+    factory = _tls_factory(settings, site) if settings.main_port_is_https else site
+    listeners = [processes.listen(reactor, host, port, factory)]
+    if settings.tls_port:  # the same site again, over HTTPS (client certificates)
+        listeners.append(processes.listen(reactor, host, settings.tls_port,
+                                          _tls_factory(settings, site)))
 
     def drain():
         """Stop accepting, let in-flight exchanges finish, commit the queued log rows."""
-        from twisted.internet import threads
+        from twisted.internet import defer, threads
 
         watch.stop()
-        stopped = listener.stopListening()
+        stopped = defer.gatherResults([listener.stopListening() for listener in listeners])
         deadline = time.monotonic() + settings.shutdown_grace_seconds
 
         def idle():
@@ -152,18 +170,28 @@ def run_worker(settings, registry, host, port, ready_fd=None):
     db.dispose()
 
 
+def base_url(scheme, host, port):
+    return "%s://%s:%d" % (scheme, host if ":" not in host else "[%s]" % host, port)
+
+
 def serve(settings, host=None, port=None, workers=None, announce=print):
-    """Run the hub until SIGTERM/SIGINT. Returns the exit code."""
+    """Run the hub until SIGTERM/SIGINT. Returns the exit code. `announce(base, registry,
+    https_base)` is called once every worker listens; `https_base` is the URL of the
+    `tls_port` listener, or None."""
     host = host or settings.host
     port = settings.port if port is None else port
     workers = workers or settings.workers
     registry = prepare(settings)
-    holder = processes.bound_socket(host, port)
-    port = holder.getsockname()[1]
-    scheme = "https" if settings.tls_certificate else "http"
-    base = "%s://%s:%d" % (scheme, host if ":" not in host else "[%s]" % host, port)
+    # The parent holds the ports (port 0 resolved here) while the workers share them.
+    holders = [processes.bound_socket(host, port)]
+    port = holders[0].getsockname()[1]
+    if settings.tls_port:
+        holders.append(processes.bound_socket(host, settings.tls_port))
+    base = base_url("https" if settings.main_port_is_https else "http", host, port)
+    https_base = base_url("https", host, settings.tls_port) if settings.tls_port else None
     supervisor = processes.Supervisor(
         lambda ready_fd: run_worker(settings, registry, host, port, ready_fd), workers)
-    code = supervisor.run(lambda: announce(base, registry))
-    holder.close()
+    code = supervisor.run(lambda: announce(base, registry, https_base))
+    for holder in holders:
+        holder.close()
     return code

@@ -190,12 +190,13 @@ class Hub(KszwsProcess):
         super().__init__(settings, env)
         self.workers = workers
         self.url = None
+        self.https_url = None  # the tls_port listener's, when conf/kszws.toml sets one
         self._registry = None
 
     def start(self, timeout=60):
         match = self.launch(["serve", "--port", "0", "--workers", str(self.workers)],
-                            r"kszws hub ready: (\S+)", timeout)
-        self.url = match.group(1)
+                            r"kszws hub ready: (\S+) \((?:[^)]*?https: (\S+),)?", timeout)
+        self.url, self.https_url = match.group(1), match.group(2)
         return self
 
     def workers_pids(self):

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from kszws.cli import main
-from tests.netfixture import make_project, run_kszws as run
+from tests.netfixture import free_port, make_project, run_kszws as run
 from tests.soaptools import request_envelope
 from kszws.wire import soap
 
@@ -40,6 +40,25 @@ def test_validate_accepts_a_good_message_and_explains_a_bad_one(project, tmp_pat
 def test_pki_init_is_idempotent(project):
     result = run(project, "pki", "init")
     assert result.returncode == 0 and "nothing to do" in result.stdout
+
+
+def test_demo_gives_an_older_hub_certificate_the_loopback_names(project):
+    """A PKI made before certificates named 127.0.0.1 and ::1: the demo re-issues the hub's
+    (same key), as its HTTPS URL is https://127.0.0.1:8443."""
+    from kszws import demo
+    from kszws.registry import load_registry
+    from kszws.security import pki
+    from tests.netfixture import reissue_certificate
+
+    hub = load_registry(project).hub
+    reissue_certificate(project, "kszws-hub", hub.cbe)  # no subjectAltName at all
+    key = pki.read_key(project.certs_dir / "kszws-hub.key")
+    assert not pki.names_loopback(pki.read_cert(hub.certificates[0]))
+    demo.prepare(project)
+    cert = pki.read_cert(hub.certificates[0])
+    assert pki.names_loopback(cert)
+    assert cert.public_key().public_numbers() == key.public_key().public_numbers()
+    assert not pki.name_loopback(project.certs_dir, hub)  # nothing more to do
 
 
 def test_unknown_source(project):
@@ -80,9 +99,10 @@ def test_log_search_and_verify(project):
 
 
 def test_demo_starts_and_describes_the_network(project):
+    tls_port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "kszws", "--conf", str(project.conf_dir),
-                             "demo", "--port", "0"], stdout=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                             "demo", "--port", "0", "--tls-port", str(tls_port)],
+                            stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:
         lines = []
         for line in proc.stdout:
@@ -103,6 +123,7 @@ def test_demo_starts_and_describes_the_network(project):
         result = run(project, *command)
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["echo"] == "hello"
+        _client_certificate_over_https(project, info, text, tls_port)
         assert [s["id"] for s in info["sources"]] == ["national-register", "employer-directory",
                                                    "pension-cadastre"]
         # The walkthrough of the reference directory, as printed, in order.
@@ -129,6 +150,23 @@ def test_demo_starts_and_describes_the_network(project):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
+
+
+def _client_certificate_over_https(project, info, text, tls_port):
+    """The demo also serves HTTPS; cpas-namur (client-cert) uses it without being told,
+    and is told to when given the plain HTTP URL."""
+    https_url = "https://127.0.0.1:%d" % tls_port
+    assert info["hub"]["https_url"] == https_url and https_url in text
+    result = run(project, "call", "TestConnectionService", "sendTestMessage", "echo=namur",
+                 "--as", "cpas-namur")
+    assert result.returncode == 0, result.stderr
+    assert "0207312061" in json.loads(result.stdout)["sslCertificate"]
+    printed = run(project, *shlex.split(info["example"]["client_certificate"])[1:])
+    assert printed.returncode == 0, printed.stderr
+    refused = run(project, "call", "TestConnectionService", "sendTestMessage", "echo=x",
+                  "--as", "cpas-namur", "--url", info["hub"]["url"])
+    assert refused.returncode == 2
+    assert "only HTTPS carries" in refused.stderr and https_url in refused.stderr
 
 
 def _mailbox_walkthrough(project, steps):

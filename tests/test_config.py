@@ -81,6 +81,19 @@ def test_settings_errors_name_the_table(conf):
     assert info.value.entry == "[server]" and "workers" in info.value.problem
 
 
+def test_a_tls_port_needs_a_certificate(conf):
+    """tls_port serves HTTPS beside plain HTTP: without a certificate and key it cannot."""
+    path = conf / "kszws.toml"
+    path.write_text(path.read_text().replace("tls_port = 0", "tls_port = 8443"))
+    with pytest.raises(ConfigError) as info:
+        load_settings(conf)
+    assert info.value.entry == "[server]" and "tls_certificate" in info.value.problem
+    text = path.read_text().replace('tls_certificate = ""', 'tls_certificate = "certs/h.crt"')
+    path.write_text(text.replace('tls_key = ""', 'tls_key = "certs/h.key"'))
+    settings = load_settings(conf)
+    assert settings.tls_port == 8443 and not settings.main_port_is_https
+
+
 def test_cli_reports_configuration_errors(conf, capsys):
     from kszws.cli import main
 

@@ -33,6 +33,7 @@ class Caller:
     certificate_subject: str = ""
     replay_token: str = ""
     replay_until: datetime.datetime = None
+    plain_http: bool = False  # anonymous over plain HTTP: no client certificate could come
 
     @property
     def signed(self):
@@ -40,6 +41,13 @@ class Caller:
 
 
 ANONYMOUS = Caller(None, "anonymous")
+ANONYMOUS_PLAIN_HTTP = Caller(None, "anonymous", plain_http=True)
+
+# SEC00001's diagnostic for a caller that proved nothing over plain HTTP: the hub cannot
+# know who it is, but a client-certificate institution there has simply missed HTTPS.
+PLAIN_HTTP_HINT = ("Authentication is required for this endpoint. Over plain HTTP no TLS "
+                   "client certificate can be presented: institutions that authenticate "
+                   "with one must call the hub's HTTPS URL.")
 
 
 def build_trust_store(registry):
@@ -86,7 +94,7 @@ class Authenticator:
         institution = self.registry.by_address(transport.peer)
         if institution is not None:
             return Caller(institution, "address")
-        return ANONYMOUS
+        return ANONYMOUS if transport.secure else ANONYMOUS_PLAIN_HTTP
 
     def _basic(self, transport):
         header = transport.authorization
@@ -111,7 +119,7 @@ class Authenticator:
         if caller.institution is None:
             if service.anonymous and not service.signed:
                 return
-            raise Refusal("SEC00001")
+            raise Refusal("SEC00001", PLAIN_HTTP_HINT if caller.plain_http else None)
         if caller.institution.kind == "hub":
             raise Refusal("SEC00004", "the hub's own certificate cannot call the hub")
         if (service.signed or caller.institution.must_sign) and not caller.signed:

@@ -6,6 +6,7 @@ keystore ID` packs an institution's key and certificate as PKCS#12 for the tools
 a keystore (SoapUI, Java clients, browsers).
 """
 import datetime
+import ipaddress
 import os
 from pathlib import Path
 
@@ -18,6 +19,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from kszws.security.keystore import key_path_for
 
 KEY_TYPES = ("rsa2048", "rsa3072", "ec256")
+# The names a demo certificate serves TLS under: clients reach the demo on loopback by
+# name or by address, and TLS checks that the certificate names what they dialled.
+LOOPBACK_NAMES = ("localhost",)
+LOOPBACK_ADDRESSES = ("127.0.0.1", "::1")
 
 
 def new_key(key_type="rsa2048"):
@@ -73,7 +78,8 @@ def make_ca(common_name="kszws demo CA", days=3650, key_type="rsa2048"):
 
 
 def issue(ca_key, ca_cert, common_name, organization=None, cbe=None, key=None, days=825,
-          not_before=None, not_after=None, dns_names=(), key_type="rsa2048"):
+          not_before=None, not_after=None, dns_names=(), ip_addresses=(),
+          key_type="rsa2048"):
     """A leaf certificate for signing (WS-Security), TLS server and TLS client use.
     `not_before`/`not_after` let tests make expired or future certificates."""
     key = key or new_key(key_type)
@@ -95,10 +101,22 @@ def issue(ca_key, ca_cert, common_name, organization=None, cbe=None, key=None, d
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
                        critical=False)
     )
-    if dns_names:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]), critical=False)
+    names = [x509.DNSName(n) for n in dns_names]
+    names += [x509.IPAddress(ipaddress.ip_address(a)) for a in ip_addresses]
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     return key, builder.sign(ca_key, hashes.SHA256())
+
+
+def names_loopback(cert):
+    """True if `cert` names every loopback name and address (LOOPBACK_*) for TLS."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    named = set(san.get_values_for_type(x509.DNSName))
+    named |= {str(a) for a in san.get_values_for_type(x509.IPAddress)}
+    return set(LOOPBACK_NAMES) | set(LOOPBACK_ADDRESSES) <= named
 
 
 def write_key(path, key):
@@ -175,9 +193,26 @@ def init_pki(certs_dir, institutions, key_type="rsa2048", force=False):
         if cert_path.exists() and key_path.exists() and not force:
             continue
         key, cert = issue(ca_key, ca_cert, inst.name, inst.name, inst.cbe,
-                          dns_names=("localhost",), key_type=key_type)
+                          dns_names=LOOPBACK_NAMES, ip_addresses=LOOPBACK_ADDRESSES,
+                          key_type=key_type)
         cert_path.parent.mkdir(parents=True, exist_ok=True)
         write_key(key_path, key)
         write_cert(cert_path, cert)
         written += [key_path, cert_path]
     return written
+
+
+def name_loopback(certs_dir, institution):
+    """Re-issue `institution`'s certificate, same key and subject, when it does not name
+    every loopback name and address (a PKI made before they were added): the demo serves
+    HTTPS on 127.0.0.1 with the hub's. Returns True if it was re-issued."""
+    cert_path = Path(institution.certificates[0])
+    cert = read_cert(cert_path)
+    if names_loopback(cert):
+        return False
+    ca_key, ca_cert = read_key(Path(certs_dir) / "ca.key"), read_cert(Path(certs_dir) / "ca.crt")
+    _, cert = issue(ca_key, ca_cert, institution.name, institution.name, institution.cbe,
+                    key=read_key(key_path_for(cert_path)), dns_names=LOOPBACK_NAMES,
+                    ip_addresses=LOOPBACK_ADDRESSES)
+    write_cert(cert_path, cert)
+    return True
