@@ -86,7 +86,8 @@ def test_every_published_code_is_known_with_its_labels():
 
 def test_label_comparison_is_not_lenient_about_words_or_accents():
     assert same_label("Femme enceinte écartée", "FEMME ENCEINTE ECART2E")
-    assert same_label("Dossier bénéficiaire d'une allocation", "DOSSIER BENEFICIAIRE D’UNE ALLOCATION")
+    assert same_label("Dossier bénéficiaire d'une allocation",
+                      "DOSSIER BENEFICIAIRE D’UNE ALLOCATION")
     assert not same_label("Personne handicapee (allocation)", "PERSONNE HANDICAPÉE (ALLOCATION)")
     assert not same_label("Dossier en cours", "DOSSIER EN EXAMEN")
 
