@@ -88,6 +88,8 @@ class Settings:
     commit_delay_ms: float = 0.5
     gc_tuning: bool = True
     source_check_seconds: float = 5.0
+    read_timeout_seconds: float = 30.0
+    idle_timeout_seconds: float = 60.0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -136,6 +138,7 @@ def load_settings(conf_dir=None, data_dir=None, database_url=None):
         "tls_require_client_certificate": (bool, False), "tls_port": (int, 0),
         "gc_tuning": (bool, True),
         "source_check_seconds": (float, 5.0),
+        "read_timeout_seconds": (float, 30.0), "idle_timeout_seconds": (float, 60.0),
     })
     security = take(raw.get("security", {}), path, "[security]", {
         "timestamp_skew_seconds": (int, 300), "timestamp_max_ttl_seconds": (int, 900),
@@ -162,8 +165,9 @@ def load_settings(conf_dir=None, data_dir=None, database_url=None):
     if server["tls_port"] and not (server["tls_certificate"] and server["tls_key"]):
         raise ConfigError(path, "[server]", "'tls_port' serves HTTPS: it needs "
                           "'tls_certificate' and 'tls_key'")
-    if server["source_check_seconds"] <= 0:
-        raise ConfigError(path, "[server]", "'source_check_seconds' must be positive")
+    for key in ("source_check_seconds", "read_timeout_seconds", "idle_timeout_seconds"):
+        if server[key] <= 0:
+            raise ConfigError(path, "[server]", "'%s' must be positive" % key)
     if security["timestamp_skew_seconds"] < 0 or security["timestamp_max_ttl_seconds"] < 1:
         raise ConfigError(path, "[security]", "timestamp windows must be positive")
 
@@ -187,6 +191,8 @@ def load_settings(conf_dir=None, data_dir=None, database_url=None):
         tls_port=server["tls_port"],
         gc_tuning=server["gc_tuning"],
         source_check_seconds=server["source_check_seconds"],
+        read_timeout_seconds=server["read_timeout_seconds"],
+        idle_timeout_seconds=server["idle_timeout_seconds"],
         timestamp_skew_seconds=security["timestamp_skew_seconds"],
         timestamp_max_ttl_seconds=security["timestamp_max_ttl_seconds"],
         reply_timestamp_ttl_seconds=security["reply_timestamp_ttl_seconds"],

@@ -84,7 +84,9 @@ def build_site(settings, registry, db, writer):
                         settings.source_check_seconds)
     router.add("/health", Health(db, identity.certificate, settings.maintenance_flag, utcnow,
                                  sources=watch))
-    return HubSite(router, settings.max_body_bytes), hub, fanout, watch
+    site = HubSite(router, settings.max_body_bytes, settings.read_timeout_seconds,
+                   settings.idle_timeout_seconds)
+    return site, hub, fanout, watch
 
 
 def employments_of(sources):

@@ -7,7 +7,7 @@ import json
 
 from cryptography.hazmat.primitives.serialization import Encoding
 from twisted.internet import threads
-from twisted.web import resource, server
+from twisted.web import http, resource, server
 
 from kszws.httputil import public_url
 from kszws.registry import Service
@@ -42,20 +42,89 @@ class LimitedRequest(server.Request):
         super().handleContentChunk(data)
 
 
+class DeadlineChannel(http.HTTPChannel):
+    """HTTP/1.1 with a deadline per request: from its first byte to its last, a request
+    has `site.read_timeout` seconds. Twisted's own timeout is an idle timeout that every
+    byte resets, so a client sending a byte a second (slowloris) would hold a connection
+    for hours. A request too slow, or one Twisted finds malformed (request line, more than
+    500 headers, a bad chunk), gets a signed fault and its log row, then the connection
+    closes (HubSite.refuse_unfinished)."""
+
+    _deadline = None
+    _given_up = False
+
+    def dataReceived(self, data):
+        if self._given_up:
+            return
+        if self._deadline is None and not self._handlingRequest:
+            self._deadline = self.callLater(self.site.read_timeout, self._give_up, "HTTP0004")
+        super().dataReceived(data)
+
+    def allContentReceived(self):
+        self._cancel_deadline()
+        super().allContentReceived()
+
+    def connectionLost(self, reason):
+        self._cancel_deadline()
+        super().connectionLost(reason)
+
+    def _respondToBadRequestAndDisconnect(self):
+        # Twisted's own answer is a bare "400 Bad Request" with no log row.
+        self._give_up("HTTP0005")
+
+    def _give_up(self, code):
+        self._cancel_deadline()
+        if not self._given_up:
+            self._given_up = True
+            self.clearLineBuffer()  # ends LineReceiver's loop over what is already buffered
+            self.transport.pauseProducing()  # and nothing more is read from this client
+            self.site.refuse_unfinished(self, code)
+
+    def _cancel_deadline(self):
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.cancel()
+        self._deadline = None
+
+
 class HubSite(server.Site):
+    protocol = DeadlineChannel
     requestFactory = LimitedRequest
     displayTracebacks = False  # never a stack trace to a caller
 
-    def __init__(self, root, max_body_bytes):
+    def __init__(self, root, max_body_bytes, read_timeout=30.0, idle_timeout=60.0):
         # SOAP bodies are never HTML forms: skip Twisted's form parsing, whose Content-Type
         # parsing goes through the email package (~150 us of a ~1 ms request).
-        super().__init__(root, parsePOSTFormSubmission=False)
+        super().__init__(root, parsePOSTFormSubmission=False, timeout=idle_timeout)
         self.max_body_bytes = max_body_bytes
+        self.read_timeout = read_timeout
         self.noisy = False
 
     def log(self, request):
         # The exchange log is the access log; Twisted's per-request line is not needed.
         pass
+
+    def refuse_unfinished(self, channel, code):
+        """Refuse a request that never arrived whole (too slow, or malformed HTTP): the
+        fault is logged and sent, then the connection closes."""
+        path = getattr(channel, "_path", None)  # set once the request line has arrived
+        endpoint = self.resource.endpoint_at(path) if path is not None else NoEndpoint
+        peer = getattr(channel.transport.getPeer(), "host", "") or ""
+        transport = Transport(peer=peer, authorization=b"", client_certificate=b"",
+                              secure=False)
+        detail = "after %gs" % self.read_timeout if code == "HTTP0004" else None
+        d = self.resource.hub.refuse(endpoint, transport, code, detail)
+        d.addCallback(_send_raw, channel)
+
+
+def _send_raw(reply, channel):
+    """A reply written straight to a connection that has no complete request to answer."""
+    if channel.transport is None or not channel.transport.connected:
+        return
+    head = (b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n"
+            b"Connection: close\r\n\r\n" % (reply.status, http.RESPONSES.get(
+                reply.status, b"Error"), XML, len(reply.body)))
+    channel.transport.write(head + reply.body)
+    channel.transport.loseConnection()
 
 
 def _transport(request):
@@ -163,6 +232,11 @@ class Router(resource.Resource):
 
     def add(self, path, child):
         self.routes[path.encode("ascii")] = child
+
+    def endpoint_at(self, path):
+        """The endpoint served at `path` (bytes, query ignored), or NoEndpoint."""
+        child = self.routes.get(path.partition(b"?")[0].rstrip(b"/") or b"/")
+        return getattr(child, "endpoint", NoEndpoint)
 
     def render(self, request):
         child = self.routes.get(request.path.rstrip(b"/") or b"/")

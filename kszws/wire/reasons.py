@@ -33,6 +33,10 @@ REASONS = _table(
     Reason("HTTP0001", "Client", "The request must be an HTTP POST of a SOAP 1.1 message.", 405),
     Reason("HTTP0002", "Client", "The Content-Type must be text/xml (SOAP 1.1).", 415),
     Reason("HTTP0003", "Client", "The request body exceeds the size limit.", 413),
+    Reason("HTTP0004", "Client", "The request was not received whole within the time limit.",
+           408),
+    Reason("HTTP0005", "Client", "The HTTP request is malformed (request line, headers or "
+                                 "chunked body).", 400),
     Reason("XML00001", "Client", "The message is not well-formed XML."),
     Reason("XML00002", "Client", "Document type declarations (DTD) and entities are refused."),
     Reason("XML00003", "Client", "The message exceeds the nesting or size limits of the parser."),
