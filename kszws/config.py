@@ -90,6 +90,7 @@ class Settings:
     source_check_seconds: float = 5.0
     read_timeout_seconds: float = 30.0
     idle_timeout_seconds: float = 60.0
+    max_connections: int = 800
     extra: dict = field(default_factory=dict)
 
     @property
@@ -139,6 +140,7 @@ def load_settings(conf_dir=None, data_dir=None, database_url=None):
         "gc_tuning": (bool, True),
         "source_check_seconds": (float, 5.0),
         "read_timeout_seconds": (float, 30.0), "idle_timeout_seconds": (float, 60.0),
+        "max_connections": (int, 800),
     })
     security = take(raw.get("security", {}), path, "[security]", {
         "timestamp_skew_seconds": (int, 300), "timestamp_max_ttl_seconds": (int, 900),
@@ -157,7 +159,7 @@ def load_settings(conf_dir=None, data_dir=None, database_url=None):
                           "fanout_batch must be positive")
     if store["sqlite_synchronous"].upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
         raise ConfigError(path, "[store]", "sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA")
-    for key in ("port", "workers", "max_body_bytes"):
+    for key in ("port", "workers", "max_body_bytes", "max_connections"):
         if server[key] < (0 if key == "port" else 1):
             raise ConfigError(path, "[server]", "'%s' must be positive" % key)
     if server["tls_port"] < 0:
@@ -193,6 +195,7 @@ def load_settings(conf_dir=None, data_dir=None, database_url=None):
         source_check_seconds=server["source_check_seconds"],
         read_timeout_seconds=server["read_timeout_seconds"],
         idle_timeout_seconds=server["idle_timeout_seconds"],
+        max_connections=server["max_connections"],
         timestamp_skew_seconds=security["timestamp_skew_seconds"],
         timestamp_max_ttl_seconds=security["timestamp_max_ttl_seconds"],
         reply_timestamp_ttl_seconds=security["reply_timestamp_ttl_seconds"],

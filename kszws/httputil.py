@@ -13,7 +13,9 @@ def public_url(request, with_query=False):
     proto = _text(request.getHeader(b"x-forwarded-proto"))
     secure = proto == "https" if proto else bool(request.isSecure())
     port = _text(request.getHeader(b"x-forwarded-port"))
-    port = int(port) if port.isdigit() else request.getHost().port
+    # isdigit() alone admits "²": only ASCII digits of a real port are taken.
+    port = int(port) if port.isascii() and port.isdigit() and 0 < int(port) < 65536 \
+        else request.getHost().port
     if (secure, port) not in ((True, 443), (False, 80)):
         host = "%s:%d" % (host, port)
     path = _text(request.uri if with_query else request.path)

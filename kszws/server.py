@@ -85,7 +85,7 @@ def build_site(settings, registry, db, writer):
     router.add("/health", Health(db, identity.certificate, settings.maintenance_flag, utcnow,
                                  sources=watch))
     site = HubSite(router, settings.max_body_bytes, settings.read_timeout_seconds,
-                   settings.idle_timeout_seconds)
+                   settings.idle_timeout_seconds, settings.max_connections)
     return site, hub, fanout, watch
 
 

@@ -4,6 +4,7 @@ that refuses oversized bodies without buffering them.
 HTTP only: everything SOAP happens in the hub pipeline (hub/pipeline.py).
 """
 import json
+import logging
 
 from cryptography.hazmat.primitives.serialization import Encoding
 from twisted.internet import threads
@@ -16,6 +17,7 @@ from kszws.wire import newstyle
 from kszws.wire.ns import KSZWS_HUB, q
 
 XML = b"text/xml; charset=utf-8"
+log = logging.getLogger(__name__)
 
 
 class LimitedRequest(server.Request):
@@ -43,42 +45,72 @@ class LimitedRequest(server.Request):
 
 
 class DeadlineChannel(http.HTTPChannel):
-    """HTTP/1.1 with a deadline per request: from its first byte to its last, a request
-    has `site.read_timeout` seconds. Twisted's own timeout is an idle timeout that every
-    byte resets, so a client sending a byte a second (slowloris) would hold a connection
-    for hours. A request too slow, or one Twisted finds malformed (request line, more than
-    500 headers, a bad chunk), gets a signed fault and its log row, then the connection
-    closes (HubSite.refuse_unfinished)."""
+    """HTTP/1.1 with a deadline per request: a request has `site.read_timeout` seconds from
+    its first byte to its last (the first request of a connection from the connection
+    itself). Twisted's own timeout is an idle timeout that every byte resets, so a client
+    sending a byte a second (slowloris) would hold a connection for hours. A request too
+    slow, or one Twisted finds malformed (request line, more than 500 headers, a line over
+    16 KB, a bad chunk), gets a signed fault and its log row, then the connection closes
+    (HubSite.refuse_unfinished). A connection that never sent a byte is simply closed: no
+    request, no exchange. Beyond `site.max_connections` open connections, a new one is
+    closed at once, so that idle sockets cannot use up the worker's file descriptors."""
 
     _deadline = None
     _given_up = False
+    _counted = False
+    _received = False  # a byte of the current request has arrived
+
+    def connectionMade(self):
+        super().connectionMade()
+        if not self.site.admit_connection():
+            self._given_up = True
+            self.transport.abortConnection()
+            return
+        self._counted = True
+        self._start_deadline()
 
     def dataReceived(self, data):
         if self._given_up:
             return
+        self._received = True
         if self._deadline is None and not self._handlingRequest:
-            self._deadline = self.callLater(self.site.read_timeout, self._give_up, "HTTP0004")
+            self._start_deadline()
         super().dataReceived(data)
 
     def allContentReceived(self):
         self._cancel_deadline()
+        self._received = False
         super().allContentReceived()
 
     def connectionLost(self, reason):
         self._cancel_deadline()
+        if self._counted:
+            self._counted = False
+            self.site.connection_closed()
         super().connectionLost(reason)
 
     def _respondToBadRequestAndDisconnect(self):
         # Twisted's own answer is a bare "400 Bad Request" with no log row.
         self._give_up("HTTP0005")
 
+    def lineLengthExceeded(self, line):
+        # A request line or header over 16 KB: Twisted would just drop the connection.
+        self._give_up("HTTP0005")
+
     def _give_up(self, code):
         self._cancel_deadline()
-        if not self._given_up:
-            self._given_up = True
-            self.clearLineBuffer()  # ends LineReceiver's loop over what is already buffered
-            self.transport.pauseProducing()  # and nothing more is read from this client
-            self.site.refuse_unfinished(self, code)
+        if self._given_up:
+            return
+        self._given_up = True
+        self.clearLineBuffer()  # ends LineReceiver's loop over what is already buffered
+        if code == "HTTP0004" and not self._received:
+            self.transport.loseConnection()
+            return
+        self.transport.pauseProducing()  # nothing more is read from this client
+        self.site.refuse_unfinished(self, code)
+
+    def _start_deadline(self):
+        self._deadline = self.callLater(self.site.read_timeout, self._give_up, "HTTP0004")
 
     def _cancel_deadline(self):
         if self._deadline is not None and self._deadline.active():
@@ -91,13 +123,31 @@ class HubSite(server.Site):
     requestFactory = LimitedRequest
     displayTracebacks = False  # never a stack trace to a caller
 
-    def __init__(self, root, max_body_bytes, read_timeout=30.0, idle_timeout=60.0):
+    def __init__(self, root, max_body_bytes, read_timeout=30.0, idle_timeout=60.0,
+                 max_connections=800):
         # SOAP bodies are never HTML forms: skip Twisted's form parsing, whose Content-Type
         # parsing goes through the email package (~150 us of a ~1 ms request).
         super().__init__(root, parsePOSTFormSubmission=False, timeout=idle_timeout)
         self.max_body_bytes = max_body_bytes
         self.read_timeout = read_timeout
+        self.max_connections = max_connections
+        self.connections = 0
+        self.saturated = False
         self.noisy = False
+
+    def admit_connection(self):
+        if self.connections >= self.max_connections:
+            if not self.saturated:  # once per episode, not once per refused connection
+                log.warning("%d connections open (max_connections): new ones are closed",
+                            self.connections)
+                self.saturated = True
+            return False
+        self.connections += 1
+        return True
+
+    def connection_closed(self):
+        self.connections -= 1
+        self.saturated = False
 
     def log(self, request):
         # The exchange log is the access log; Twisted's per-request line is not needed.

@@ -189,6 +189,15 @@ def test_several_service_requests_in_one_envelope(classic_net):
     conforms(reply, IDENTIFY_ROOT, INVESTIGATE_ROOT)
 
 
+def test_a_message_of_more_service_requests_than_the_cap_is_refused_whole(classic_net):
+    from kszws.services.classic import MAX_SERVICE_REQUESTS
+
+    many = [identify("70100853190")] * (MAX_SERVICE_REQUESTS + 1)
+    reply = basic_call(classic_net, *many)
+    assert reply.summary() == ("NO", 10000, ["30000002"]) and reply.service_replies() == []
+    assert len(basic_call(classic_net, *many[:2]).service_replies()) == 2
+
+
 def test_perform_investigation(classic_net):
     reply = basic_call(classic_net, investigate("70100853190"))
     assert reply.summary(0) == ("YES", 0, [])

@@ -47,3 +47,44 @@ def test_source_serves_the_published_wsdl(classic_net):
     assert _normalized(served) == _normalized(published), (
         "the National Register source's WSDL changed: regenerate wsdl/NationalRegisterSource.wsdl "
         "with `kszws source national-register --wsdl`")
+
+
+def test_the_rewrite_cache_stays_bounded_whatever_hosts_clients_name():
+    """The address comes from the client (Host, X-Forwarded-Host): 2,000 invented hosts
+    must not keep 2,000 rewritten WSDLs in the worker."""
+    from pathlib import Path
+
+    from kszws.services import publish
+
+    contract = PublishedContract(Path(__file__).resolve().parents[1] / "wsdl" /
+                                 "TestConnectionService.wsdl")
+    for i in range(2000):
+        url = "http://host-%d.example/x" % i
+        assert url.encode() in contract.wsdl(url)
+    assert len(contract._cache) == publish.CACHED
+
+
+def test_a_forwarded_port_that_is_not_ascii_digits_is_ignored():
+    from kszws.httputil import public_url
+
+    class Request:
+        path = uri = b"/p"
+
+        def __init__(self, port):
+            self.headers = {b"x-forwarded-port": port}
+
+        def getHeader(self, name):
+            return self.headers.get(name)
+
+        def getRequestHostname(self):
+            return b"hub.example"
+
+        def isSecure(self):
+            return False
+
+        def getHost(self):
+            return type("Address", (), {"port": 8080})()
+
+    assert public_url(Request("\u00b2".encode("latin-1"))) == "http://hub.example:8080/p"
+    assert public_url(Request(b"99999")) == "http://hub.example:8080/p"
+    assert public_url(Request(b"8443")) == "http://hub.example:8443/p"

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from kszws.hub.routing import KeepAliveTransport
+from kszws.wire.reasons import Refusal
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -20,7 +21,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         server.requests.append((self.client_address, self.headers.get("SOAPAction"), body))
         time.sleep(server.delay)
-        reply = b"<ok>" + body + b"</ok>"
+        reply = server.reply or b"<ok>" + body + b"</ok>"
         self.send_response(200)
         self.send_header("Content-Type", "text/xml; charset=utf-8")
         self.send_header("Content-Length", str(len(reply)))
@@ -36,7 +37,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def server():
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.requests, srv.delay, srv.drop_after_reply = [], 0.0, False
+    srv.requests, srv.delay, srv.drop_after_reply, srv.reply = [], 0.0, False, None
     srv.handle_error = lambda *_: None  # a client that gave up: nothing to report
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
@@ -127,3 +128,17 @@ def test_tls_source_with_a_trusted_certificate(tls_server, monkeypatch):
     replies = [transport.post(tls_url(srv), b"%d" % i, {}) for i in range(3)]
     assert [r.content for r in replies] == [b"<ok>0</ok>", b"<ok>1</ok>", b"<ok>2</ok>"]
     assert len({peer for peer, _, _ in srv.requests}) == 1
+
+
+@pytest.mark.parametrize("reply", [
+    b'<!DOCTYPE x SYSTEM "/etc/passwd"><ok/>',
+    b'<!DOCTYPE x SYSTEM "/etc/passwd"><ok><broken></ok>',  # a declaration, then an error
+    b'<?xml version="1.0" encoding="UTF-7"?>+ADw-ok/+AD4-',
+    b'<?xml-stylesheet href="/etc/passwd"?><ok/>',
+])
+def test_a_reply_with_a_declaration_never_reaches_zeep(server, reply):
+    """zeep's parser leaves file paths to libxml2: such a reply is refused first."""
+    server.reply = reply
+    with pytest.raises(Refusal) as info:
+        post(KeepAliveTransport(timeout=5), server)
+    assert info.value.code == "SRC00002"

@@ -13,12 +13,14 @@ from tests.netfixture import Hub, make_project
 from tests.soaptools import Answer, log_row, post, signed
 
 READ_TIMEOUT = 3.0
+MAX_CONNECTIONS = 30
 
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     settings = make_project(tmp_path_factory.mktemp("slow"),
-                            settings={"read_timeout_seconds": str(READ_TIMEOUT)})
+                            settings={"read_timeout_seconds": str(READ_TIMEOUT),
+                                      "max_connections": str(MAX_CONNECTIONS)})
     hub = Hub(settings).start()
     yield hub
     hub.stop()
@@ -87,7 +89,35 @@ def test_a_slow_request_line_is_cut_off_too(hub):
     assert log_row(hub.settings, answer.ticket)["service"] == "-"
 
 
+def test_a_connection_that_sends_nothing_is_closed_without_a_log_row(hub):
+    sock = connect(hub)
+    started = time.monotonic()
+    assert read_reply(sock) == b""
+    assert READ_TIMEOUT - 0.5 < time.monotonic() - started < READ_TIMEOUT + 3
+
+
+def test_idle_sockets_cannot_use_up_the_worker(hub):
+    """Beyond max_connections a new connection is closed at once; once the idle ones are
+    gone (read deadline), the hub serves again."""
+    idle = [connect(hub) for _ in range(MAX_CONNECTIONS)]
+    try:
+        time.sleep(0.3)
+        try:
+            extra = connect(hub)
+            extra.settimeout(2)
+            assert extra.recv(1) == b""  # closed by the hub without a word
+        except ConnectionResetError:  # or reset (abortConnection), even while connecting
+            pass
+    finally:
+        for sock in idle:
+            sock.close()
+    time.sleep(0.3)
+    assert requests.get(hub.url + "/health", timeout=1).status_code == 200
+
+
 @pytest.mark.parametrize("request_head", [
+    b"POST /SOA4520/TestConnectionServiceService/sendTestMessage HTTP/1.1\r\nHost: x\r\n"
+    + b"X-Long: " + b"a" * 20000 + b"\r\n\r\n",
     b"POST /SOA4520/TestConnectionServiceService/sendTestMessage HTTP/1.1\r\nHost: x\r\n"
     + b"".join(b"X-Flood-%d: %d\r\n" % (i, i) for i in range(1000)) + b"\r\n",
     b"NOT A REQUEST LINE\r\n\r\n",

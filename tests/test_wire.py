@@ -191,3 +191,22 @@ def test_a_soap12_envelope_is_a_version_mismatch():
         soap.split_envelope(xmlparse.parse(data))
     assert info.value.code == "SOAP0004"
     assert info.value.reason.fault_code == "VersionMismatch"
+
+
+@pytest.mark.parametrize("data", [
+    b'<?xml version="1.0"' + b" " * 400 + b'encoding="UTF-7"?><a/>',  # padded past a prefix
+    b'<?xml version="1.0" encoding="Shift_JIS"?><a/>',
+    b"\xff\xfe\x00\x00" + "<a/>".encode("utf-32-le"),  # UTF-32 with its mark...
+    "<a/>".encode("utf-32-be"),  # ... and UCS-4 without
+    b'<?xml version="1.0"' + b" " * 2000 + b"?><a/>",
+])
+def test_encodings_outside_the_accepted_ones_are_refused(data):
+    with pytest.raises(Refusal) as info:
+        xmlparse.parse(data)
+    assert info.value.code == "XML00004"
+
+
+def test_a_declaration_followed_by_a_syntax_error_gets_the_fixed_answer():
+    with pytest.raises(Refusal) as info:
+        xmlparse.parse(b'<!DOCTYPE x SYSTEM "/etc/passwd"><a><b></a>')
+    assert (info.value.code, info.value.detail) == ("XML00002", xmlparse.DECLARATION_REFUSED)

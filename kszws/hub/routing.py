@@ -86,11 +86,12 @@ class KeepAliveTransport(zeep.transports.Transport):
 def _refuse_declarations(content):
     """zeep's own parser would follow a reply's DOCTYPE to a local file (its resolver
     leaves file paths to libxml2): the reply passes the hub's parser first, which opens
-    nothing. Other parse errors are left to zeep, which reports them as it always has."""
+    nothing (and zeep is told to refuse DTDs as well). Other parse errors are left to zeep,
+    which reports them as it always has."""
     try:
         xmlparse.parse(content)
     except Refusal as refusal:
-        if refusal.code in ("XML00002", "XML00005"):
+        if refusal.code in ("XML00002", "XML00004", "XML00005"):
             raise Refusal("SRC00002", "the reply carries %s" % refusal.detail) from None
 
 
@@ -112,6 +113,10 @@ class _Response:
         self.status_code, self.content, self.headers = status_code, content, headers
 
 
+# Defence in depth behind _refuse_declarations: zeep's own checks on what it parses.
+SOURCE_SETTINGS = zeep.Settings(forbid_dtd=True, forbid_entities=True, forbid_external=True)
+
+
 class SourceClient:
     def __init__(self, source, identity, source_certificate, reactor, threads_max=4):
         self.source = source
@@ -131,7 +136,8 @@ class SourceClient:
         if service is None:
             transport = KeepAliveTransport(self.source.timeout_seconds)
             client = zeep.Client(self.source.wsdl, transport=transport,
-                                 wsse=SignedExchange(self.identity, self.certificate))
+                                 wsse=SignedExchange(self.identity, self.certificate),
+                                 settings=SOURCE_SETTINGS)
             service = client.create_service(next(iter(client.wsdl.bindings)), self.source.url)
             self._local.service = service
         return service

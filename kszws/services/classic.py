@@ -24,6 +24,9 @@ from kszws.wire import (identify_person, list_of_attestations, manage_access,
 from kszws.wire.ns import KSZWS_HUB, q
 from kszws.wire.reasons import Refusal
 
+# The schema leaves ServiceRequest unbounded; each is a call to a source, so one message of
+# thousands would hold the source pool for seconds (batch exists for volumes).
+MAX_SERVICE_REQUESTS = 100
 _DECLARATION = re.compile(r"^\s*<\?xml\s[^>]*\?>")  # not <?xml-stylesheet ...?>
 
 
@@ -364,13 +367,18 @@ def _note_outcome(exchange, results, failures):
 def parse_ssdn_request(catalogue, text):
     """(SSDNRequest element, []) for the string of a sendXML, or (None, [problem]): the
     string goes through the same hostile-input parser as the envelope, then its schema."""
+    # The string was decoded by the SOAP layer: a declared encoding no longer holds.
+    text = _DECLARATION.sub("", text, count=1)
+    if _DECLARATION.match(text):  # a second one would make the parser decode it anew
+        return None, ["XML00004: the string has two XML declarations"]
     try:
-        # The string was decoded by the SOAP layer: a declared encoding no longer holds.
-        root = xmlparse.parse(_DECLARATION.sub("", text, count=1).encode("utf-8"))
+        root = xmlparse.parse(text.encode("utf-8"))
     except Refusal as refusal:
         return None, ["%s: %s" % (refusal.code, refusal.detail)]
     if root.tag != ssdn.s("SSDNRequest"):
         return None, ["the document is not an SSDNRequest"]
+    if len(root.findall(ssdn.s("ServiceRequest"))) > MAX_SERVICE_REQUESTS:
+        return None, ["more than %d ServiceRequests in one message" % MAX_SERVICE_REQUESTS]
     return root, catalogue.validate(root)
 
 

@@ -44,7 +44,12 @@ class _NoExternalAccess(etree.Resolver):
 
 
 _BOMS = ((b"\xef\xbb\xbf", "UTF-8"), (b"\xff\xfe", "UTF-16LE"), (b"\xfe\xff", "UTF-16BE"))
-_DECLARED = re.compile(r"""<\?xml\s[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")
+# UTF-32 / UCS-4, with or without their mark: how "<" or a BOM starts in four bytes.
+_FOUR_BYTE_STARTS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff", b"\x00\x00\x00<",
+                     b"<\x00\x00\x00", b"\x00\x00<\x00", b"\x00<\x00\x00")
+_DECLARATION = re.compile(r"<\?xml\s(.*?)\?>", re.S)
+_ENCODING = re.compile(r"""\bencoding\s*=\s*["']([^"']{0,64})["']""")
+_LONGEST_DECLARATION = 1024  # characters; longer is padding that hides what it declares
 # Without a byte order mark: what the declaration may say (nothing at all means UTF-8).
 _EIGHT_BIT = {"UTF-8", "UTF8", "US-ASCII", "ASCII", "ISO-8859-1", "LATIN1", "ISO-8859-15",
               "WINDOWS-1252", "CP1252"}
@@ -53,16 +58,24 @@ _SIXTEEN_BIT = {"UTF-16", "UTF-16LE", "UTF-16BE"}
 
 def _check_encoding(data):
     """Refuse an encoding outside the accepted ones, or a byte order mark that the
-    declaration contradicts, before libxml2 decodes anything."""
+    declaration contradicts, before libxml2 decodes anything. The whole declaration is
+    read, however it is padded."""
+    if data[:4] in _FOUR_BYTE_STARTS:
+        raise Refusal("XML00004", "UTF-32 / UCS-4 is not accepted")
     bom = next((name for mark, name in _BOMS if data.startswith(mark)), None)
     if bom is None and data[:2] in (b"<\x00", b"\x00<"):
         # XML 1.0 §4.3.3: UTF-16 must begin with its byte order mark.
         raise Refusal("XML00004", "UTF-16 without a byte order mark is not accepted")
-    head = data[:400]
-    text = head.decode("utf-16-le" if bom == "UTF-16LE" else "utf-16-be" if bom == "UTF-16BE"
-                       else "latin-1", "replace")
-    match = _DECLARED.match(text.lstrip("\ufeff\xef\xbb\xbf"))
-    declared = match.group(1).upper() if match else None
+    codec = {"UTF-16LE": "utf-16-le", "UTF-16BE": "utf-16-be"}.get(bom, "latin-1")
+    head = data[:4 * _LONGEST_DECLARATION].decode(codec, "replace").lstrip("\ufeff\xef\xbb\xbf")
+    declared = None
+    if head.startswith("<?xml") and head[5:6].isspace():
+        match = _DECLARATION.match(head[:_LONGEST_DECLARATION])
+        if match is None:
+            raise Refusal("XML00004", "the XML declaration is longer than %d characters"
+                          % _LONGEST_DECLARATION)
+        found = _ENCODING.search(match.group(1))
+        declared = found.group(1).upper() if found else None
     if bom in ("UTF-16LE", "UTF-16BE"):
         allowed = {None} | _SIXTEEN_BIT
     elif bom == "UTF-8":
@@ -71,7 +84,7 @@ def _check_encoding(data):
         allowed = {None} | _EIGHT_BIT
     if declared not in allowed:
         raise Refusal("XML00004", "encoding %s%s is not accepted" % (
-            declared, " with a %s byte order mark" % bom if bom else ""))
+            declared[:40], " with a %s byte order mark" % bom if bom else ""))
 
 
 def _parser():
@@ -102,8 +115,8 @@ def parse(data):
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
         code = _classify(str(exc))
-        if code == "XML00002":
-            raise Refusal(code, DECLARATION_REFUSED) from None
+        if code == "XML00002" or _has_declaration(data):
+            raise Refusal("XML00002", DECLARATION_REFUSED) from None
         raise Refusal(code, _first_line(exc)) from None
     except ValueError as exc:  # e.g. an encoding lxml refuses
         raise Refusal("XML00004", _first_line(exc)) from None
@@ -115,6 +128,13 @@ def parse(data):
     if _PROCESSING_INSTRUCTIONS(root):
         raise Refusal("XML00005", "a processing instruction is present")
     return root
+
+
+def _has_declaration(data):
+    """A DOCTYPE or ENTITY anywhere in a document that failed to parse: its answer is the
+    fixed one, whatever libxml2 tripped over."""
+    return any(mark.encode(codec) in data for mark in ("<!DOCTYPE", "<!ENTITY")
+               for codec in ("latin-1", "utf-16-le", "utf-16-be"))
 
 
 def _first_line(exc):

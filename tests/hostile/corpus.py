@@ -37,7 +37,7 @@ from xml.sax.saxutils import escape
 
 from lxml import etree
 
-from kszws.wire.ns import SOAP11, WSSE
+from kszws.wire.ns import SOAP11, WSSE, WSU
 from tests.hostile import attacks
 
 FIFO = "/tmp/kszws-hostile.fifo"  # the corpus test makes it; a parser that opens it blocks
@@ -266,6 +266,8 @@ def document_classes():
         for i, place in enumerate([FIFO, "/dev/zero"])]
     decl.append(Hostile("internal-entity", before_root(
         '<!DOCTYPE x [<!ENTITY e "%s">]>' % SSIN, value="&e;"), declaration))
+    decl.append(Hostile("doctype-then-syntax-error", before_root(
+        '<!DOCTYPE x SYSTEM "%s">' % FIFO, value="<unclosed>"), declaration))
     decl.append(Hostile("undeclared-entity", after_signing("&e;"), refused("XML00002", False)))
     decl += [Hostile("xinclude-%d" % i, in_value(
         '<xi:include xmlns:xi="%s" href="%s" parse="text"/>' % (XI, place)), not_schema)
@@ -301,6 +303,11 @@ def document_classes():
                 'a%d="%d"' % (i, i) for i in range(10_000))), not_schema),
             Hostile("many-namespaces", in_value_attribute(" ".join(
                 'xmlns:n%d="urn:kszws:%d"' % (i, i) for i in range(10_000))), ANSWERED),
+            # 90,000 Id attributes: an XPath union over them took ten seconds once
+            Hostile("id-attribute-flood", in_header(
+                '<j xmlns="urn:kszws:junk" xmlns:wsu="%s">%s</j>' % (WSU, '<a Id="" ID="" '
+                                                                  'wsu:Id=""/>' * 30_000)),
+                ANSWERED),
             Hostile("over-the-size-limit", after_signing("9" * 2_000_000),
                     ("fault", "HTTP0003")),
         ],
@@ -323,6 +330,20 @@ def document_classes():
                 lambda d: b'\xef\xbb\xbf<?xml version="1.0" encoding="UTF-16"?>' + d), encoding),
             Hostile("declared-utf7", reencoded(
                 lambda d: b'<?xml version="1.0" encoding="UTF-7"?>' + d), encoding),
+            Hostile("declaration-padded-past-a-prefix", reencoded(
+                lambda d: b'<?xml version="1.0"' + b" " * 400 + b'encoding="UTF-7"?>' + d),
+                encoding),
+            Hostile("declaration-too-long", reencoded(
+                lambda d: b'<?xml version="1.0"' + b" " * 2000 + b"?>" + d), encoding),
+            Hostile("utf32-with-bom", reencoded(
+                lambda d: b"\xff\xfe\x00\x00" + d.decode("utf-8").encode("utf-32-le")),
+                encoding),
+            Hostile("ucs4-without-bom", reencoded(
+                lambda d: d.decode("utf-8").encode("utf-32-be")), encoding),
+            Hostile("second-declaration", before_root(
+                '<?xml version="1.0"?><?xml version="1.0" encoding="UTF-7"?>'),
+                per_target(("fault", "XML00001"), ("ssdn", "30000002", "XML00004"),
+                           ("fault", "XML00001"))),
             Hostile("declared-unknown", reencoded(
                 lambda d: b'<?xml version="1.0" encoding="x-kszws-unknown"?>' + d), encoding),
         ],
@@ -384,9 +405,10 @@ def write(out, signer):
         index.append({"file": case.file, "class": case.klass, "name": case.name,
                       "target": case.target, "mode": case.mode, "path": case.path,
                       "expect": list(case.expect)})
-        lines.append("curl -s -o /dev/null -w '%%{http_code} %s\\n'%s -H %s "
+        lines.append("curl -s -o /dev/null -w '%%{http_code} %s (expects %s)\\n'%s -H %s "
                      '--data-binary @"$HERE/%s" "$HUB%s"' % (
-                         case.file, ' -u "$BASIC"' if case.mode == "unsigned" else "",
+                         case.file, " ".join(str(e) for e in case.expect),
+                         ' -u "$BASIC"' if case.mode == "unsigned" else "",
                          shlex.quote("Content-Type: " + case.content_type), case.file,
                          case.path))
     (out / "index.json").write_text(json.dumps(index, indent=1))
