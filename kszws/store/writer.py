@@ -10,7 +10,9 @@ A handler is any object with `apply(cursor, items) -> list of results` (one resu
 item, in order), writing through the DB-API cursor (Database.sql for the paramstyle).
 """
 import logging
+import os
 import queue
+import signal
 import threading
 import time
 
@@ -20,6 +22,15 @@ from twisted.python.failure import Failure
 log = logging.getLogger(__name__)
 
 _STOP = object()
+# Crash tests name a point of the writer where the process kills itself (SIGKILL), so that
+# "no reply before its log row is committed" is shown at that exact point, not by chance.
+FAILPOINT = os.environ.get("KSZWS_FAILPOINT", "")
+
+
+def _failpoint(name):
+    if FAILPOINT == name:
+        log.warning("failpoint %s: killing the process", name)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class BatchWriter:
@@ -105,6 +116,8 @@ class BatchWriter:
                 for handler, jobs in groups.items():
                     out = handler.apply(cursor, [item for item, _ in jobs])
                     results.extend(zip((d for _, d in jobs), out))
+                _failpoint("writer-before-commit")
+            _failpoint("writer-after-commit")
         except Exception:
             failure = Failure()
             log.error("batch of %d writes failed: %s", len(batch), failure.getErrorMessage())
