@@ -4,7 +4,7 @@
 PYTHON ?= python3.11
 VENV := .venv
 
-.PHONY: demo test install install-test bench fuzz clean
+.PHONY: demo test install install-test bench fuzz mutation clean
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "kszws needs Python 3.11 (spyne 2.14 does not import on 3.12); set PYTHON=/path/to/python3.11")'
@@ -28,8 +28,13 @@ FUZZ_SECONDS ?= 60
 fuzz: install-test
 	$(VENV)/bin/python -m tests.hostile.fuzz --seconds $(FUZZ_SECONDS)
 
+# Mutation testing (mutmut) of security/, hub/access.py, hub/pipeline.py, directory/ and
+# wire/xmlparse.py: every mutant (an hour or more on 2 cores); CI runs a sample.
+mutation: install-test
+	$(VENV)/bin/python -m tests.mutation.run
+
 bench: install-test
 	$(VENV)/bin/python benchmarks/bench_testconnection.py
 
 clean:
-	rm -rf $(VENV) var build *.egg-info
+	rm -rf $(VENV) var build *.egg-info mutants

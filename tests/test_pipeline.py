@@ -1,0 +1,313 @@
+"""The hub pipeline in process (hub/pipeline.py), its collaborators replaced where a test
+must hold them: the exchange log (a Deferred the test fires), the replay cache, the clock.
+What is checked: no reply before its log row; the order of the checks and each refusal's
+code and HTTP status; what the exchange row records; which replies are signed."""
+import base64
+import datetime
+
+import pytest
+from lxml import etree
+from twisted.internet import defer
+
+from kszws.hub.pipeline import Hub, Reply
+from kszws.hub.validation import SchemaCatalogue
+from kszws.registry import load_registry
+from kszws.security import wsse
+from kszws.security.authn import Authenticator, Transport, build_trust_store
+from kszws.security.credentials import Credentials
+from kszws.security.keystore import TrustStore, load_certificate, load_signing_identity
+from kszws.services import ENDPOINTS, EndpointContext
+from kszws.wire import soap, xmlparse
+from kszws.wire.ns import SOAP11, q
+from kszws.wire.reasons import Refusal
+from tests.netfixture import make_project
+from tests.soaptools import identity, request_envelope, sign_custom
+
+NOW = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)  # a fixed clock
+
+
+class HeldLog:
+    """An exchange log whose writes the test completes (or fails) by hand."""
+
+    def __init__(self):
+        self.pending = []  # (exchange, Deferred)
+
+    def record(self, exchange):
+        d = defer.Deferred()
+        self.pending.append((exchange, d))
+        return d
+
+    def commit(self, seq=1):
+        exchange, d = self.pending.pop(0)
+        d.callback(seq)
+        return exchange
+
+    def fail(self):
+        exchange, d = self.pending.pop(0)
+        d.errback(RuntimeError("disk full"))
+        return exchange
+
+
+class Replays:
+    def __init__(self):
+        self.seen = set()
+
+    def claim(self, token, until):
+        new = token not in self.seen
+        self.seen.add(token)
+        return defer.succeed(new)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return make_project(tmp_path_factory.mktemp("pipeline"))
+
+
+@pytest.fixture(scope="module")
+def parts(project):
+    registry = load_registry(project)
+    catalogue = SchemaCatalogue.from_files([s.wsdl for s in registry.services.values()],
+                                           [s.accept for s in registry.services.values()
+                                            if s.accept])
+    context = EndpointContext(registry, lambda: NOW, dict.fromkeys(registry.sources),
+                              project.project_root)
+    service = registry.services["TestConnectionService"]
+    endpoint = ENDPOINTS[service.implementation](service, context)
+    authenticator = Authenticator(registry, build_trust_store(registry),
+                                  Credentials(project.data_dir / "credentials.json"),
+                                  wsse.Policy(), lambda: NOW)
+    signer = load_signing_identity(registry.hub.certificates[0])
+    return registry, catalogue, endpoint, authenticator, signer
+
+
+@pytest.fixture
+def hub(parts):
+    registry, catalogue, endpoint, authenticator, signer = parts
+    hub = Hub(authenticator, Replays(), HeldLog(), catalogue, signer, lambda: NOW,
+              reply_ttl_seconds=120)
+    hub.endpoint = endpoint
+    return hub
+
+
+def basic(project, institution="cpas-liege"):
+    inst = load_registry(project).institutions[institution]
+    password = (project.certs_dir / ("%s.password" % institution)).read_text().strip()
+    return b"Basic " + base64.b64encode(("%s:%s" % (inst.basic_username, password)).encode())
+
+
+def handle(hub, body, authorization=b"", content_type=b"text/xml; charset=utf-8"):
+    """hub.handle's Deferred, and the list its result lands in."""
+    if not isinstance(body, bytes):
+        body = soap.serialize(body)
+    got = []
+    d = hub.handle(hub.endpoint, Transport(peer="127.0.0.1", authorization=authorization),
+                   body, content_type)
+    d.addCallback(got.append)
+    return got
+
+
+def answered(hub, *args, **kw):
+    """Handle, let the log commit, return (reply, the logged exchange)."""
+    got = handle(hub, *args, **kw)
+    exchange = hub.exchange_log.commit()
+    assert len(got) == 1
+    return got[0], exchange
+
+
+def reason_of(reply):
+    return xmlparse.parse(reply.body).findtext(".//reasonCode")
+
+
+def signed_by_hub(project, reply):
+    root = xmlparse.parse(reply.body)
+    header, body = soap.split_envelope(root)
+    trust = TrustStore()
+    trust.add(load_certificate(project.certs_dir / "kszws-hub.crt"), "hub")
+    return wsse.verify(root, header, body, wsse.Policy(), trust, NOW)
+
+
+def signed_request(project, echo="hello"):
+    env = request_envelope(echo)
+    sign_custom(env, identity(project, "cpas-eupen"), when=NOW)
+    return env
+
+
+# --- No reply before its log row -------------------------------------------------------------
+
+def test_the_reply_waits_for_its_log_row(hub, project):
+    got = handle(hub, request_envelope("held"), basic(project))
+    assert got == [] and len(hub.exchange_log.pending) == 1
+    assert hub.in_flight == 1
+    exchange = hub.exchange_log.commit()
+    assert got[0].status == 200 and b"held" in got[0].body
+    assert hub.in_flight == 0
+    assert (exchange.caller, exchange.auth_method, exchange.outcome) == (
+        "cpas-liege", "basic", "OK")
+    assert exchange.ticket == got[0].ticket and exchange.reply_size == len(got[0].body)
+    assert exchange.replied_at == NOW and exchange.operation == "sendTestMessage"
+
+
+def test_a_failed_log_write_withholds_the_reply(hub, project):
+    got = handle(hub, request_envelope("secret"), basic(project))
+    hub.exchange_log.fail()
+    reply = got[0]
+    assert reply.status == 503 and b"secret" not in reply.body
+    root = xmlparse.parse(reply.body)
+    assert root.findtext(".//faultcode") == "soapenv:Server"
+    assert root.findtext(".//faultstring") == \
+        "The exchange could not be logged; it was not processed."
+    assert hub.in_flight == 0
+
+
+def test_a_refusal_waits_for_its_log_row_too(hub):
+    got = handle(hub, b"<broken")
+    assert got == []
+    exchange = hub.exchange_log.commit()
+    assert reason_of(got[0]) == "XML00001" and exchange.outcome == "REFUSED"
+    assert exchange.reason_code == "XML00001"
+
+
+# --- The checks, their order, their codes ----------------------------------------------
+
+@pytest.mark.parametrize("content_type, code", [
+    (b"application/soap+xml", "HTTP0002"),
+    (b"text/html", "HTTP0002"),
+    (b"", "HTTP0002"),
+    (b"TEXT/XML", None),
+    (b"text/xml;charset=utf-8", None),
+    (b" text/xml ; charset=utf-8", None),
+])
+def test_content_types(hub, project, content_type, code):
+    reply, exchange = answered(hub, request_envelope(), basic(project), content_type)
+    assert reason_of(reply) == code
+    if code:
+        assert reply.status == 415 and exchange.detail.startswith("Content-Type")
+
+
+def test_the_content_type_is_checked_before_the_body_is_parsed(hub):
+    reply, _ = answered(hub, b"<broken", content_type=b"application/json")
+    assert reason_of(reply) == "HTTP0002"
+
+
+def with_header(block, must_understand):
+    env = request_envelope()
+    header = env.find(soap.HEADER)
+    element = etree.SubElement(header, block)
+    if must_understand is not None:
+        element.set(q(SOAP11, "mustUnderstand"), must_understand)
+    return env
+
+
+@pytest.mark.parametrize("value, code", [("1", "SOAP0003"), ("true", "SOAP0003"),
+                                         ("0", None), ("false", None), (None, None)])
+def test_must_understand(hub, project, value, code):
+    reply, exchange = answered(hub, with_header("{urn:x}Routing", value), basic(project))
+    assert reason_of(reply) == code
+    if code:
+        assert exchange.detail == "header {urn:x}Routing is not understood"
+        assert xmlparse.parse(reply.body).findtext(".//faultcode") == "soapenv:MustUnderstand"
+
+
+def test_must_understand_is_checked_before_the_caller(hub):
+    reply, _ = answered(hub, with_header("{urn:x}Routing", "1"), b"Basic bad")
+    assert reason_of(reply) == "SOAP0003"
+
+
+def test_the_security_header_is_understood(hub, project):
+    reply, exchange = answered(hub, signed_request(project))
+    assert reason_of(reply) is None and exchange.signed_request
+    assert exchange.auth_method == "signature" and exchange.caller == "cpas-eupen"
+
+
+def test_anonymous_is_refused_with_401(hub):
+    reply, exchange = answered(hub, request_envelope())
+    assert (reply.status, reason_of(reply)) == (401, "SEC00001")
+    assert exchange.caller is None and exchange.outcome == "REFUSED"
+
+
+def test_a_replay_is_refused(hub, project):
+    data = soap.serialize(signed_request(project))
+    first, _ = answered(hub, data)
+    second, exchange = answered(hub, data)
+    assert reason_of(first) is None and reason_of(second) == "SEC00007"
+    assert exchange.caller == "cpas-eupen"  # who replayed it is known and logged
+
+
+def test_an_unknown_operation(hub, project):
+    env = soap.envelope(etree.Element("{urn:x}notAnOperation"))
+    reply, exchange = answered(hub, env, basic(project))
+    assert reason_of(reply) == "SOAP0002" and "{urn:x}notAnOperation" in exchange.detail
+
+
+def test_an_invalid_message(hub, project):
+    env = request_envelope()
+    env.find(".//echo").addnext(etree.Element("extra"))
+    reply, exchange = answered(hub, env, basic(project))
+    assert reason_of(reply) == "MSG00008" and exchange.outcome == "REFUSED"
+
+
+def test_an_internal_error_is_a_server_fault_with_the_ticket(hub, project, monkeypatch):
+    monkeypatch.setattr(hub.endpoint, "invoke", lambda root, exchange: defer.fail(
+        KeyError("secret internals")))
+    reply, exchange = answered(hub, request_envelope(), basic(project))
+    assert reason_of(reply) == "MSG00003" and reply.status == 500
+    assert b"secret internals" not in reply.body and exchange.ticket.encode() in reply.body
+    assert exchange.outcome == "ERROR"
+
+
+def test_an_error_before_the_pipeline_runs_is_a_server_fault(hub, project, monkeypatch):
+    def broken(*args):
+        raise ZeroDivisionError("in admission")
+    monkeypatch.setattr(hub.authenticator, "identify", broken)
+    reply, exchange = answered(hub, request_envelope(), basic(project))
+    assert reason_of(reply) == "MSG00003" and exchange.outcome == "ERROR"
+
+
+def test_refuse_without_a_body(hub):
+    got = []
+    hub.refuse(hub.endpoint, Transport(peer="10.0.0.1"), "HTTP0003", request_size=123).addCallback(
+        got.append)
+    exchange = hub.exchange_log.commit()
+    assert (got[0].status, reason_of(got[0])) == (413, "HTTP0003")
+    assert exchange.request_size == 123 and exchange.peer == "10.0.0.1"
+    assert exchange.service == "TestConnectionService"
+
+
+# --- Signing ------------------------------------------------------------------------------
+
+def test_every_fault_is_signed_with_the_reply_ttl(hub, project):
+    reply, exchange = answered(hub, b"<broken")
+    signed_by_hub(project, reply)
+    assert exchange.signed_reply
+    root = xmlparse.parse(reply.body)
+    created = root.findtext(".//{%s}Created" % wsse.WSU)
+    expires = root.findtext(".//{%s}Expires" % wsse.WSU)
+    assert (wsse.parse_xsd_datetime(expires) - wsse.parse_xsd_datetime(created)) == \
+        datetime.timedelta(seconds=120)
+
+
+def test_a_reply_is_signed_when_the_institution_wants_it(hub, project):
+    reply, exchange = answered(hub, signed_request(project))
+    signed_by_hub(project, reply)
+    assert exchange.signed_reply
+
+
+def test_a_reply_is_unsigned_when_neither_the_institution_nor_the_service_wants_it(
+        hub, project):
+    assert not load_registry(project).institutions["cpas-liege"].sign_replies
+    reply, exchange = answered(hub, request_envelope(), basic(project))
+    assert not wsse.security_headers(xmlparse.parse(reply.body))
+    assert not exchange.signed_reply and not exchange.signed_request
+
+
+def test_a_signed_service_signs_every_reply(hub, project, monkeypatch):
+    monkeypatch.setattr(hub.endpoint, "service", hub.endpoint.service.__class__(
+        **{**hub.endpoint.service.__dict__, "signed": True}))
+    reply, _ = answered(hub, signed_request(project))
+    signed_by_hub(project, reply)
+
+
+def test_reply_is_a_frozen_record():
+    reply = Reply(200, b"x", "t")
+    with pytest.raises(Exception):
+        reply.status = 500
