@@ -311,3 +311,15 @@ def test_reply_is_a_frozen_record():
     reply = Reply(200, b"x", "t")
     with pytest.raises(Exception):
         reply.status = 500
+
+
+def test_a_fault_that_cannot_be_built_becomes_the_internal_error_fault(hub, monkeypatch):
+    original = hub.endpoint.fault_detail
+
+    def broken(refusal, exchange):
+        if refusal.code != "MSG00003":
+            raise ValueError("an endpoint's detail gone wrong")
+        return original(refusal, exchange)
+    monkeypatch.setattr(hub.endpoint, "fault_detail", broken)
+    reply, exchange = answered(hub, b"<broken")
+    assert reason_of(reply) == "MSG00003" and exchange.reason_code == "MSG00003"

@@ -210,3 +210,15 @@ def test_a_declaration_followed_by_a_syntax_error_gets_the_fixed_answer():
     with pytest.raises(Refusal) as info:
         xmlparse.parse(b'<!DOCTYPE x SYSTEM "/etc/passwd"><a><b></a>')
     assert (info.value.code, info.value.detail) == ("XML00002", xmlparse.DECLARATION_REFUSED)
+
+
+def test_a_refusal_quoting_characters_xml_cannot_carry_still_makes_a_fault():
+    """Found by the fuzzer: a NUL in a declared encoding, quoted in the refusal, made
+    building the fault itself fail (and the request went unanswered and unlogged)."""
+    with pytest.raises(Refusal) as info:
+        xmlparse.parse(b'<?xml version="1.0" encoding="UTF\x00\x17-16"?><a/>')
+    fault = newstyle.cbss_fault("{urn:x}fault", info.value.code, "t",
+                                datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc),
+                                datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc),
+                                info.value.detail)
+    assert "\ufffd" in fault.findtext(".//diagnostic")

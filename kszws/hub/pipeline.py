@@ -58,16 +58,14 @@ class Hub:
         try:
             root, payload, caller = self._admit(endpoint, transport, body, content_type,
                                                 exchange)
-        except Refusal as refusal:
-            d = defer.succeed(self._fault(endpoint, exchange, refusal))
         except Exception:
-            d = defer.succeed(self._failed(Failure(), endpoint, exchange))
+            d = defer.fail(Failure())
         else:
             d = self._claim(caller)
             d.addCallback(lambda _: self._validate(payload))
             d.addCallback(lambda _: endpoint.invoke(root, exchange))
             d.addCallback(self._reply, endpoint, exchange, caller)
-            d.addErrback(self._failed, endpoint, exchange)
+        d.addErrback(self._failed, endpoint, exchange)
         return d.addCallback(self._log_then_release, exchange)
 
     def refuse(self, endpoint, transport, code, detail=None, request_size=0):
@@ -126,13 +124,18 @@ class Hub:
         return Reply(200, data, exchange.ticket)
 
     def _failed(self, failure, endpoint, exchange):
+        """The fault for a refusal or an error; even a fault that cannot be built (an
+        endpoint's detail gone wrong) becomes the plain internal-error fault, so that no
+        request goes unanswered or unlogged."""
         if failure.check(Refusal):
-            refusal = failure.value
-        else:
-            log.error("ticket %s: internal error in %s", exchange.ticket, exchange.service,
-                      exc_info=(failure.type, failure.value, failure.getTracebackObject()))
-            refusal = Refusal("MSG00003", "internal error (ticket %s)" % exchange.ticket)
-        return self._fault(endpoint, exchange, refusal)
+            try:
+                return self._fault(endpoint, exchange, failure.value)
+            except Exception:
+                failure = Failure()
+        log.error("ticket %s: internal error in %s", exchange.ticket, exchange.service,
+                  exc_info=(failure.type, failure.value, failure.getTracebackObject()))
+        return self._fault(endpoint, exchange,
+                           Refusal("MSG00003", "internal error (ticket %s)" % exchange.ticket))
 
     def _fault(self, endpoint, exchange, refusal):
         """A signed SOAP Fault for `refusal`; every fault is signed, whoever the caller."""

@@ -7,6 +7,7 @@ HTTP (transport), XML (parsing), SOAP (envelope), SEC (security), SRC (authentic
 LOG (exchange log).
 Codes are part of the contract: never renumber, only add.
 """
+import re
 from dataclasses import dataclass
 
 
@@ -137,6 +138,7 @@ class Refusal(Exception):
     """
 
     def __init__(self, code, detail=None):
+        detail = _xml_text(detail)
         super().__init__(code, detail)
         self.reason = REASONS[code]
         self.detail = detail
@@ -147,3 +149,13 @@ class Refusal(Exception):
 
     def __str__(self):
         return "%s: %s" % (self.code, self.detail or self.reason.diagnostic)
+
+
+# Characters XML 1.0 cannot carry. A detail often quotes the input (a declared encoding, a
+# header name); the fault that carries it must still be writable (the fuzzer found one
+# that was not: a NUL in a declared encoding made building the fault itself fail).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_text(detail):
+    return _NOT_XML.sub("\ufffd", detail) if isinstance(detail, str) else detail
