@@ -11,6 +11,8 @@ import zeep
 from kszws.client import hub_client
 from tests.netfixture import (Hub, Source, make_project, register_in_directory, run_kszws,
                               seed_national_register)
+from tests.storetools import (assert_refusal_logged, fault_ticket, log_row, reply_ticket,
+                              store_unchanged)
 
 MAX = "70100853190"
 TODAY = datetime.date.today()
@@ -146,25 +148,64 @@ def test_paging_and_filters(net):
 
 
 def test_only_a_source_reports_mutations(net):
+    """Refused before anything is kept: no mutation, no fan-out, no mailbox item."""
     proxy, _ = hub_client(net.settings, "MutationService", "cpas-eupen", net.url)
-    with pytest.raises(zeep.exceptions.Fault) as refused:
-        proxy.notifyMutations(mutation=[{"seq": 999, "kind": "death", "ssin": MAX,
-                                         "eventDate": TODAY}])
-    assert refused.value.detail.findtext(".//reasonCode") == "SEC00012"
+    with store_unchanged(net.settings):
+        with pytest.raises(zeep.exceptions.Fault) as refused:
+            proxy.notifyMutations(mutation=[{"seq": 999, "kind": "death", "ssin": MAX,
+                                             "eventDate": TODAY}])
+    code, ticket = fault_ticket(refused.value)
+    assert code == "SEC00012"
+    assert_refusal_logged(net.settings, ticket, "SEC00012")
 
 
 def test_a_bad_mutation_refuses_the_whole_message(net):
     proxy, _ = hub_client(net.settings, "MutationService", "national-register", net.url)
-    with pytest.raises(zeep.exceptions.Fault) as refused:
-        proxy.notifyMutations(mutation=[
-            {"seq": 1000, "kind": "death", "ssin": MAX, "eventDate": TODAY},
-            {"seq": 1001, "kind": "haircut", "ssin": MAX, "eventDate": TODAY}])
-    assert refused.value.detail.findtext(".//reasonCode") == "MSG00008"
-    with pytest.raises(zeep.exceptions.Fault) as bad_ssin:
-        proxy.notifyMutations(mutation=[
-            {"seq": 1000, "kind": "death", "ssin": "70100853191", "eventDate": TODAY}])
-    assert bad_ssin.value.detail.findtext(".//reasonCode") == "MSG00008"
+    with store_unchanged(net.settings):
+        with pytest.raises(zeep.exceptions.Fault) as refused:
+            proxy.notifyMutations(mutation=[
+                {"seq": 1000, "kind": "death", "ssin": MAX, "eventDate": TODAY},
+                {"seq": 1001, "kind": "haircut", "ssin": MAX, "eventDate": TODAY}])
+        with pytest.raises(zeep.exceptions.Fault) as bad_ssin:
+            proxy.notifyMutations(mutation=[
+                {"seq": 1000, "kind": "death", "ssin": "70100853191", "eventDate": TODAY}])
+    for fault in (refused.value, bad_ssin.value):
+        code, ticket = fault_ticket(fault)
+        assert code == "MSG00008"
+        assert_refusal_logged(net.settings, ticket, "MSG00008")
     # Nothing of either message was kept: seq 1000 is still new.
     reply = proxy.notifyMutations(mutation=[
         {"seq": 1000, "kind": "death", "ssin": "01020300170", "eventDate": TODAY}])
     assert reply["accepted"] == 1
+
+
+def test_acknowledging_for_another_institution_is_refused_and_changes_nothing(net):
+    """ONEM's address item is still unacknowledged (test_paging_and_filters): acknowledged
+    under another institution's enterprise number, or a malformed one, it stays so."""
+    items = wait_for(lambda: listed(net, "onem-rva"))
+    ids = [i["id"] for i in items]
+    proxy = mailbox(net, "onem-rva")
+    for cbe, code in (("0212310036", "SEC00012"),  # CPAS Eupen's number
+                      ("0212310037", "MSG00008")):  # not an enterprise number
+        with store_unchanged(net.settings):
+            with pytest.raises(zeep.exceptions.Fault) as refused:
+                proxy.acknowledge(informationCustomer={"customerIdentification": {
+                    "cbeNumber": cbe}}, id=ids)
+        got, ticket = fault_ticket(refused.value)
+        assert got == code
+        assert_refusal_logged(net.settings, ticket, code)
+    assert [i["id"] for i in listed(net, "onem-rva")] == ids
+
+
+def test_acknowledging_items_that_are_not_ones_own_changes_nothing(net):
+    """Another institution's item, or an id nobody has: answered with nothing acknowledged,
+    and nothing written."""
+    onem_items = [i["id"] for i in wait_for(lambda: listed(net, "onem-rva"))]
+    proxy = mailbox(net, "cpas-eupen")
+    with store_unchanged(net.settings):
+        done = proxy.acknowledge(informationCustomer=customer(net, "cpas-eupen"),
+                                 id=onem_items + [-1, 2 ** 62])
+    assert done["acknowledged"] == []
+    row = log_row(net.settings, reply_ticket(done))
+    assert row["outcome"] == "OK" and row["detail"].startswith("0 of ")
+    assert [i["id"] for i in listed(net, "onem-rva")] == onem_items
