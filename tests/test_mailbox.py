@@ -9,6 +9,7 @@ from kszws.config import load_settings
 from kszws.hub.fanout import FanOut
 from kszws.registry import load_registry
 from tests.netfixture import ROOT
+from tests.storetools import changes, hub_snapshot
 
 NOW = datetime.datetime(2026, 11, 28, 12, tzinfo=datetime.timezone.utc)
 MAX, ANNE, OLD = "70100853190", "72030512297", "60010100172"
@@ -55,8 +56,10 @@ def test_fan_out_reaches_exactly_the_registered_and_authorized(db):
     setup_directory(db, reg)
     with db.engine.begin() as conn:
         assert mailbox.accept_mutations(conn, "national-register", mutations(), NOW) == (4, 4)
+    before = hub_snapshot(db)
     with db.engine.begin() as conn:  # a resend of what was not acknowledged: nothing twice
         assert mailbox.accept_mutations(conn, "national-register", mutations()[2:], NOW) == (0, 4)
+    assert changes(before, hub_snapshot(db)) == {}  # nothing queued again either
     assert FanOut(db, reg, batch=3).run(NOW) == 5
     assert mailbox_of(db, "cpas-eupen") == [(MAX, "address"), (MAX, "birth"), (ANNE, "address")]
     assert mailbox_of(db, "onem-rva") == [(MAX, "address")]  # not births; not Anne (code 0)
@@ -77,14 +80,26 @@ def test_pull_acknowledge_redeliver_purge(db):
         assert first[0].data == {"street": "Rue Haute 1"}
         assert first[0].event_date == datetime.date(2026, 6, 15)
         assert [i.type for i in mailbox.items(conn, "cpas-eupen", types=["birth"])] == ["birth"]
+        # Any xsd:long is a valid id or `after` on the wire; beyond the column's range
+        # (PostgreSQL: integer out of range) it is simply no item's.
+        assert mailbox.items(conn, "cpas-eupen", after=2 ** 62) == []
+        assert [i.type for i in mailbox.items(conn, "cpas-eupen", after=-2 ** 62)][:1] == [
+            "address"]
+        assert mailbox.items(conn, "cpas-eupen", ids=[2 ** 62, -1], unacknowledged=False) == []
+    before = hub_snapshot(db)
+    with db.engine.begin() as conn:
+        # Another institution's item is not acknowledged by this one, nor an id nobody has:
+        # nothing is written.
+        assert mailbox.acknowledge(conn, "onem-rva", [first[1].id, -1, 2 ** 62], NOW) == []
+    assert changes(before, hub_snapshot(db)) == {}
     with db.engine.begin() as conn:
         mine = mailbox.acknowledge(conn, "cpas-eupen", [first[0].id, first[0].id], NOW)
         assert mine == [first[0].id]
-        # Another institution's item is not acknowledged by this one.
-        assert mailbox.acknowledge(conn, "onem-rva", [first[1].id], NOW) == []
+    before = hub_snapshot(db)
     later = NOW + datetime.timedelta(hours=1)
     with db.engine.begin() as conn:  # again: idempotent, the first time is kept
         assert mailbox.acknowledge(conn, "cpas-eupen", [first[0].id], later) == [first[0].id]
+    assert changes(before, hub_snapshot(db)) == {}
     # Unacknowledged items are delivered again; acknowledged ones are not.
     assert mailbox_of(db, "cpas-eupen") == [(MAX, "birth"), (ANNE, "address")]
     with db.engine.connect() as conn:

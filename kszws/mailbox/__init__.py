@@ -19,6 +19,16 @@ MUTATION, ATTESTATION, PENSION = "mutation", "attestation", "pension"
 PENSION_TYPE = "pension_deductions"
 
 
+# mailbox_item.id is an Integer column, the wire's ids and `after` are xsd:long: an id
+# outside the column's range is no item's, and PostgreSQL refuses to compare the column
+# with it (integer out of range), so such values are dropped or clamped before the query.
+ITEM_ID_MAX = 2 ** 31 - 1
+
+
+def _item_ids(ids):
+    return sorted({i for i in ids if 0 < i <= ITEM_ID_MAX})
+
+
 @dataclass(frozen=True)
 class Mutation:
     seq: int  # the source's sequence number
@@ -76,6 +86,7 @@ def items(conn, institution, after=0, kinds=None, types=None, limit=100, unackno
     """The institution's mailbox items with id > `after`, oldest first (so in order per
     person), filtered by kind, type or `ids`; by default the ones not yet acknowledged.
     `data` holds what the event says: the mutation's fields, or the attestation's."""
+    after = min(max(after, 0), ITEM_ID_MAX)
     q = (select(mailbox_item).where(mailbox_item.c.institution == institution,
                                     mailbox_item.c.id > after)
          .order_by(mailbox_item.c.id).limit(limit))
@@ -86,7 +97,7 @@ def items(conn, institution, after=0, kinds=None, types=None, limit=100, unackno
     if types:
         q = q.where(mailbox_item.c.type.in_(types))
     if ids is not None:
-        q = q.where(mailbox_item.c.id.in_(sorted(set(ids))))
+        q = q.where(mailbox_item.c.id.in_(_item_ids(ids)))
     rows = conn.execute(q).all()
     mutations = {r.id: r for r in conn.execute(select(mutation).where(mutation.c.id.in_(
         [r.ref_id for r in rows if r.kind == MUTATION])))}
@@ -174,7 +185,7 @@ def acknowledge(conn, institution, ids, now):
     """Mark the institution's items `ids` acknowledged. Idempotent: an item acknowledged
     before keeps its first acknowledgement. Returns the ids that are the institution's
     (acknowledged now or before); the others are not its own, or purged."""
-    ids = sorted(set(ids))
+    ids = _item_ids(ids)
     if not ids:
         return []
     conn.execute(update(mailbox_item).where(
