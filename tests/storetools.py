@@ -60,6 +60,11 @@ def hub_snapshot(db):
     return _digest_tables(db, schema.metadata, "hub.", NOT_STORE)
 
 
+def store_snapshot(db, metadata):
+    """The snapshot of every table of `metadata` (a source's store module) in `db`."""
+    return _digest_tables(db, metadata, "")
+
+
 def snapshot(settings, sources=()):
     """{store.table: (rows, digest)} of the hub's store (every table of
     kszws/store/schema.py but the exchange log and the replay cache) and of each source's

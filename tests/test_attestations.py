@@ -12,6 +12,8 @@ from lxml import etree
 from kszws.client import hub_client
 from tests.netfixture import make_project, register_in_directory, start_network, stop_network
 from tests.ssdntools import Reply, post_basic, signed_call, ssdn_request
+from tests.storetools import (assert_refusal_logged, fault_ticket, reply_ticket,
+                              store_unchanged)
 
 MAX = "70100853190"
 ANNE = "72030512297"
@@ -98,11 +100,11 @@ def test_publish_deliver_consult_update_cancel(net):
         informationCustomer=customer(net, INSURER), ssin=MAX,
         period={"startDate": datetime.date(2026, 1, 1)})
     assert [a["attestationId"] for a in seen["attestation"]] == [attestation["attestationId"]]
-    with pytest.raises(zeep.exceptions.Fault) as refused:
+    with store_unchanged(net.settings), pytest.raises(zeep.exceptions.Fault) as refused:
         service(net, "onem-rva").consultAttestations(
             informationCustomer=customer(net, "onem-rva"), ssin=MAX,
             type=["integration_income"], period={"startDate": datetime.date(2026, 1, 1)})
-    assert refused.value.detail.findtext(".//reasonCode") == "ACC00002"
+    assert_refused_fault(net, refused.value, "ACC00002")
     # Update (version 2), then cancel (version 3): each reaches the mailbox.
     eupen = service(net, "cpas-eupen")
     updated = eupen.updateAttestation(
@@ -118,9 +120,10 @@ def test_publish_deliver_consult_update_cancel(net):
     actions = [{f["name"]: f["value"] for f in i["field"]}["action"] for i in
                proxy.fetchItems(informationCustomer=who, id=[i["id"] for i in items])["item"]]
     assert actions == ["create", "update", "cancel"]
-    again = eupen.cancelAttestation(informationCustomer=customer(net, "cpas-eupen"),
-                                    attestationId=attestation["attestationId"])
-    assert status(again) == ("NO_RESULT", "ATT00006")
+    with store_unchanged(net.settings):
+        again = eupen.cancelAttestation(informationCustomer=customer(net, "cpas-eupen"),
+                                        attestationId=attestation["attestationId"])
+    assert_refused_reply(net, again, "ATT00006")
     # A cancelled attestation is no longer consulted; its publisher still lists it.
     assert service(net, INSURER).consultAttestations(
         informationCustomer=customer(net, INSURER), ssin=MAX,
@@ -138,23 +141,59 @@ def test_publish_deliver_consult_update_cancel(net):
     (dict(ssin="99010190188"), "ATT00007"),  # valid check digits, nobody in the register
 ])
 def test_bad_publications_are_refused(net, case, code):
-    reply = publish(net, reference="BAD-%s" % code, **case)
-    assert status(reply) == ("NO_RESULT", code)
+    with store_unchanged(net.settings):  # no attestation, no event, nothing queued
+        reply = publish(net, reference="BAD-%s" % code, **case)
+    assert_refused_reply(net, reply, code)
     assert reply["attestation"] == []
+
+
+def assert_refused_reply(net, reply, code):
+    """A business refusal: status NO_RESULT with `code`, and its log row REFUSED with it."""
+    assert status(reply) == ("NO_RESULT", code)
+    assert_refusal_logged(net.settings, reply_ticket(reply), code)
+
+
+def assert_refused_fault(net, fault, code):
+    got, ticket = fault_ticket(fault)
+    assert got == code
+    assert_refusal_logged(net.settings, ticket, code)
 
 
 def test_duplicate_publication_and_foreign_update_are_refused(net):
     first = publish(net, ssin=ANNE, reference="RI-2026-ANNE")
     assert status(first)[1] == "MSG00000"
-    assert status(publish(net, ssin=ANNE, reference="RI-2026-ANNE")) == ("NO_RESULT",
-                                                                         "ATT00004")
+    anne = first["attestation"][0]["attestationId"]
+    with store_unchanged(net.settings):
+        again = publish(net, ssin=ANNE, reference="RI-2026-ANNE")
+    assert_refused_reply(net, again, "ATT00004")
     # Another CPAS cannot touch it (and does not learn that it exists).
-    other = service(net, "cpas-charleroi").updateAttestation(
-        informationCustomer=customer(net, "cpas-charleroi"),
-        attestationId=first["attestation"][0]["attestationId"],
-        period={"startDate": datetime.date(2026, 1, 1)}, decisionDate=datetime.date(2026, 1, 1),
-        payload=income())
-    assert status(other) == ("NO_RESULT", "ATT00005")
+    charleroi = service(net, "cpas-charleroi")
+    with store_unchanged(net.settings):
+        other = charleroi.updateAttestation(
+            informationCustomer=customer(net, "cpas-charleroi"), attestationId=anne,
+            period={"startDate": datetime.date(2026, 1, 1)},
+            decisionDate=datetime.date(2026, 1, 1), payload=income())
+    assert_refused_reply(net, other, "ATT00005")
+    with store_unchanged(net.settings):
+        other = charleroi.cancelAttestation(informationCustomer=customer(net, "cpas-charleroi"),
+                                            attestationId=anne)
+    assert_refused_reply(net, other, "ATT00005")
+    # Its publisher's update with a payload its type's schema refuses: nothing changes
+    # (the check runs inside the update's transaction).
+    with store_unchanged(net.settings):
+        bad = service(net, "cpas-eupen").updateAttestation(
+            informationCustomer=customer(net, "cpas-eupen"), attestationId=anne,
+            period={"startDate": datetime.date(2026, 1, 1)},
+            decisionDate=datetime.date(2026, 1, 1), payload=income(amount=100_000_001))
+    assert_refused_reply(net, bad, "ATT00003")
+    # Publishing under another institution's enterprise number: a fault, nothing kept.
+    with store_unchanged(net.settings), pytest.raises(zeep.exceptions.Fault) as foreign:
+        service(net, "cpas-eupen").publishAttestation(
+            informationCustomer=customer(net, "cpas-charleroi"), type="integration_income",
+            ssin=ANNE, reference="RI-2026-FOREIGN",
+            period={"startDate": datetime.date(2026, 1, 1)},
+            decisionDate=datetime.date(2025, 12, 15), payload=income())
+    assert_refused_fault(net, foreign.value, "SEC00012")
     assert len(delivered(net, INSURER, 4)) >= 1  # Anne's reached the insurer
 
 
@@ -197,9 +236,12 @@ def test_classic_list_of_attestations(net):
     assert own.root.findall(".//{%s}Attestation" % MANAGE_ATTESTS) == []
     # ... and is neither publisher nor destination of contribution vouchers: refused, in
     # the legacy shape.
-    other = Reply.of(post_basic(net, ssdn_request(
-        list_of_attestations(ANNE, "CONTRIBUTION_VOUCHER"))))
+    with store_unchanged(net.settings):
+        other = Reply.of(post_basic(net, ssdn_request(
+            list_of_attestations(ANNE, "CONTRIBUTION_VOUCHER"))))
+        unknown = signed_call(net, ssdn_request(list_of_attestations(ANNE, "STATUT65"),
+                                                caller="cpas-eupen"))
     assert other.summary(0) == ("NO", 10000, ["31008007"])
-    unknown = signed_call(net, ssdn_request(list_of_attestations(ANNE, "STATUT65"),
-                                            caller="cpas-eupen"))
+    assert_refusal_logged(net.settings, other.ticket, "31008007")
     assert unknown.summary(0) == ("NO", 10000, ["31008009"])
+    assert_refusal_logged(net.settings, unknown.ticket, "31008009")

@@ -9,6 +9,7 @@ import pytest
 
 from kszws.sources.pension_cadastre import computation, declarations, monthly, store
 from kszws.sources.pension_cadastre.declarations import Correction, Declaration
+from tests.storetools import store_snapshot
 
 RATES = computation.load(Path(__file__).resolve().parent.parent / "conf" / "pension_rates.toml")
 TODAY = datetime.date(2026, 11, 28)
@@ -87,19 +88,24 @@ def test_declare_correct_cancel_with_history(db):
     (benefit(ref=""), "PEN00007"),
 ])
 def test_bad_declarations_refuse_the_whole_message(db, item, code):
+    declare(db, "pensioenfonds", benefit(ssin=BERT, ref="THERE"))  # a store not empty
+    before = store_snapshot(db, store.metadata)
     good, bad = declare(db, "onp-rvp", benefit(ref="OK"), item)
     assert (good.accepted, good.reason) == (False, "PEN00009")
     assert (bad.accepted, bad.reason) == (False, code)
+    assert store_snapshot(db, store.metadata) == before  # nothing half-applied
     with db.engine.connect() as conn:
-        assert declarations.in_force(conn, ANNA, "2019-01-01") == []  # nothing half-applied
-        assert conn.execute(store.pensioner.select()).first() is None
+        assert declarations.in_force(conn, ANNA, "2019-01-01") == []
+        assert [p.ssin for p in conn.execute(store.pensioner.select())] == [BERT]
 
 
 def test_duplicates_are_refused(db):
     assert declare(db, "onp-rvp", benefit())[0].accepted
+    before = store_snapshot(db, store.metadata)
     assert declare(db, "onp-rvp", benefit(gross=1))[0].reason == "PEN00006"
     twice = declare(db, "onp-rvp", benefit(ref="X"), benefit(ref="X"))
     assert [o.reason for o in twice] == ["PEN00009", "PEN00006"]
+    assert store_snapshot(db, store.metadata) == before
     # Another payer, another month, another benefit reference: not duplicates.
     assert declare(db, "pensioenfonds", benefit())[0].accepted
     assert declare(db, "onp-rvp", benefit(month="2019-11"), benefit(ref="P2"))[1].accepted
@@ -107,6 +113,7 @@ def test_duplicates_are_refused(db):
 
 def test_corrections_of_others_or_bad_amounts_are_refused(db):
     mine, = declare(db, "onp-rvp", benefit())
+    before = store_snapshot(db, store.metadata)
     with db.engine.begin() as conn:
         assert declarations.correct(conn, RATES, "pensioenfonds", [
             Correction(mine.declaration_id, 1000, "single")], NOW)[0].reason == "PEN00008"
@@ -118,6 +125,9 @@ def test_corrections_of_others_or_bad_amounts_are_refused(db):
             Correction(mine.declaration_id, 1000, "single"), Correction(999999, 1, "single")],
             NOW)
         assert [o.reason for o in both] == ["PEN00009", "PEN00008"]
+        cancelled = declarations.cancel(conn, "onp-rvp", [mine.declaration_id, 999999], NOW)
+        assert [o.reason for o in cancelled] == ["PEN00009", "PEN00008"]
+    assert store_snapshot(db, store.metadata) == before
     with db.engine.connect() as conn:
         assert [r["gross_cents"] for r in declarations.in_force(conn, ANNA, OCT)] == [200000]
 

@@ -10,6 +10,10 @@ from kszws.wire import ssdn
 from tests.ssdntools import Reply, post_basic, signed_call, ssdn_request
 from tests.netfixture import Source, make_project, register_in_directory, start_network, \
     stop_network
+from tests.storetools import (assert_refusal_logged, fault_ticket, reply_ticket,
+                              store_unchanged)
+
+CADASTRE = ["pension-cadastre"]  # the hub declares through this source's store
 
 MAX, ANNE = "70100853190", "72030512297"
 UNKNOWN = "85073003328"  # valid check digits, not in the National Register
@@ -127,12 +131,19 @@ def test_two_payers_the_month_closed_attestations_and_a_consultation(net):
 
 
 def test_bad_declarations_are_refused_whole(net):
-    reply = declare(net, "onp-rvp", benefit(ssin=ANNE, ref="A"), benefit(ssin=UNKNOWN, ref="U"))
+    # Refused at the hub (the National Register does not know the person) ...
+    with store_unchanged(net.settings, CADASTRE):
+        reply = declare(net, "onp-rvp", benefit(ssin=ANNE, ref="A"),
+                        benefit(ssin=UNKNOWN, ref="U"))
     assert [r["reasonCode"] for r in reply["result"]] == ["PEN00009", "PEN00002"]
-    reply = declare(net, "onp-rvp", benefit(ssin=ANNE, ref="B", gross=-100),
-                    benefit(ssin=ANNE, ref="C", month="2031-01"))
+    assert_refusal_logged(net.settings, reply_ticket(reply), "PEN00002")
+    # ... and at the cadastre: no declaration, no new pensioner announced.
+    with store_unchanged(net.settings, CADASTRE):
+        reply = declare(net, "onp-rvp", benefit(ssin=ANNE, ref="B", gross=-100),
+                        benefit(ssin=ANNE, ref="C", month="2031-01"))
     assert [r["reasonCode"] for r in reply["result"]] == ["PEN00003", "PEN00004"]
     assert reply["status"]["value"] == "NO_DATA_FOUND"
+    assert_refusal_logged(net.settings, reply_ticket(reply), "PEN00003")
     # Nothing of either message was applied: Anne has no pension in the cadastre.
     register_in_directory(net.settings, ["onp-rvp"], [ANNE], code=100)
     seen = service(net, "onp-rvp").consult(
@@ -142,18 +153,68 @@ def test_bad_declarations_are_refused_whole(net):
 
 
 def test_non_payers_and_unregistered_callers_are_refused(net):
-    with pytest.raises(zeep.exceptions.Fault) as refused:
-        declare(net, "cpas-eupen", benefit(ref="X"))
-    assert "ACC00001" in _text(refused.value)
-    with pytest.raises(zeep.exceptions.Fault) as unregistered:
-        service(net, "mutualite-chretienne").consult(
-            informationCustomer=customer(net, "mutualite-chretienne"),
-            legalContext="HEALTH:INSURABILITY", ssin=ANNE, firstMonth="2019-01")
-    assert "ACC00002" in _text(unregistered.value)
-    with pytest.raises(zeep.exceptions.Fault) as not_cadastre:
-        service(net, "onp-rvp").closeMonth(informationCustomer=customer(net, "onp-rvp"),
-                                           month="2019-10")
-    assert "ACC00001" in _text(not_cadastre.value)
+    with store_unchanged(net.settings, CADASTRE):
+        with pytest.raises(zeep.exceptions.Fault) as refused:
+            declare(net, "cpas-eupen", benefit(ref="X"))
+        with pytest.raises(zeep.exceptions.Fault) as unregistered:
+            service(net, "mutualite-chretienne").consult(
+                informationCustomer=customer(net, "mutualite-chretienne"),
+                legalContext="HEALTH:INSURABILITY", ssin=ANNE, firstMonth="2019-01")
+        with pytest.raises(zeep.exceptions.Fault) as not_cadastre:
+            service(net, "onp-rvp").closeMonth(informationCustomer=customer(net, "onp-rvp"),
+                                               month="2019-10")
+        # A payer declaring under another payer's enterprise number.
+        with pytest.raises(zeep.exceptions.Fault) as foreign:
+            service(net, "onp-rvp").declare(informationCustomer=customer(net, "ethias-pensions"),
+                                            declaration=[benefit(ref="Y")])
+    for fault, code in ((refused, "ACC00001"), (unregistered, "ACC00002"),
+                        (not_cadastre, "ACC00001"), (foreign, "SEC00012")):
+        assert code in _text(fault.value)
+        got, ticket = fault_ticket(fault.value)
+        assert got == code
+        assert_refusal_logged(net.settings, ticket, code)
+
+
+def test_bad_corrections_and_cancellations_change_nothing(net):
+    [mine] = declare(net, "onp-rvp", benefit(ref="RVP-DEC", month="2019-12"))["result"]
+    assert mine["accepted"]
+    onp, ethias = service(net, "onp-rvp"), service(net, "ethias-pensions")
+    cases = [
+        # another payer's declaration is not its to cancel or correct
+        (lambda: ethias.cancel(informationCustomer=customer(net, "ethias-pensions"),
+                               declarationId=[mine["declarationId"]]), ["PEN00008"]),
+        (lambda: ethias.correct(informationCustomer=customer(net, "ethias-pensions"),
+                                correction=[{"declarationId": mine["declarationId"],
+                                             "grossAmount": 1000,
+                                             "familySituation": "single"}]), ["PEN00008"]),
+        (lambda: onp.correct(informationCustomer=customer(net, "onp-rvp"),
+                             correction=[{"declarationId": mine["declarationId"],
+                                          "grossAmount": -1, "familySituation": "single"}]),
+         ["PEN00003"]),
+        # one bad item: the good one is not applied either
+        (lambda: onp.correct(informationCustomer=customer(net, "onp-rvp"), correction=[
+            {"declarationId": mine["declarationId"], "grossAmount": 1000,
+             "familySituation": "single"},
+            {"declarationId": 999999, "grossAmount": 1000, "familySituation": "single"}]),
+         ["PEN00009", "PEN00008"]),
+        (lambda: onp.cancel(informationCustomer=customer(net, "onp-rvp"),
+                            declarationId=[mine["declarationId"], 999999]),
+         ["PEN00009", "PEN00008"]),
+        # a duplicate of what is in force
+        (lambda: declare(net, "onp-rvp", benefit(ref="RVP-DEC", month="2019-12")),
+         ["PEN00006"]),
+    ]
+    for call, codes in cases:
+        with store_unchanged(net.settings, CADASTRE):
+            reply = call()
+        assert [r["reasonCode"] for r in reply["result"]] == codes
+        assert_refusal_logged(net.settings, reply_ticket(reply),
+                              next(c for c in codes if c != "PEN00009"))
+    seen = onp.consult(informationCustomer=customer(net, "onp-rvp"),
+                       legalContext="PENSION:PAYMENT", ssin=MAX, firstMonth="2019-12",
+                       lastMonth="2019-12")
+    assert [(b["declarationId"], b["version"], b["grossAmount"]) for b in seen["benefit"]] == [
+        (mine["declarationId"], 1, 100000)]
 
 
 def _text(fault):
@@ -203,11 +264,14 @@ def test_classic_pension_register_consult(net):
                                       b.findtext("{%s}GrossAmount" % PENSION_REGISTER))
                                      for b in found]
     # CPAS Liège (HTTP Basic) has no file on Max: the legacy refusal shape.
-    refused = Reply.of(post_basic(net, ssdn_request(pension_register(MAX))))
+    with store_unchanged(net.settings, CADASTRE):
+        refused = Reply.of(post_basic(net, ssdn_request(pension_register(MAX))))
     assert "31008007" in refused.text
+    assert_refusal_logged(net.settings, refused.ticket, "31008007")
     # A wrong check digit: the SSIN is refused before anything else, naming its field.
     bad = signed_call(net, ssdn_request(pension_register("70100853191"), caller="cpas-eupen"))
     assert bad.summary(0) == ("NO", 10000, ["31007002"])
+    assert_refusal_logged(net.settings, bad.ticket, "31007002")
     info = bad.service_replies()[0].find(".//{%s}Information" % ssdn.COMMON)
     assert info.findtext("{%s}FieldName" % ssdn.COMMON) == "TargetSSIN"
     assert info.findtext("{%s}FieldValue" % ssdn.COMMON) == "70100853191"
