@@ -9,7 +9,8 @@ mutmut copies the project into mutants/, changes one thing in one function at a 
 runs the tests that reach that function. A mutant is killed when a test fails. This prints,
 per module, the share of mutants killed, and every surviving mutant that
 tests/mutation/survivors.txt does not explain (one line each: the mutant's name, then why
-it survives: equivalent to the original, or the test that is still to be written).
+it survives: equivalent to the original, or the test that is still to be written), in the
+files of tests/mutation/survivors/.
 Exit 1 when a module is under 90 % (full run) or an unexplained mutant survives.
 """
 import argparse
@@ -22,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 MUTMUT = [sys.executable, "-m", "mutmut"]
-SURVIVORS = Path(__file__).resolve().parent / "survivors.txt"
+SURVIVORS = Path(__file__).resolve().parent / "survivors"  # one file per group of modules
 TARGET = 0.90
 KILLED = {"killed", "timeout"}  # a mutant that makes a test hang is caught too
 
@@ -42,14 +43,13 @@ def module_of(name):
 
 
 def explained():
-    """The survivors the file explains: name -> reason."""
-    if not SURVIVORS.exists():
-        return {}
+    """The survivors the files explain: name -> reason."""
     entries = {}
-    for line in SURVIVORS.read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, _, reason = line.partition(" ")
-            entries[name] = reason.strip()
+    for path in sorted(SURVIVORS.glob("*.txt")):
+        for line in path.read_text().splitlines():
+            if line.strip() and not line.startswith("#"):
+                name, _, reason = line.partition(" ")
+                entries[name] = reason.strip()
     return entries
 
 
@@ -104,7 +104,7 @@ def main(argv=None):
     status = results()
     low, unexplained = report(status, chosen)
     for name in unexplained:
-        print("survived, not explained in %s: %s" % (SURVIVORS.relative_to(ROOT), name))
+        print("survived, not explained in %s/: %s" % (SURVIVORS.relative_to(ROOT), name))
     if unexplained:
         print("see one with: .venv/bin/mutmut show NAME")
     failed = bool(unexplained) or (not args.sample and bool(low))
