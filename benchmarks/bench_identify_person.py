@@ -9,6 +9,13 @@ Prints, for a population of N persons (default 1,000,000):
   IdentifyPerson through the hub, 2 workers (wrk)           target >= 300 req/s
   the hub's added latency (p50 through the hub - p50 direct)
 
+Every reply wrk gets is checked: the direct one finds its person, the classic one through the
+hub carries ResultSummary ok="YES" and ReturnCode 0 at both levels (a classic reply reports
+its errors inside an HTTP 200), neither is a Fault. A socket error, a timeout or a failed
+reply fails the run (exit status 1). The targets are judged only at full size (1,000,000
+persons, hub 2 workers, 16 connections, 10 s); a tail from fewer than 1,000 samples is
+given as their max.
+
     python benchmarks/bench_identify_person.py [--population 1000000] [--workers 2]
         [--connections 16] [--duration 10] [--smoke]
 The population is kept in benchmarks/.cache/ between runs (it takes minutes to generate).
@@ -16,7 +23,6 @@ The population is kept in benchmarks/.cache/ between runs (it takes minutes to g
 import argparse
 import random
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -25,12 +31,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.report import fail, percentiles, verdict  # noqa: E402
 from benchmarks.wrkdriver import line, run_wrk, sign_all  # noqa: E402
 from tests.netfixture import Hub, Source, make_project  # noqa: E402
 
 CACHE = ROOT / "benchmarks" / ".cache"
 SSDN_ACTION = "http://ksz-bcss.fgov.be/connectors/WebServiceConnector/sendXML"
 PATH = "/connectors/webservice/KSZBCSSWebServiceConnectorPort"
+# A good reply, counted as plain text in the raw HTTP body. consultPerson: the person was
+# found. sendXML: the SSDNReply travels escaped inside xmlString; one ServiceReply, so two
+# ResultSummary (ReplyContext and ServiceReply), both ok="YES" with ReturnCode 0.
+EXPECT_DIRECT = [("found>true</", 1), ("Fault>", 0)]
+EXPECT_IDENTIFY = [('ResultSummary xmlns:', 2), ('ok="YES"&gt;', 2),
+                   (":ReturnCode&gt;0&lt;/", 2), ("Fault>", 0)]
 
 
 def population_db(settings, count):
@@ -59,11 +72,6 @@ def population_db(settings, count):
     return target
 
 
-def percentiles(samples):
-    samples = sorted(samples)
-    return statistics.median(samples), samples[int(len(samples) * 0.99) - 1]
-
-
 def store_latencies(db_path, n=5000):
     """In-process lookups on the source's store: by SSIN, and phonetic."""
     from sqlalchemy import text
@@ -81,13 +89,19 @@ def store_latencies(db_path, n=5000):
         by_ssin, phonetic = [], []
         for ssin, _, _ in picks:
             t = time.perf_counter()
-            store.get_person(conn, ssin)
+            found = store.get_person(conn, ssin)
             by_ssin.append((time.perf_counter() - t) * 1000)
+            # Checked after the clock: a lookup that finds nothing is fast and worthless.
+            if found is None or found["ssin"] != ssin:
+                fail("store lookup by SSIN: %s not found" % ssin)
         for _, last_name, birth in picks[: n // 5]:
             first, last, within = birth_window(birth[:4] + "-00-00", 1)
             t = time.perf_counter()
-            store.search(conn, last_name, None, first, last, None, within, 20)
+            found = store.search(conn, last_name, None, first, last, None, within, 20)
             phonetic.append((time.perf_counter() - t) * 1000)
+            # The person picked matches its own name and birth year: at least one hit.
+            if not found:
+                fail("store phonetic search: nothing found for %s born %s" % (last_name, birth))
     db.dispose()
     return percentiles(by_ssin), percentiles(phonetic), [s for s, _, _ in picks]
 
@@ -131,12 +145,12 @@ def main():
     settings = make_project(workdir / "project", settings={"sqlite_synchronous": '"FULL"'},
                             source_timeout=10.0)
     db_path = population_db(settings, args.population)
-    (ssin_p50, ssin_p99), (ph_p50, ph_p99), ssins = store_latencies(db_path)
+    by_ssin, phonetic, ssins = store_latencies(db_path)
     print("population %d persons" % args.population)
-    print("%-26s p50 %7.3f ms   p99 %7.3f ms   (target p99 < 2 ms)" % (
-        "store lookup by SSIN", ssin_p50, ssin_p99))
-    print("%-26s p50 %7.3f ms   p99 %7.3f ms   (target p99 < 20 ms)" % (
-        "store phonetic search", ph_p50, ph_p99), flush=True)
+    print("%-26s p50 %7.3f ms   %s %7.3f ms   (target p99 < 2 ms)" % (
+        "store lookup by SSIN", by_ssin[0], by_ssin[2], by_ssin[1]))
+    print("%-26s p50 %7.3f ms   %s %7.3f ms   (target p99 < 20 ms)" % (
+        "store phonetic search", phonetic[0], phonetic[2], phonetic[1]), flush=True)
 
     from kszws.registry import load_registry
 
@@ -149,29 +163,42 @@ def main():
         direct_bodies = sign_all(settings.certs_dir / "kszws-hub.crt", consult_envelopes(pool))
         direct, _ = run_wrk("http://%s:%d" % (source_conf.host, source_conf.port),
                             source_conf.path, direct_bodies, "consultPerson", args.connections,
-                            args.duration, workdir)
+                            args.duration, workdir, EXPECT_DIRECT)
         print(line("direct consultPerson", direct), flush=True)
+        if direct["failures"]:
+            fail("direct consultPerson: " + "; ".join(direct["failures"]))
         hub_bodies = sign_all(settings.certs_dir / "cpas-eupen.crt", send_xml_envelopes(pool))
         through, _ = run_wrk(hub.url, PATH, hub_bodies, SSDN_ACTION, args.connections,
-                             args.duration, workdir)
+                             args.duration, workdir, EXPECT_IDENTIFY)
         print(line("IdentifyPerson via hub", through), flush=True)
+        if through["failures"]:
+            fail("IdentifyPerson via hub: " + "; ".join(through["failures"]))
     finally:
         hub.stop()
         source.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
     print()
     print("hub: %d workers, source: %d workers, %d connections, %d s; both legs signed, "
           "exchange log on (SQLite FULL)" % (args.workers, args.source_workers, args.connections,
                                              args.duration))
-    print("hub added latency: p50 %+.2f ms, p99 %+.2f ms" % (
-        through["p50"] - direct["p50"], through["p99"] - direct["p99"]))
-    if not args.smoke:
-        print("targets: >= 300 req/s via hub: %s; SSIN lookup p99 < 2 ms: %s; phonetic p99 "
-              "< 20 ms: %s" % ("MET" if through["rps"] >= 300 else "NOT MET",
-                               "MET" if ssin_p99 < 2 else "NOT MET",
-                               "MET" if ph_p99 < 20 else "NOT MET"))
-    shutil.rmtree(workdir, ignore_errors=True)
-    if direct["non2xx"] or through["non2xx"]:
-        sys.exit("benchmark: non-2xx answers")
+    if through["requests"] >= 1000 and direct["requests"] >= 1000:
+        added_tail = "p99 %+.2f ms" % (through["p99"] - direct["p99"])
+    else:  # a difference of two maxima says nothing
+        added_tail = "p99 not compared (fewer than 1,000 requests)"
+    print("hub added latency: p50 %+.2f ms, %s" % (through["p50"] - direct["p50"], added_tail))
+    not_full = None
+    if (args.population, args.workers, args.connections, args.duration) != \
+            (1_000_000, 2, 16, 10):
+        not_full = "the targets are for 1,000,000 persons, 2 hub workers, 16 connections, 10 s"
+    print("targets: >= 300 req/s via hub: %s; SSIN lookup p99 < 2 ms: %s; phonetic p99 "
+          "< 20 ms: %s" % (verdict(through["rps"] >= 300, args.smoke, not_full),
+                           verdict(by_ssin[1] < 2, args.smoke, not_full or _no_p99(by_ssin)),
+                           verdict(phonetic[1] < 20, args.smoke, not_full or _no_p99(phonetic))))
+
+
+def _no_p99(figures):
+    """Why a p99 target cannot be judged from these (p50, tail, label), or None."""
+    return None if figures[2].startswith("p99") else "%s, not a p99" % figures[2]
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ exchange log with synchronous=FULL, shared replay cache) and measures three scen
   signed-both  signed request, signed reply
 
 Every signed request is distinct (the replay cache refuses a second use), so the bodies
-are signed beforehand and wrk sends each once. Prints req/s, p50 and p99 per scenario.
+are signed beforehand and wrk sends each once. Every reply is checked (HTTP 200, the
+sendTestMessageResponse, no Fault); a socket error, a timeout or a failed reply fails the run
+(exit status 1). Prints req/s, p50 and p99 per scenario (the max below 1,000 requests).
 
 Target (platform issue): 2 workers, signed both ways, 1 KB payload, 16 connections:
 >= 1,900 req/s (Metro JAX-WS + WSS4J on the same machine) and p99 <= 15 ms.
@@ -26,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.report import fail, verdict  # noqa: E402
 from benchmarks.wrkdriver import line, run_wrk, sign_all  # noqa: E402
 from tests.netfixture import Hub, make_project, reissue_certificate  # noqa: E402
 
@@ -33,6 +36,8 @@ TARGET_RPS, TARGET_P99_MS = 1900, 15.0
 PAYLOAD = "kszws benchmark payload " * 42  # ~1 KB of echo text
 INTF = "http://kszbcss.fgov.be/intf/TestConnectionServiceService/v1"
 ACTION = "http://kszbcss.fgov.be/TestConnectionServiceService/sendTestMessage"
+# A good reply: the response element (its start and end tags) and no Fault.
+EXPECT = [("sendTestMessageResponse", 2), ("Fault>", 0)]
 
 def request_body():
     from kszws.wire import soap
@@ -83,25 +88,30 @@ def main():
                       time.monotonic() - t0), flush=True)
                 auth = None
             figures, _ = run_wrk(hub.url, path, bodies, ACTION, args.connections, args.duration,
-                                 workdir, auth)
+                                 workdir, EXPECT, auth)
             results.append((scenario, figures))
             print(line(scenario, figures), flush=True)
+            if figures["failures"]:
+                fail("%s: %s" % (scenario, "; ".join(figures["failures"])))
     finally:
         hub.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
     print()
     print("hub: %d workers, %d connections, %d s per scenario, %s, hub key %s, 1 KB payload"
           % (args.workers, args.connections, args.duration,
              "PostgreSQL" if args.database else "SQLite (synchronous=FULL)", args.hub_key))
     both = dict(results).get("signed-both")
-    if both and not args.smoke:
-        verdict = both["rps"] >= TARGET_RPS and both["p99"] <= TARGET_P99_MS
-        print("target signed-both: >= %d req/s and p99 <= %.0f ms: %s (%.0f req/s, p99 %.2f ms)"
-              % (TARGET_RPS, TARGET_P99_MS, "MET" if verdict else "NOT MET", both["rps"],
-                 both["p99"]))
-    failed = [s for s, f in results if f["non2xx"]]
-    shutil.rmtree(workdir, ignore_errors=True)
-    if failed:
-        sys.exit("benchmark: non-2xx answers in %s" % ", ".join(failed))
+    if both:
+        # The target is stated for 2 workers and 16 connections; its p99 needs 1,000 requests.
+        not_full = None
+        if (args.workers, args.connections) != (2, 16):
+            not_full = "the target is for 2 workers and 16 connections"
+        elif both["requests"] < 1000:
+            not_full = "a p99 needs 1,000 requests, there were %d" % both["requests"]
+        met = both["rps"] >= TARGET_RPS and both["p99"] <= TARGET_P99_MS
+        print("target signed-both: >= %d req/s and p99 <= %.0f ms: %s (%.0f req/s, %s %.2f ms)"
+              % (TARGET_RPS, TARGET_P99_MS, verdict(met, args.smoke, not_full), both["rps"],
+                 both["tail_label"], both["tail"]))
 
 
 if __name__ == "__main__":
