@@ -323,3 +323,59 @@ def test_a_fault_that_cannot_be_built_becomes_the_internal_error_fault(hub, monk
     monkeypatch.setattr(hub.endpoint, "fault_detail", broken)
     reply, exchange = answered(hub, b"<broken")
     assert reason_of(reply) == "MSG00003" and exchange.reason_code == "MSG00003"
+
+
+# --- What the row and the server log keep -------------------------------------------------
+
+def test_the_request_size_is_recorded(hub, project):
+    body = soap.serialize(request_envelope("sized"))
+    _, exchange = answered(hub, body, basic(project))
+    assert exchange.request_size == len(body)
+
+
+def test_a_refusal_without_a_body_keeps_its_detail(hub):
+    got = []
+    hub.refuse(hub.endpoint, Transport(), "HTTP0001", "method GET").addCallback(got.append)
+    assert hub.exchange_log.commit().detail == "method GET"
+
+
+def test_two_signed_requests_are_two_claims(hub, project):
+    first, _ = answered(hub, signed_request(project, "one"))
+    second, _ = answered(hub, signed_request(project, "two"))
+    assert reason_of(first) is None and reason_of(second) is None
+    assert len(hub.replay.seen) == 2
+
+
+def test_the_reply_time_is_the_operation_s_own(parts, project):
+    """The endpoint stamps its reply (timestampReply); the pipeline must not stamp it anew."""
+    registry, catalogue, endpoint, authenticator, signer = parts
+    ticks = iter(NOW + datetime.timedelta(seconds=s) for s in range(100))
+    hub = Hub(authenticator, Replays(), HeldLog(), catalogue, signer, lambda: next(ticks))
+    got = []
+    hub.handle(endpoint, Transport(authorization=basic(project)),
+               soap.serialize(request_envelope()), b"text/xml").addCallback(got.append)
+    exchange = hub.exchange_log.commit()
+    stamped = xmlparse.parse(got[0].body).findtext(".//timestampReply")
+    assert wsse.parse_xsd_datetime(stamped.replace("Z", "+00:00")) == exchange.replied_at
+
+
+def test_an_internal_error_goes_to_the_server_log_with_its_ticket(hub, project, monkeypatch,
+                                                                  caplog):
+    monkeypatch.setattr(hub.endpoint, "invoke", lambda root, exchange: defer.fail(
+        KeyError("secret internals")))
+    with caplog.at_level("ERROR", logger="kszws.hub.pipeline"):
+        reply, exchange = answered(hub, request_envelope(), basic(project))
+    assert exchange.detail == "internal error (ticket %s)" % exchange.ticket
+    record, = caplog.records
+    assert exchange.ticket in record.getMessage() and "TestConnectionService" in \
+        record.getMessage()
+    assert record.exc_info and record.exc_info[0] is KeyError  # the traceback, for us only
+
+
+def test_a_failed_log_write_is_reported_with_its_ticket(hub, project, caplog):
+    got = handle(hub, request_envelope(), basic(project))
+    with caplog.at_level("ERROR", logger="kszws.hub.pipeline"):
+        exchange = hub.exchange_log.fail()
+    assert got[0].ticket == exchange.ticket
+    message = caplog.records[0].getMessage()
+    assert exchange.ticket in message and "disk full" in message

@@ -131,3 +131,15 @@ def test_replay_cache_purges_expired_tokens(db):
     with db.engine.connect() as conn:
         tokens = [r.token for r in conn.execute(select(replay_cache))]
     assert tokens == ["c" * 64]
+
+
+def test_a_value_too_long_for_its_column_cannot_fail_the_batch(db):
+    """One request's over-long value (an operation name, a 12-digit "SSIN" that got past a
+    schema) must not fail the commit of the rows batched with it."""
+    batch = [exchange(0), exchange(1, operation="o" * 300, caller_user="u" * 100,
+                                   peer="p" * 100, ssins={"701008531900", "70100853190"}),
+             exchange(2)]
+    assert append(db, batch) == [1, 2, 3]
+    row = exchange_log.search(db, ticket=batch[1].ticket)[0]
+    assert row["operation"] == "o" * 64 and row["subjects"] == ["70100853190"]
+    assert exchange_log.verify(db).ok

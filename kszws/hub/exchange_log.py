@@ -37,7 +37,7 @@ def row_hash(prev_hash, row, subjects):
 
 
 def _row(exchange):
-    return {
+    return _fitted({
         "ticket": exchange.ticket,
         "received_at": naive_utc(exchange.received_at),
         "replied_at": naive_utc(exchange.replied_at),
@@ -56,11 +56,26 @@ def _row(exchange):
         "peer": exchange.peer,
         "signed_request": exchange.signed_request,
         "signed_reply": exchange.signed_reply,
-    }
+    })
+
+
+# Rows are committed in batches: one value too long for its column (PostgreSQL refuses it)
+# would fail the whole batch and withhold every reply in it, other callers' included. So
+# each text is cut to its column here, and a subject that cannot be an SSIN (11 digits) or
+# an enterprise number (10) is not a subject.
+_LENGTHS = {c.name: c.type.length for c in exchange_log.columns
+            if getattr(c.type, "length", None)}
+_SUBJECT = exchange_subject.c.value.type.length
+
+
+def _fitted(row):
+    return {k: v[:_LENGTHS[k]] if isinstance(v, str) and k in _LENGTHS else v
+            for k, v in row.items()}
 
 
 def _subjects(exchange):
-    return ["ssin:" + s for s in exchange.ssins] + ["cbe:" + c for c in exchange.cbes]
+    return ["ssin:" + s for s in exchange.ssins if len(s) <= _SUBJECT] + \
+        ["cbe:" + c for c in exchange.cbes if len(c) <= _SUBJECT]
 
 
 class ExchangeLog:
