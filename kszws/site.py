@@ -72,6 +72,13 @@ class DeadlineChannel(http.HTTPChannel):
     def dataReceived(self, data):
         if self._given_up:
             return
+        if not self._received and data[:2] == b"\x16\x03":
+            # A TLS handshake on the plain-HTTP port (behind TLS the channel sees plain
+            # text): answer now, do not wait for a line that never comes.
+            self._received = True
+            self._give_up("HTTP0005", "a TLS handshake on the plain-HTTP port: use https "
+                                      "on the hub's HTTPS port")
+            return
         self._received = True
         if self._deadline is None and not self._handlingRequest:
             self._start_deadline()
@@ -97,7 +104,7 @@ class DeadlineChannel(http.HTTPChannel):
         # A request line or header over 16 KB: Twisted would just drop the connection.
         self._give_up("HTTP0005")
 
-    def _give_up(self, code):
+    def _give_up(self, code, detail=None):
         self._cancel_deadline()
         if self._given_up:
             return
@@ -107,7 +114,7 @@ class DeadlineChannel(http.HTTPChannel):
             self.transport.loseConnection()
             return
         self.transport.pauseProducing()  # nothing more is read from this client
-        self.site.refuse_unfinished(self, code)
+        self.site.refuse_unfinished(self, code, detail)
 
     def _start_deadline(self):
         self._deadline = self.callLater(self.site.read_timeout, self._give_up, "HTTP0004")
@@ -153,7 +160,7 @@ class HubSite(server.Site):
         # The exchange log is the access log; Twisted's per-request line is not needed.
         pass
 
-    def refuse_unfinished(self, channel, code):
+    def refuse_unfinished(self, channel, code, detail=None):
         """Refuse a request that never arrived whole (too slow, or malformed HTTP): the
         fault is logged and sent, then the connection closes."""
         path = getattr(channel, "_path", None)  # set once the request line has arrived
@@ -161,7 +168,8 @@ class HubSite(server.Site):
         peer = getattr(channel.transport.getPeer(), "host", "") or ""
         transport = Transport(peer=peer, authorization=b"", client_certificate=b"",
                               secure=False)
-        detail = "after %gs" % self.read_timeout if code == "HTTP0004" else None
+        if code == "HTTP0004":
+            detail = "after %gs" % self.read_timeout
         d = self.resource.hub.refuse(endpoint, transport, code, detail)
         d.addCallback(_send_raw, channel)
 

@@ -138,3 +138,16 @@ class FakeResponse:
 
     def __init__(self, status, content):
         self.status_code, self.content = status, content
+
+
+def test_a_tls_handshake_on_the_plain_port_is_answered_at_once(hub):
+    """`curl https://` to the plain-HTTP port: answered and closed, not left to hang until
+    the read deadline."""
+    import ssl
+
+    sock = connect(hub)
+    context = ssl.create_default_context()
+    started = time.monotonic()
+    with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
+        context.wrap_socket(sock, server_hostname="localhost")
+    assert time.monotonic() - started < 2
