@@ -51,10 +51,12 @@ class HeldLog:
 class Replays:
     def __init__(self):
         self.seen = set()
+        self.until = []
 
     def claim(self, token, until):
         new = token not in self.seen
         self.seen.add(token)
+        self.until.append(until)
         return defer.succeed(new)
 
 
@@ -336,7 +338,8 @@ def test_the_request_size_is_recorded(hub, project):
 def test_a_refusal_without_a_body_keeps_its_detail(hub):
     got = []
     hub.refuse(hub.endpoint, Transport(), "HTTP0001", "method GET").addCallback(got.append)
-    assert hub.exchange_log.commit().detail == "method GET"
+    exchange = hub.exchange_log.commit()
+    assert exchange.detail == "method GET" and exchange.request_size == 0
 
 
 def test_two_signed_requests_are_two_claims(hub, project):
@@ -344,6 +347,8 @@ def test_two_signed_requests_are_two_claims(hub, project):
     second, _ = answered(hub, signed_request(project, "two"))
     assert reason_of(first) is None and reason_of(second) is None
     assert len(hub.replay.seen) == 2
+    # kept until the Timestamp could no longer pass: Expires (NOW + 300 s) + the skew
+    assert hub.replay.until == [NOW + datetime.timedelta(seconds=600)] * 2
 
 
 def test_the_reply_time_is_the_operation_s_own(parts, project):

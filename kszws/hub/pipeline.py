@@ -52,7 +52,7 @@ class Hub:
         self.reply_ttl = datetime.timedelta(seconds=reply_ttl_seconds)
         self.in_flight = 0
 
-    def handle(self, endpoint, transport, body, content_type=b"text/xml"):
+    def handle(self, endpoint, transport, body, content_type):
         """Deferred[Reply] for one HTTP POST; it never errbacks."""
         exchange = self._exchange(endpoint, transport, len(body))
         try:
