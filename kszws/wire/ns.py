@@ -21,3 +21,12 @@ KSZWS_HUB = "urn:kszws:hub:v1"
 def q(ns, local):
     """Clark notation: {ns}local."""
     return "{%s}%s" % (ns, local)
+
+# AS4 / ebMS 3.0 (the EESSI access point, kszws/eessi/): SOAP 1.2, the ebMS core and its
+# multi-hop extension, ebBP signals (non-repudiation receipts), WS-Addressing.
+SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
+EB = "http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/"
+EBBP = "http://docs.oasis-open.org/ebxml-bp/ebbp-signals-2.0"
+MH = "http://docs.oasis-open.org/ebxml-msg/ns/ebms/v3.0/multihop/200902/"
+WSA = "http://www.w3.org/2005/08/addressing"
+EESSI_SBDH = "http://eessi.dgempl.ec.europa.eu/namespaces/sbdh"
