@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 
+from kszws.eessi.repository import make_access_point_keys
 from kszws.registry import load_registry
 from kszws.security import pki
 from kszws.security.credentials import Credentials, issue_passwords
@@ -18,6 +19,7 @@ def prepare(settings):
     """Make what the demo needs and does not have yet: PKI, Basic passwords."""
     registry = load_registry(settings)
     pki.init_pki(settings.certs_dir, registry.institutions.values())
+    make_access_point_keys(settings)
     if pki.name_loopback(settings.certs_dir, registry.hub):
         print("re-issued %s (same key): it now names localhost, 127.0.0.1 and ::1 for HTTPS"
               % registry.hub.certificates[0], flush=True)

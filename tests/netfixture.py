@@ -16,6 +16,7 @@ from pathlib import Path
 import requests
 
 from kszws.config import load_settings
+from kszws.eessi.repository import make_access_point_keys
 from kszws.registry import load_registry
 from kszws.security import pki
 from kszws.security.credentials import Credentials, issue_passwords
@@ -95,6 +96,7 @@ def make_project(tmp, database_url="", settings=None, source_timeout=3.0, instit
     settings_ = load_settings(tmp / "conf")
     registry = load_registry(settings_)
     pki.init_pki(settings_.certs_dir, registry.institutions.values())
+    make_access_point_keys(settings_)
     issue_passwords(Credentials(settings_.data_dir / "credentials.json"),
                     registry.institutions.values(), settings_.certs_dir)
     now = datetime.datetime.now(datetime.timezone.utc)

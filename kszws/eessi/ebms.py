@@ -197,9 +197,9 @@ def _read_signal(signal):
                         "Errors", ref)
     if pull is not None:
         return Signal(kind="pull", mpc=pull.get("mpc") or DEFAULT_MPC, **base)
-    if ref is None:
-        raise EbmsError("EBMS:0009", "a Receipt or an Error needs RefToMessageId")
     if receipt is not None:
+        if ref is None:
+            raise EbmsError("EBMS:0009", "a Receipt needs RefToMessageId", message_id)
         refs = tuple((r.get("URI") or "", _algorithm(r.find(q(DS, "DigestMethod"))),
                       (r.findtext(q(DS, "DigestValue")) or "").strip())
                      for r in receipt.iter(q(DS, "Reference")))

@@ -18,6 +18,7 @@ from spyne.protocol.soap import Soap11
 from spyne.server import ServerBase
 from twisted.internet import defer, threads
 
+from kszws.store.db import in_transaction  # noqa: F401  (the services import it from here)
 from kszws.wire import newstyle, soap
 from kszws.wire.reasons import Refusal
 
@@ -111,15 +112,6 @@ def requested_ssin(raw):
         return ids.ssin(raw or "")
     except ids.InvalidIdentifier:
         raise Refusal("MSG00008", "ssin %r is not a valid SSIN" % (raw or "")[:20]) from None
-
-
-def in_transaction(db, work):
-    """Deferred[work(conn)], run in a thread inside one transaction of `db`: everything
-    `work` writes is committed together, or nothing is."""
-    def run():
-        with db.engine.begin() as conn:
-            return work(conn)
-    return threads.deferToThread(run)
 
 
 def gateway_endpoint(service_class, name, tns, fault, make_gateway):

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, text
+from twisted.internet import threads
 from sqlalchemy.engine import make_url
 
 from kszws.clock import naive_utc
@@ -160,3 +161,12 @@ class _ProcessLock:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
         self._thread_lock.release()
+
+
+def in_transaction(db, work):
+    """Deferred[work(conn)], run in a thread inside one transaction of `db`: everything
+    `work` writes is committed together, or nothing is."""
+    def run():
+        with db.engine.begin() as conn:
+            return work(conn)
+    return threads.deferToThread(run)

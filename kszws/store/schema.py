@@ -1,7 +1,7 @@
 """The tables, as SQLAlchemy Core metadata. Migrations (store/migrations/) create and
 change them; a test checks that a migrated database matches this module."""
 from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index,
-                        Integer, MetaData, String, Table, Text, UniqueConstraint)
+                        Integer, LargeBinary, MetaData, String, Table, Text, UniqueConstraint)
 
 metadata = MetaData()
 
@@ -187,3 +187,37 @@ pension_attestation = Table(
     Column("payload", Text, nullable=False),  # JSON, as the cadastre wrote it
     Column("received_at", DateTime, nullable=False),
 )
+
+# The EESSI access point (kszws/eessi/): one row per AS4 user message it accepted, kept
+# whole as it arrived (the MIME package, its signature intact) so that it is delivered
+# byte for byte. `in`: from abroad, waiting in a Belgian institution's pull channel (mpc)
+# until that institution's receipt marks it delivered (decision E6); `out`: from a Belgian
+# institution, pushed to the foreign access point until it answers with a valid receipt.
+# An `error` row is a delivery failure told to a Belgian sender through its channel.
+as4_message = Table(
+    "as4_message", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(255), nullable=False, unique=True),
+    Column("direction", String(4), nullable=False),  # in | out
+    Column("kind", String(8), nullable=False),  # user | error
+    Column("sender", String(64), nullable=False),  # EESSI ids (CC:ID)
+    Column("receiver", String(64), nullable=False),
+    Column("mpc", String(255)),  # in: the pull channel it waits in
+    Column("buc", String(32)),
+    Column("sed_type", String(16)),
+    Column("case_id", String(128)),
+    Column("content_type", String(512), nullable=False),
+    Column("package", LargeBinary, nullable=False),
+    Column("digests", Text, nullable=False),  # JSON {uri: digest} a receipt must match
+    Column("receipt", LargeBinary),  # the receipt the access point answered (again to a duplicate)
+    Column("state", String(12), nullable=False),  # waiting|pulled|delivered|pending|failed
+    Column("received_at", DateTime, nullable=False),
+    Column("pulled_at", DateTime),
+    Column("delivered_at", DateTime),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime),
+    Column("last_error", String(256)),
+)
+Index("ix_as4_message_channel", as4_message.c.mpc, as4_message.c.state, as4_message.c.id)
+Index("ix_as4_message_case", as4_message.c.case_id)
+Index("ix_as4_message_outbound", as4_message.c.state, as4_message.c.next_attempt_at)
