@@ -67,8 +67,9 @@ def build_site(settings, registry, db, writer):
     catalogue = SchemaCatalogue.from_files(
         [s.wsdl for s in registry.services.values()],
         [s.accept for s in registry.services.values() if s.accept])
-    hub = Hub(authenticator, ReplayCache(db, writer, utcnow), ExchangeLog(db, writer), catalogue,
-              identity, utcnow, settings.reply_timestamp_ttl_seconds)
+    replay, exchange_log = ReplayCache(db, writer, utcnow), ExchangeLog(db, writer)
+    hub = Hub(authenticator, replay, exchange_log, catalogue, identity, utcnow,
+              settings.reply_timestamp_ttl_seconds)
     fanout = FanOutLoop(FanOut(db, registry, settings.fanout_batch), utcnow,
                         settings.fanout_interval_seconds,
                         datetime.timedelta(days=settings.mailbox_retention_days))
@@ -80,6 +81,8 @@ def build_site(settings, registry, db, writer):
     for name, endpoint in build_endpoints(context, settings.conf_dir / "services.toml").items():
         service = registry.services[name]
         router.add(service.path, SoapResource(hub, endpoint, PublishedContract(service.wsdl)))
+    _add_access_point(router, settings, registry, db, identity, replay, exchange_log, sources,
+                      policy)
     watch = SourceWatch(registry.sources.values(), reactor, utcnow,
                         settings.source_check_seconds)
     router.add("/health", Health(db, identity.certificate, settings.maintenance_flag, utcnow,
@@ -87,6 +90,24 @@ def build_site(settings, registry, db, writer):
     site = HubSite(router, settings.max_body_bytes, settings.read_timeout_seconds,
                    settings.idle_timeout_seconds, settings.max_connections)
     return site, hub, fanout, watch
+
+
+def _add_access_point(router, settings, registry, db, identity, replay, exchange_log, sources,
+                      policy):
+    """The EESSI access point's Outbox and Inbox, when conf/eessi/ configures one."""
+    from kszws.eessi import msh, repository
+    from kszws.eessi.persons import national_register_check
+    from kszws.hub.persons import SOURCE, NationalRegister
+    from kszws.site import As4Resource
+
+    repo, catalogue = repository.load(settings, registry)
+    if repo is None:
+        return
+    access_point = msh.AccessPoint(
+        repo, catalogue, msh.build_trust(repo, registry), identity, db, exchange_log, replay,
+        utcnow, national_register_check(NationalRegister(sources[SOURCE])), policy=policy)
+    router.add(msh.OUTBOX_PATH, As4Resource(access_point, "Outbox"))
+    router.add(msh.INBOX_PATH, As4Resource(access_point, "Inbox"))
 
 
 def employments_of(sources):
@@ -118,11 +139,16 @@ def tls_options(settings):
         cert = ssl.PrivateCertificate.loadPEM(fh.read() + key.read())
     options = dict(privateKey=cert.privateKey.original, certificate=cert.original)
     if settings.tls_client_ca:
-        with open(settings.tls_client_ca, "rb") as fh:
-            ca = ssl.Certificate.loadPEM(fh.read())
-        # Client certificates are checked against the CA here; WHICH institution a
-        # certificate belongs to is decided by the registry (security/authn.py).
-        options.update(verify=True, caCerts=[ca.original],
+        from kszws.eessi.repository import tls_authorities
+
+        authorities = []
+        for path in [settings.tls_client_ca, *tls_authorities(settings)]:
+            with open(path, "rb") as fh:
+                authorities.append(ssl.Certificate.loadPEM(fh.read()).original)
+        # Client certificates are checked against the CAs here; WHICH institution (or
+        # foreign access point) a certificate belongs to is decided by the registry
+        # (security/authn.py) and the Institution Repository (eessi/msh.py).
+        options.update(verify=True, caCerts=authorities,
                        requireCertificate=settings.tls_require_client_certificate)
     return ssl.CertificateOptions(**options)
 

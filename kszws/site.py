@@ -306,6 +306,44 @@ class Router(resource.Resource):
         return server.NOT_DONE_YET
 
 
+class As4Resource(resource.Resource):
+    """The EESSI access point's Outbox or Inbox (eessi/msh.py): AS4 over POST; anything
+    else, or a body over the size limit, gets an ebMS error signal and a log row."""
+
+    isLeaf = True
+
+    def __init__(self, access_point, box):
+        super().__init__()
+        self.access_point = access_point
+        self.box = box
+
+    def render(self, request):
+        transport = _transport(request)
+        if request.method != b"POST":
+            d = self.access_point.refuse(self.box, transport, "method %s: AS4 messages are "
+                                         "POSTed" % request.method.decode("latin-1")[:16])
+        elif request.too_large:
+            d = self.access_point.refuse(self.box, transport, "the message exceeds %d bytes"
+                                         % request.channel.site.max_body_bytes)
+        else:
+            request.content.seek(0)
+            d = self.access_point.handle(
+                self.box, transport, request.content.read(),
+                (request.getHeader(b"content-type") or b"").decode("latin-1"))
+        d.addCallback(_send_answer, request)
+        return server.NOT_DONE_YET
+
+
+def _send_answer(answer, request):
+    if request._disconnected or request.finished:
+        return
+    request.setResponseCode(answer.status)
+    request.setHeader(b"content-type", answer.content_type.encode("latin-1"))
+    request.setHeader(b"content-length", b"%d" % len(answer.body))
+    request.write(answer.body)
+    request.finish()
+
+
 class Health(resource.Resource):
     """GET /health: 200 only when the database answers, the hub's signing certificate is
     valid and the hub is not in maintenance; else 503. The body says which check failed,

@@ -17,9 +17,10 @@ from kszws.eessi import ebms, mime, msh, repository, signature
 from kszws.eessi.errors import EbmsError
 from kszws.registry import load_registry
 from kszws.security import keystore
+from kszws.security.authn import Transport
 from kszws.store import db as db_module
 from kszws.store.schema import as4_message
-from kszws.wire.ns import DS, EB, q
+from kszws.wire.ns import DS, EB, WSSE, q
 from tests import eessitools
 from tests.netfixture import make_project
 
@@ -93,9 +94,12 @@ def ap(project, keys, db):
         yield point
 
 
-def answer(ap, content_type, body, box="Outbox"):
+def answer(ap, content_type, body, box="Outbox", transport=None):
+    """The handler's Answer, the request sent over TLS with the signer's certificate."""
+    if transport is None:
+        transport = Transport("127.0.0.1", b"", _signer_der(content_type, body), True)
     fired = []
-    ap.handle(box, "127.0.0.1", body, content_type).addBoth(fired.append)
+    ap.handle(box, transport, body, content_type).addBoth(fired.append)
     assert len(fired) == 1 and isinstance(fired[0], msh.Answer), fired
     return fired[0]
 
@@ -106,6 +110,15 @@ def push(ap, signer, sender="DE:101002970", receiver="BE:RSZ01", payload=None,
     payload = payload or eessitools.sed(sender, receiver, **sed)
     return message, answer(ap, *eessitools.package(message, payload, signer,
                                                    compressed=compressed))
+
+
+def _signer_der(content_type, body):
+    try:
+        root = etree.fromstring(mime.read(content_type, body).envelope)
+        token = root.find(".//{%s}BinarySecurityToken" % WSSE)
+        return base64.b64decode(token.text) if token is not None else b""
+    except Exception:
+        return b""  # garbage: no signature to take the certificate of
 
 
 def error_of(reply):
@@ -318,3 +331,15 @@ def test_a_receipt_for_no_message_is_refused(ap, keys):
     message = eessitools.user_message("DE:101002970", "BE:RSZ01", eessitools.now())
     reply = answer(ap, *receipt_from(keys["RSZ"], message, []))
     assert error_of(reply)[0] == "EBMS:0003"
+
+
+def test_as4_needs_tls_with_the_signers_client_certificate(ap, keys, db, project):
+    message = eessitools.user_message("DE:101002970", "BE:RSZ01", eessitools.now())
+    request = eessitools.package(message, eessitools.sed("DE:101002970", "BE:RSZ01"),
+                                 keys["DE"])
+    plain = answer(ap, *request, transport=Transport("127.0.0.1", b"", b"", False))
+    assert "TLS with a client certificate" in error_of(plain)[2]
+    rsz_der = keys["RSZ"].certificate.der  # TLS as RSZ, signed by the German access point
+    other = answer(ap, *request, transport=Transport("127.0.0.1", b"", rsz_der, True))
+    assert "is not DE:APDE01's" in error_of(other)[2]
+    assert rows(db) == []

@@ -36,6 +36,9 @@ from kszws.wire.reasons import Refusal
 log = logging.getLogger(__name__)
 
 SERVICE = "EESSI"
+# Where EESSI's reference implementation serves an access point (../shared/eessi §1.2).
+OUTBOX_PATH = "/EESSI/BusinessMessaging/v0.0/Outbox/Service.svc"
+INBOX_PATH = "/EESSI/BusinessMessaging/v0.0/Inbox/Service.svc"
 SED_CAP = 8 * 1024 * 1024  # bytes a SED may inflate to (a 50 KB SED is typical)
 REDELIVER_AFTER = datetime.timedelta(minutes=10)  # a pulled message without receipt
 
@@ -66,7 +69,7 @@ def build_trust(repository, registry):
 
 class AccessPoint:
     def __init__(self, repository, catalogue, trust, signer, db, exchange_log, replay, clock,
-                 persons, sed_cap=SED_CAP, policy=wsse.Policy()):
+                 persons, sed_cap=SED_CAP, policy=wsse.Policy(), require_tls=True):
         self.repository = repository
         self.catalogue = catalogue
         self.trust = trust
@@ -78,16 +81,22 @@ class AccessPoint:
         self.persons = persons  # ssins -> Deferred[the SSINs, replaced ones followed]
         self.sed_cap = sed_cap
         self.policy = policy
+        # EESSI runs every leg over TLS with a client certificate; tests of the handler
+        # alone may pass require_tls=False.
+        self.require_tls = require_tls
 
     # -- the request -----------------------------------------------------------------------
 
-    def handle(self, box, peer, body, content_type):
-        """Deferred[Answer] for one HTTP POST to the Outbox or the Inbox; never errbacks."""
+    def handle(self, box, transport, body, content_type):
+        """Deferred[Answer] for one HTTP POST to the Outbox or the Inbox (`transport`: an
+        authn.Transport); never errbacks."""
         exchange = Exchange(ticket=new_ticket(), received_at=self.clock(), service=SERVICE,
-                            request_size=len(body), peer=peer, operation=box)
+                            request_size=len(body), peer=transport.peer, operation=box)
         ref = None  # the message an error is about, once its header is read
         try:
             package, message, verified = self._admit(body, content_type, exchange)
+            ref = message.message_id
+            self._check_tls(transport, verified, message)
             ref = message.message_id
             d = self._dispatch((content_type, body), package, message, verified, exchange)
         except Exception:
@@ -115,6 +124,26 @@ class AccessPoint:
         exchange.caller = verified.principal
         exchange.certificate_subject = verified.certificate.subject
         return package, message, verified
+
+    def _check_tls(self, transport, verified, message):
+        """The TLS client certificate is the signer's, or its access point's."""
+        if not self.require_tls:
+            return
+        if not (transport.secure and transport.client_certificate):
+            raise EbmsError("EBMS:0103", "AS4 is served over TLS with a client certificate",
+                            message.message_id)
+        entry = self.trust.by_der(transport.client_certificate)
+        if entry is None or entry[0] != verified.principal:
+            raise EbmsError("EBMS:0103", "the TLS client certificate is not %s's"
+                            % verified.principal, message.message_id)
+
+    def refuse(self, box, transport, detail):
+        """Answer a request refused before its body was read (too large)."""
+        exchange = Exchange(ticket=new_ticket(), received_at=self.clock(), service=SERVICE,
+                            request_size=0, peer=transport.peer, operation=box)
+        d = defer.fail(EbmsError("EBMS:0004", detail))
+        d.addErrback(lambda failure: self._failed(failure, exchange, None))
+        return d.addCallback(self._log_then_answer, exchange)
 
     def _dispatch(self, raw, package, message, verified, exchange):
         if isinstance(message, ebms.UserMessage):

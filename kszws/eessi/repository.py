@@ -91,7 +91,8 @@ def load_repository(path, certs_dir, bucs, kszws_institutions):
 
 def _access_point(path, where, entry, certs_dir):
     e = take(entry, path, where, {"id": (str, REQUIRED), "name": (str, REQUIRED),
-                                  "endpoint": (str, ""), "ebms_certificates": (list, [])})
+                                  "endpoint": (str, ""), "ebms_certificates": (list, []),
+                                  "tls_ca_certificates": (list, [])})
     _check_id(path, where, e["id"])
     country = e["id"][:2]
     if country != BELGIUM and not e["endpoint"].startswith(("https://", "http://")):
@@ -154,6 +155,17 @@ def load(settings, registry, bucs_catalogue=None):
     catalogue = bucs_catalogue or load_bucs(folder / "bucs.toml")
     return (load_repository(folder / "repository.toml", settings.certs_dir, catalogue,
                             set(registry.institutions)), catalogue)
+
+
+def tls_authorities(settings):
+    """The CA certificates (paths) that issue the foreign access points' TLS client
+    certificates: the hub's TLS port accepts them beside its own client CA."""
+    path = settings.conf_dir / "eessi" / "repository.toml"
+    if not path.exists():
+        return []
+    return [resolve_under(settings.certs_dir, name)
+            for entry in read_toml(path).get("access_point", [])
+            for name in entry.get("tls_ca_certificates", [])]
 
 
 def make_access_point_keys(settings):
