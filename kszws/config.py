@@ -91,6 +91,11 @@ class Settings:
     read_timeout_seconds: float = 30.0
     idle_timeout_seconds: float = 60.0
     max_connections: int = 800
+    eessi_push_interval_seconds: float = 5.0
+    eessi_first_retry_seconds: float = 60.0
+    eessi_max_attempts: int = 8
+    eessi_sed_max_bytes: int = 8 * 1024 * 1024
+    eessi_backlog_alert_hours: float = 24.0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -126,7 +131,7 @@ def load_settings(conf_dir=None, data_dir=None, database_url=None):
     conf_dir = Path(conf_dir).resolve() if conf_dir else default_conf_dir()
     path = conf_dir / "kszws.toml"
     raw = read_toml(path)
-    unknown = set(raw) - {"hub", "server", "security", "store", "mailbox"}
+    unknown = set(raw) - {"hub", "server", "security", "store", "mailbox", "eessi"}
     if unknown:
         raise ConfigError(path, "-", "unknown table(s): %s" % ", ".join(sorted(unknown)))
     hub = take(raw.get("hub", {}), path, "[hub]", {
@@ -154,6 +159,13 @@ def load_settings(conf_dir=None, data_dir=None, database_url=None):
         "retention_days": (int, 30), "fanout_interval_seconds": (float, 1.0),
         "fanout_batch": (int, 500),
     })
+    eessi = take(raw.get("eessi", {}), path, "[eessi]", {
+        "push_interval_seconds": (float, 5.0), "first_retry_seconds": (float, 60.0),
+        "max_attempts": (int, 8), "sed_max_bytes": (int, 8 * 1024 * 1024),
+        "backlog_alert_hours": (float, 24.0),
+    })
+    if min(eessi.values()) <= 0:
+        raise ConfigError(path, "[eessi]", "every setting must be positive")
     if box["retention_days"] < 1 or box["fanout_interval_seconds"] <= 0 or box["fanout_batch"] < 1:
         raise ConfigError(path, "[mailbox]", "retention_days, fanout_interval_seconds and "
                           "fanout_batch must be positive")
@@ -206,6 +218,11 @@ def load_settings(conf_dir=None, data_dir=None, database_url=None):
         mailbox_retention_days=box["retention_days"],
         fanout_interval_seconds=box["fanout_interval_seconds"],
         fanout_batch=box["fanout_batch"],
+        eessi_push_interval_seconds=eessi["push_interval_seconds"],
+        eessi_first_retry_seconds=eessi["first_retry_seconds"],
+        eessi_max_attempts=eessi["max_attempts"],
+        eessi_sed_max_bytes=eessi["sed_max_bytes"],
+        eessi_backlog_alert_hours=eessi["backlog_alert_hours"],
     )
 
 

@@ -14,7 +14,7 @@ from kszws.clock import utcnow
 from kszws.config import ConfigError
 from kszws.registry import load_registry
 from kszws.security.authn import build_trust_store
-from kszws.security.keystore import load_signing_identity
+from kszws.security.keystore import key_path_for, load_signing_identity
 from kszws.store import database_from_settings
 
 log = logging.getLogger("kszws.server")
@@ -81,33 +81,40 @@ def build_site(settings, registry, db, writer):
     for name, endpoint in build_endpoints(context, settings.conf_dir / "services.toml").items():
         service = registry.services[name]
         router.add(service.path, SoapResource(hub, endpoint, PublishedContract(service.wsdl)))
-    _add_access_point(router, settings, registry, db, identity, replay, exchange_log, sources,
-                      policy)
+    outbound = _add_access_point(router, settings, registry, db, identity, replay,
+                                 exchange_log, sources, policy)
     watch = SourceWatch(registry.sources.values(), reactor, utcnow,
                         settings.source_check_seconds)
     router.add("/health", Health(db, identity.certificate, settings.maintenance_flag, utcnow,
                                  sources=watch))
     site = HubSite(router, settings.max_body_bytes, settings.read_timeout_seconds,
                    settings.idle_timeout_seconds, settings.max_connections)
-    return site, hub, fanout, watch
+    return site, hub, fanout, watch, outbound
 
 
 def _add_access_point(router, settings, registry, db, identity, replay, exchange_log, sources,
                       policy):
     """The EESSI access point's Outbox and Inbox, when conf/eessi/ configures one."""
     from kszws.eessi import msh, repository
+    from kszws.eessi.outbound import Outbound
     from kszws.eessi.persons import national_register_check
     from kszws.hub.persons import SOURCE, NationalRegister
     from kszws.site import As4Resource
 
     repo, catalogue = repository.load(settings, registry)
     if repo is None:
-        return
+        return None
+    trust = msh.build_trust(repo, registry)
     access_point = msh.AccessPoint(
-        repo, catalogue, msh.build_trust(repo, registry), identity, db, exchange_log, replay,
-        utcnow, national_register_check(NationalRegister(sources[SOURCE])), policy=policy)
+        repo, catalogue, trust, identity, db, exchange_log, replay, utcnow,
+        national_register_check(NationalRegister(sources[SOURCE])), policy=policy,
+        sed_cap=settings.eessi_sed_max_bytes)
     router.add(msh.OUTBOX_PATH, As4Resource(access_point, "Outbox"))
     router.add(msh.INBOX_PATH, As4Resource(access_point, "Inbox"))
+    hub_cert = registry.hub.certificates[0]
+    return Outbound(db, repo, trust, identity, (str(hub_cert), str(key_path_for(hub_cert))),
+                    exchange_log, utcnow, first_retry=settings.eessi_first_retry_seconds,
+                    max_attempts=settings.eessi_max_attempts)
 
 
 def employments_of(sources):
@@ -162,7 +169,7 @@ def run_worker(settings, registry, host, port, ready_fd=None):
     db = database_from_settings(settings)
     writer = BatchWriter(db, reactor, settings.log_batch_max, settings.commit_delay_ms / 1000)
     writer.start()
-    site, hub, fanout, watch = build_site(settings, registry, db, writer)
+    site, hub, fanout, watch, outbound = build_site(settings, registry, db, writer)
     factory = _tls_factory(settings, site) if settings.main_port_is_https else site
     listeners = [processes.listen(reactor, host, port, factory)]
     if settings.tls_port:  # the same site again, over HTTPS (client certificates)
@@ -184,12 +191,16 @@ def run_worker(settings, registry, host, port, ready_fd=None):
         loop = task.LoopingCall(idle)
         d = stopped.addCallback(lambda _: loop.start(0.05))
         d.addCallback(lambda _: fanout.stop())  # a batch under way completes
+        if outbound is not None:
+            d.addCallback(lambda _: outbound.stop())
         d.addCallback(lambda _: threads.deferToThread(writer.stop))
         return d
 
     reactor.addSystemEventTrigger("before", "shutdown", drain)
     fanout.start()  # also delivers what a killed worker left queued
     watch.start()  # /health's view of the sources, in the background
+    if outbound is not None:
+        outbound.start(settings.eessi_push_interval_seconds)  # EESSI: pushes abroad
     processes.worker_signals(reactor)
     if settings.gc_tuning:
         gctuning.tune()

@@ -323,7 +323,9 @@ def test_the_receivers_receipt_marks_the_message_delivered(ap, keys, db):
 
     ok = answer(ap, *receipt_from(keys["RSZ"], message, verified.references))
     assert (ok.status, ok.body) == (200, b"")
-    assert rows(db)[0][2] == "delivered"
+    delivered, forwarded = rows(db)
+    assert delivered[2] == "delivered"
+    assert forwarded[1:] == ("out", "pending", None)  # the receipt travels on to Germany
     assert ap.exchange_log.rows[-1].detail == "receipt for %s" % message.message_id
 
 

@@ -28,7 +28,7 @@ from kszws.eessi import bucs, ebms, mime, sbdh, signature, store
 from kszws.eessi.errors import EbmsError
 from kszws.hub.exchange import Exchange, new_ticket
 from kszws.security import wsse
-from kszws.security.keystore import TrustStore
+from kszws.security.keystore import TrustStore, load_certificate
 from kszws.store.db import in_transaction
 from kszws.wire import xmlparse
 from kszws.wire.reasons import Refusal
@@ -52,24 +52,27 @@ class Answer:
 
 
 def build_trust(repository, registry):
-    """The keys the access point accepts, each for one party: a Belgian institution's
-    kszws certificates (principal: its EESSI id), a foreign access point's ebMS
-    certificates (principal: the access point's id)."""
-    from kszws.security.keystore import load_certificate
+    """The keys the access points accept, each for one party: a Belgian institution's
+    kszws certificates (principal: its EESSI id), the Belgian access point's (kszws's hub
+    certificate) and each foreign access point's ebMS certificates (principal: the access
+    point's id)."""
     trust = TrustStore()
     for inst in repository.institutions.values():
         if inst.kszws is not None:
             for path in registry.institutions[inst.kszws].certificates:
                 trust.add(load_certificate(path), inst.id)
     for point in repository.access_points.values():
-        for certificate in point.certificates:
+        certificates = point.certificates if point.endpoint else [
+            load_certificate(path) for path in registry.hub.certificates]
+        for certificate in certificates:
             trust.add(certificate, point.id)
     return trust
 
 
 class AccessPoint:
     def __init__(self, repository, catalogue, trust, signer, db, exchange_log, replay, clock,
-                 persons, sed_cap=SED_CAP, policy=wsse.Policy(), require_tls=True):
+                 persons, sed_cap=SED_CAP, policy=wsse.Policy(), require_tls=True,
+                 home="BE"):
         self.repository = repository
         self.catalogue = catalogue
         self.trust = trust
@@ -84,6 +87,7 @@ class AccessPoint:
         # EESSI runs every leg over TLS with a client certificate; tests of the handler
         # alone may pass require_tls=False.
         self.require_tls = require_tls
+        self.home = home  # the country whose institutions pull from this access point
 
     # -- the request -----------------------------------------------------------------------
 
@@ -153,7 +157,7 @@ class AccessPoint:
         if message.kind == "pull":
             return self._pull(message, verified, exchange)
         if message.kind == "receipt":
-            return self._receipt(message, verified, exchange)
+            return self._receipt(raw, message, verified, exchange)
         return self._error_signal(message, verified, exchange)
 
     # -- push: a user message ----------------------------------------------------------------
@@ -171,8 +175,8 @@ class AccessPoint:
         ssins = yield self.persons(document.ssins)
         exchange.ssins.update(ssins)
         receipt = self._signed(ebms.receipt_envelope(message, verified.references, self.clock()))
-        inbound = self.repository.institutions[document.receiver].belgian \
-            if document.receiver in self.repository.institutions else False
+        receiver = self.repository.institutions.get(document.receiver)
+        inbound = receiver is not None and receiver.country == self.home
         digests = {r.get("URI"): r.findtext("{%s}DigestValue" % wsse.DS).strip()
                    for r in verified.references}
         today = self.clock().date()
@@ -203,16 +207,16 @@ class AccessPoint:
         return Answer(200, mime.SOAP12_TYPE + "; charset=utf-8", receipt, exchange.ticket)
 
     def _check_signer_sends_for(self, principal, party, message):
-        """A Belgian institution signs its own messages; a foreign one's come signed by the
-        access point the Repository lists for it."""
+        """A message is signed by the institution it is from or by that institution's
+        access point (EESSI's multi-hop: the access point forwards it as it came)."""
         inst = self.repository.institutions.get(party)
         if inst is None:
             raise EbmsError("EBMS:0004", "rule: the sender %s is not in the Institution "
                             "Repository" % party, message.message_id)
-        allowed = inst.id if inst.belgian else inst.access_point
-        if principal != allowed:
+        if principal not in (inst.id, inst.access_point):
             raise EbmsError("EBMS:0101", "the signer %s may not send for %s (the Repository "
-                            "lists %s)" % (principal, party, allowed), message.message_id)
+                            "lists it and %s)" % (principal, party, inst.access_point),
+                            message.message_id)
 
     def _document(self, package, message):
         """The SBDH Document of a user message's one SED part."""
@@ -267,13 +271,24 @@ class AccessPoint:
     # -- signals about a message -------------------------------------------------------------
 
     @defer.inlineCallbacks
-    def _receipt(self, signal, verified, exchange):
+    def _receipt(self, raw, signal, verified, exchange):
+        """The receiver's receipt: the message is delivered (E6). A receipt for a message
+        that came from abroad travels on to the sender's access point, as it came."""
         found = yield self._referred(signal, verified)
         if {uri: value for uri, _, value in signal.references} != found.digests:
             raise EbmsError("EBMS:0302", "the receipt's digests do not match message %s as "
                             "it was sent" % found.message_id, signal.message_id)
-        changed = yield in_transaction(self.db, lambda conn: store.mark_delivered(
-            conn, found.message_id, self.clock()))
+
+        def work(conn):
+            changed = store.mark_delivered(conn, found.message_id, self.clock())
+            if changed and found.direction == store.IN:
+                store.accept(conn, message_id=signal.message_id, direction=store.OUT,
+                             kind="receipt", sender=found.receiver, receiver=found.sender,
+                             content_type=raw[0], package=raw[1], digests={}, receipt=None,
+                             now=self.clock())
+            return changed
+
+        changed = yield in_transaction(self.db, work)
         exchange.detail = "receipt for %s%s" % (found.message_id,
                                                 "" if changed else " (again)")
         return Answer(200, mime.SOAP12_TYPE, b"", exchange.ticket)
@@ -295,9 +310,7 @@ class AccessPoint:
             raise EbmsError("EBMS:0003", "RefToMessageId %s names no message of this access "
                             "point" % signal.ref_to_message_id, signal.message_id)
         receiver = self.repository.institutions.get(found.receiver)
-        allowed = receiver.id if receiver is not None and receiver.belgian else \
-            getattr(receiver, "access_point", None)
-        if verified.principal != allowed:
+        if receiver is None or verified.principal not in (receiver.id, receiver.access_point):
             raise EbmsError("EBMS:0101", "%s is not the receiver of message %s"
                             % (verified.principal, found.message_id), signal.message_id)
         return found

@@ -25,6 +25,7 @@ class AccessPoint:
     name: str
     endpoint: str  # the Outbox URL of a foreign access point ("" for kszws itself)
     certificates: tuple  # keystore.Certificate: the ebMS signing certificates
+    tls_authorities: tuple = ()  # paths of the CA certificates of its TLS certificates
 
 
 @dataclass(frozen=True)
@@ -41,10 +42,6 @@ class Institution:
 
     def valid_on(self, day):
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
-
-    @property
-    def belgian(self):
-        return self.country == BELGIUM
 
 
 @dataclass(frozen=True)
@@ -104,7 +101,14 @@ def _access_point(path, where, entry, certs_dir):
             certificates.append(load_certificate(resolve_under(certs_dir, name)))
         except (KeyStoreError, OSError, ValueError) as exc:
             raise ConfigError(path, e["id"], "ebMS certificate %s: %s" % (name, exc)) from None
-    return AccessPoint(e["id"], country, e["name"], e["endpoint"], tuple(certificates))
+    authorities = tuple(str(resolve_under(certs_dir, name)) for name in e["tls_ca_certificates"])
+    for name in authorities:
+        try:
+            load_certificate(name)
+        except (KeyStoreError, OSError, ValueError) as exc:
+            raise ConfigError(path, e["id"], "TLS CA certificate %s: %s" % (name, exc)) from None
+    return AccessPoint(e["id"], country, e["name"], e["endpoint"], tuple(certificates),
+                       authorities)
 
 
 def _institution(path, where, entry, access_points, bucs, kszws_institutions):

@@ -87,3 +87,14 @@ def backlog(conn):
     return conn.execute(select(t.c.mpc, t.c.receiver, func.count(), func.min(t.c.received_at))
                         .where(t.c.direction == IN, t.c.state.in_((WAITING, PULLED)))
                         .group_by(t.c.mpc, t.c.receiver).order_by(t.c.mpc)).all()
+
+
+def by_id(conn, row_id):
+    return _stored(conn.execute(select(*_COLUMNS).where(t.c.id == row_id)).first())
+
+
+def retry_later(conn, row_id, attempts, when, error, failed=False):
+    """Record a failed push: its next attempt at `when`, or failed for good."""
+    conn.execute(update(t).where(t.c.id == row_id).values(
+        attempts=attempts, next_attempt_at=naive_utc(when) if when else None,
+        last_error=(error or "")[:256], state=FAILED if failed else PENDING))
