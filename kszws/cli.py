@@ -54,6 +54,10 @@ def _parser():
     s.add_argument("--reseed", action="store_true", help="replace the data by a new seed")
     s.add_argument("--wsdl", action="store_true", help="print the generated WSDL and exit")
     s.add_argument("--workers", type=int, help="processes sharing the port")
+    s.add_argument("--country", help="foreign-ap: the country of the access point (e.g. DE)")
+    s.add_argument("--hub", help="foreign-ap: the Belgian access point's HTTPS base URL")
+    s.add_argument("--retry-seconds", type=float, default=2.0,
+                   help="foreign-ap: first wait before a failed push is tried again")
     s.set_defaults(func=cmd_source)
 
     s = sub.add_parser("pki", help="the demo PKI: init; keystore ID and truststore (PKCS#12 "
@@ -191,8 +195,11 @@ def cmd_demo(settings, args):
 def cmd_source(settings, args):
     from kszws import sources
 
+    if args.name == "foreign-ap":  # the EESSI counterpart, not a source of the hub
+        from kszws.eessi import foreign_ap
+        return foreign_ap.run(settings, args)
     if args.name not in sources.SOURCES:
-        known = ", ".join(sorted(sources.SOURCES)) or "none yet"
+        known = ", ".join(sorted(sources.SOURCES) + ["foreign-ap"])
         print("kszws: unknown source %r (known: %s)" % (args.name, known), file=sys.stderr)
         return 2
     return sources.runner(args.name)(settings, args)

@@ -95,11 +95,10 @@ def build_site(settings, registry, db, writer):
 def _add_access_point(router, settings, registry, db, identity, replay, exchange_log, sources,
                       policy):
     """The EESSI access point's Outbox and Inbox, when conf/eessi/ configures one."""
-    from kszws.eessi import msh, repository
+    from kszws.eessi import msh, repository, resource
     from kszws.eessi.outbound import Outbound
     from kszws.eessi.persons import national_register_check
     from kszws.hub.persons import SOURCE, NationalRegister
-    from kszws.site import As4Resource
 
     repo, catalogue = repository.load(settings, registry)
     if repo is None:
@@ -109,8 +108,8 @@ def _add_access_point(router, settings, registry, db, identity, replay, exchange
         repo, catalogue, trust, identity, db, exchange_log, replay, utcnow,
         national_register_check(NationalRegister(sources[SOURCE])), policy=policy,
         sed_cap=settings.eessi_sed_max_bytes)
-    router.add(msh.OUTBOX_PATH, As4Resource(access_point, "Outbox"))
-    router.add(msh.INBOX_PATH, As4Resource(access_point, "Inbox"))
+    for path, leaf in resource.resources(access_point):
+        router.add(path, leaf)
     hub_cert = registry.hub.certificates[0]
     return Outbound(db, repo, trust, identity, (str(hub_cert), str(key_path_for(hub_cert))),
                     exchange_log, utcnow, first_retry=settings.eessi_first_retry_seconds,

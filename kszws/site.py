@@ -6,7 +6,6 @@ HTTP only: everything SOAP happens in the hub pipeline (hub/pipeline.py).
 import json
 import logging
 
-from cryptography.hazmat.primitives.serialization import Encoding
 from twisted.internet import threads
 from twisted.web import http, resource, server
 
@@ -186,18 +185,7 @@ def _send_raw(reply, channel):
 
 
 def _transport(request):
-    return Transport(
-        peer=getattr(request.getClientAddress(), "host", "") or "",
-        authorization=request.getHeader(b"authorization") or b"",
-        client_certificate=_client_certificate(request),
-        secure=request.isSecure(),
-    )
-
-
-def _client_certificate(request):
-    get = getattr(request.channel.transport, "getPeerCertificate", None)
-    cert = get() if get is not None and request.isSecure() else None
-    return cert.to_cryptography().public_bytes(Encoding.DER) if cert is not None else b""
+    return Transport.of(request)
 
 
 def _send(reply, request):
@@ -304,44 +292,6 @@ class Router(resource.Resource):
                             "no endpoint at %s" % request.path.decode("latin-1")[:100])
         d.addCallback(_send, request)
         return server.NOT_DONE_YET
-
-
-class As4Resource(resource.Resource):
-    """The EESSI access point's Outbox or Inbox (eessi/msh.py): AS4 over POST; anything
-    else, or a body over the size limit, gets an ebMS error signal and a log row."""
-
-    isLeaf = True
-
-    def __init__(self, access_point, box):
-        super().__init__()
-        self.access_point = access_point
-        self.box = box
-
-    def render(self, request):
-        transport = _transport(request)
-        if request.method != b"POST":
-            d = self.access_point.refuse(self.box, transport, "method %s: AS4 messages are "
-                                         "POSTed" % request.method.decode("latin-1")[:16])
-        elif request.too_large:
-            d = self.access_point.refuse(self.box, transport, "the message exceeds %d bytes"
-                                         % request.channel.site.max_body_bytes)
-        else:
-            request.content.seek(0)
-            d = self.access_point.handle(
-                self.box, transport, request.content.read(),
-                (request.getHeader(b"content-type") or b"").decode("latin-1"))
-        d.addCallback(_send_answer, request)
-        return server.NOT_DONE_YET
-
-
-def _send_answer(answer, request):
-    if request._disconnected or request.finished:
-        return
-    request.setResponseCode(answer.status)
-    request.setHeader(b"content-type", answer.content_type.encode("latin-1"))
-    request.setHeader(b"content-length", b"%d" % len(answer.body))
-    request.write(answer.body)
-    request.finish()
 
 
 class Health(resource.Resource):

@@ -311,3 +311,26 @@ def start_network(settings):
 def stop_network(hub):
     hub.stop()
     hub.source.stop()
+
+
+class ForeignAccessPoint(KszwsProcess):
+    """The demo's foreign access point: `kszws source foreign-ap --country CC --hub URL`."""
+
+    name = "foreign-ap"
+
+    def __init__(self, settings, country, hub_url, retry_seconds=1.0):
+        super().__init__(settings)
+        self.country, self.hub_url, self.retry_seconds = country, hub_url, retry_seconds
+
+    def start(self, timeout=60):
+        self.launch(["source", "foreign-ap", "--country", self.country, "--hub", self.hub_url,
+                     "--retry-seconds", str(self.retry_seconds)],
+                    r"kszws foreign access point \S+ ready", timeout)
+        return self
+
+
+def move_foreign_access_point(settings, port):
+    """Point conf/eessi/repository.toml's foreign access point at `port` (a free one)."""
+    path = settings.conf_dir / "eessi" / "repository.toml"
+    path.write_text(re.sub(r"https://127\.0\.0\.1:\d+/", "https://127.0.0.1:%d/" % port,
+                           path.read_text()))

@@ -343,5 +343,5 @@ def test_as4_needs_tls_with_the_signers_client_certificate(ap, keys, db, project
     assert "TLS with a client certificate" in error_of(plain)[2]
     rsz_der = keys["RSZ"].certificate.der  # TLS as RSZ, signed by the German access point
     other = answer(ap, *request, transport=Transport("127.0.0.1", b"", rsz_der, True))
-    assert "is not DE:APDE01's" in error_of(other)[2]
+    assert "is neither DE:APDE01's nor its access point's" in error_of(other)[2]
     assert rows(db) == []

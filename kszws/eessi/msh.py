@@ -130,16 +130,18 @@ class AccessPoint:
         return package, message, verified
 
     def _check_tls(self, transport, verified, message):
-        """The TLS client certificate is the signer's, or its access point's."""
+        """The TLS client is the signer, or the access point forwarding for it."""
         if not self.require_tls:
             return
         if not (transport.secure and transport.client_certificate):
             raise EbmsError("EBMS:0103", "AS4 is served over TLS with a client certificate",
                             message.message_id)
         entry = self.trust.by_der(transport.client_certificate)
-        if entry is None or entry[0] != verified.principal:
-            raise EbmsError("EBMS:0103", "the TLS client certificate is not %s's"
-                            % verified.principal, message.message_id)
+        signer = self.repository.institutions.get(verified.principal)
+        allowed = {verified.principal, signer.access_point if signer else None}
+        if entry is None or entry[0] not in allowed:
+            raise EbmsError("EBMS:0103", "the TLS client certificate is neither %s's nor its "
+                            "access point's" % verified.principal, message.message_id)
 
     def refuse(self, box, transport, detail):
         """Answer a request refused before its body was read (too large)."""
@@ -248,10 +250,11 @@ class AccessPoint:
 
     @defer.inlineCallbacks
     def _pull(self, signal, verified, exchange):
-        own = ebms.mpc_of(verified.principal)
-        if signal.mpc != own:
+        own = self._channel_for(signal.mpc, verified.principal)
+        if own is None:
             raise EbmsError("EBMS:0010", "%s may pull only its own channel %s"
-                            % (verified.principal, own), signal.message_id)
+                            % (verified.principal, ebms.mpc_of(verified.principal)),
+                            signal.message_id)
         now = self.clock()
         if abs(now - signal.timestamp) > self.policy.skew:
             raise EbmsError("EBMS:0103", "the PullRequest's Timestamp %s is not within %ds of "
@@ -267,6 +270,17 @@ class AccessPoint:
             raise EbmsError("EBMS:0006", "channel %s is empty" % own, signal.message_id)
         exchange.detail = "delivered message %s from %s" % (found.message_id, found.sender)
         return Answer(200, found.content_type, found.package, exchange.ticket)
+
+    def _channel_for(self, mpc, principal):
+        """The pull channel `mpc` if `principal` may pull it: an institution its own, an
+        access point those of the home institutions it serves (the demo's foreign one)."""
+        if mpc == ebms.mpc_of(principal):
+            return mpc
+        owner = self.repository.institutions.get(mpc.rpartition("/")[2])
+        if owner is not None and owner.country == self.home and mpc == ebms.mpc_of(owner.id) \
+                and owner.access_point == principal:
+            return mpc
+        return None
 
     # -- signals about a message -------------------------------------------------------------
 

@@ -12,6 +12,8 @@ import binascii
 import datetime
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.serialization import Encoding
+
 from kszws.security import wsse
 from kszws.security.keystore import KeyStoreError, TrustStore, load_certificate
 from kszws.wire.reasons import Refusal
@@ -24,6 +26,17 @@ class Transport:
     authorization: bytes = b""  # the Authorization header, raw
     client_certificate: bytes = b""  # DER of the TLS client certificate, if any
     secure: bool = False
+
+    @classmethod
+    def of(cls, request):
+        """What a twisted.web request tells: its peer, Authorization, TLS client cert."""
+        get = getattr(request.channel.transport, "getPeerCertificate", None)
+        cert = get() if get is not None and request.isSecure() else None
+        return cls(peer=getattr(request.getClientAddress(), "host", "") or "",
+                   authorization=request.getHeader(b"authorization") or b"",
+                   client_certificate=cert.to_cryptography().public_bytes(Encoding.DER)
+                   if cert is not None else b"",
+                   secure=request.isSecure())
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,130 @@
+"""Pushing abroad over real HTTPS: the hub and the demo's German access point (`kszws
+source foreign-ap`) as two processes with their own keys and stores. A Belgian SED reaches
+the German side with a valid receipt; with the German access point down, the hub retries
+until it is up; down for good, the Belgian sender finds EBMS:0202 in its pull channel."""
+import time
+
+import pytest
+import requests
+from lxml import etree
+
+from kszws.eessi import ebms, mime, signature
+from kszws.hub import exchange_log
+from kszws.security import keystore
+from kszws.store import Database
+from tests import eessitools
+from tests.netfixture import (ForeignAccessPoint, free_port, make_project,
+                              move_foreign_access_point, start_network, stop_network)
+
+TLS = {"tls_certificate": '"certs/kszws-hub.crt"', "tls_key": '"certs/kszws-hub.key"',
+       "tls_client_ca": '"certs/ca.crt"'}
+OUTBOX = "/EESSI/BusinessMessaging/v0.0/Outbox/Service.svc"
+INBOX = "/EESSI/BusinessMessaging/v0.0/Inbox/Service.svc"
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    settings = make_project(tmp_path_factory.mktemp("eessi-foreign"), settings={
+        **TLS, "tls_port": str(free_port()), "push_interval_seconds": "0.3",
+        "first_retry_seconds": "0.5", "max_attempts": "6"})  # 0.5 + 1 + 2 + 4 + 8 s
+    move_foreign_access_point(settings, free_port())
+    running = start_network(settings)
+    yield running
+    stop_network(running)
+
+
+def post(settings, url, cert_name, content_type, body, ca="ca.crt"):
+    cert = settings.certs_dir / cert_name
+    return requests.post(url, data=body, headers={"Content-Type": content_type},
+                         cert=(str(cert), str(keystore.key_path_for(cert))),
+                         verify=str(settings.certs_dir / ca), timeout=30)
+
+
+def send_from_rsz(hub, case_id):
+    rsz = keystore.load_signing_identity(hub.settings.certs_dir / "rsz-onss.crt")
+    message = eessitools.user_message("BE:RSZ01", "DE:101002970", eessitools.now(),
+                                      conversation=case_id)
+    payload = eessitools.sed("BE:RSZ01", "DE:101002970", case_id=case_id)
+    reply = post(hub.settings, hub.https_url + OUTBOX, "rsz-onss.crt",
+                 *eessitools.package(message, payload, rsz))
+    assert ebms.read(etree.fromstring(reply.content)).kind == "receipt", reply.content[:400]
+    return message
+
+
+def state_of(settings, message_id):
+    from sqlalchemy import select
+    from kszws.store.schema import as4_message
+    db = Database(settings.store_url)
+    try:
+        with db.engine.connect() as conn:
+            return conn.execute(select(as4_message.c.state, as4_message.c.attempts).where(
+                as4_message.c.message_id == message_id)).first()
+    finally:
+        db.dispose()
+
+
+def wait_for(predicate, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("not within %ss" % timeout)
+
+
+def pull(settings, url, cert_name, mpc, ca="ca.crt"):
+    key = keystore.load_signing_identity(settings.certs_dir / cert_name)
+    request = ebms.pull_request_envelope(mpc, eessitools.now())
+    signature.sign(request, {}, key)
+    return post(settings, url + INBOX, cert_name, *mime.write(etree.tostring(request), []),
+                ca=ca)
+
+
+def german_url(settings):
+    import re
+    text = (settings.conf_dir / "eessi" / "repository.toml").read_text()
+    return re.search(r'endpoint = "(https://127\.0\.0\.1:\d+)', text).group(1)
+
+
+def test_a_belgian_sed_reaches_the_german_side_with_a_valid_receipt(hub):
+    german = ForeignAccessPoint(hub.settings, "DE", hub.https_url).start()
+    try:
+        message = send_from_rsz(hub, "case-out-1")
+        wait_for(lambda: state_of(hub.settings, message.message_id)[0] == "delivered")
+        got = pull(hub.settings, german_url(hub.settings), "eessi/DE-APDE01.crt",
+                   ebms.mpc_of("DE:101002970"), ca="eessi/DE-ca.crt")
+        package = mime.read(got.headers["Content-Type"], got.content)
+        assert ebms.read(etree.fromstring(package.envelope)).message_id == message.message_id
+    finally:
+        german.stop()
+    db = Database(hub.settings.store_url)
+    try:
+        rows = exchange_log.search(db, service="EESSI", caller="BE:RSZ01")
+    finally:
+        db.dispose()
+    forward = [r for r in rows if r["operation"] == "forward"]
+    assert forward[0]["outcome"] == "OK" and "delivered to DE:APDE01" in forward[0]["detail"]
+
+
+def test_the_hub_retries_until_the_german_side_is_up(hub):
+    message = send_from_rsz(hub, "case-out-2")
+    wait_for(lambda: (state_of(hub.settings, message.message_id)[1] or 0) >= 1)
+    german = ForeignAccessPoint(hub.settings, "DE", hub.https_url).start()
+    try:
+        wait_for(lambda: state_of(hub.settings, message.message_id)[0] == "delivered")
+    finally:
+        german.stop()
+
+
+def test_down_for_good_the_sender_is_told_delivery_failure(hub):
+    message = send_from_rsz(hub, "case-out-3")
+    wait_for(lambda: state_of(hub.settings, message.message_id)[0] == "failed")
+    for _ in range(5):  # earlier tests may have left the channel other signals
+        reply = pull(hub.settings, hub.https_url, "rsz-onss.crt", ebms.mpc_of("BE:RSZ01"))
+        signal = ebms.read(etree.fromstring(reply.content))
+        if signal.kind == "error" and signal.errors[0][0] != "EBMS:0006":
+            break
+    assert signal.errors[0][0] == "EBMS:0202"
+    assert signal.ref_to_message_id == message.message_id
+    assert "after 6 attempts" in signal.errors[0][2]
