@@ -72,6 +72,31 @@ def _parser():
                    "one, printed)")
     s.set_defaults(func=cmd_pki)
 
+    s = sub.add_parser("eessi", help="the EESSI access point: send and pull SEDs, the "
+                       "channels' backlog, the Institution Repository")
+    eessi = s.add_subparsers(dest="action", required=True, metavar="ACTION")
+    e = eessi.add_parser("send", help="send a SED (an SBDH document, or a bare SED with --buc)")
+    e.add_argument("file")
+    e.add_argument("--as", dest="institution", required=True,
+                   help="the sending institution: a kszws id (rsz-onss) or an EESSI id")
+    e.add_argument("--to", required=True, help="the receiving institution's EESSI id (CC:ID)")
+    e.add_argument("--buc", help="the BUC of a bare SED (e.g. LA_BUC_02)")
+    e.add_argument("--case", help="the case a later SED belongs to (none: a new case)")
+    e.add_argument("--role", choices=["CaseOwner", "CounterParty"],
+                   help="the sender's role (default: CaseOwner of a new case, else "
+                        "CounterParty)")
+    e.add_argument("--url", help="the access point's HTTPS base URL (default: the hub's, or "
+                                 "the foreign access point's for a foreign institution)")
+    e = eessi.add_parser("pull", help="take the oldest message waiting for an institution")
+    e.add_argument("--as", dest="institution", required=True)
+    e.add_argument("--ack", action="store_true", help="send the receipt (the legal delivery)")
+    e.add_argument("--url")
+    eessi.add_parser("status", help="each pull channel's backlog and oldest message (E6)")
+    e = eessi.add_parser("institutions", help="the Institution Repository")
+    e.add_argument("--buc")
+    e.add_argument("--country")
+    s.set_defaults(func=cmd_eessi)
+
     s = sub.add_parser("call", help="a signed call from the command line")
     s.add_argument("service", help="service name, as in conf/services.toml")
     s.add_argument("operation")
@@ -554,6 +579,89 @@ def _ingest_mutations(settings, registry, args):
     print("%d mutations ingested (%d already known, last seq %d), %d mailbox items delivered"
           % (accepted, len(batch) - accepted, last, delivered))
     return 0
+
+
+def cmd_eessi(settings, args):
+    from kszws.client import CallError
+
+    try:
+        return _EESSI[args.action](settings, args)
+    except CallError as exc:
+        print("kszws eessi %s: %s" % (args.action, exc), file=sys.stderr)
+        return 2
+
+
+def _eessi_send(settings, args):
+    from kszws.eessi import client
+
+    doc, message_id, answer = client.send(settings, args.file, args.institution, args.to,
+                                          args.buc, args.case, args.role, args.url)
+    print("sent %s %s (%s, case %s) from %s to %s, message %s" % (
+        doc.buc, doc.sed_type, "new case" if doc.opens_case else "reply", doc.case_id,
+        doc.sender, doc.receiver, message_id))
+    if answer.kind == "receipt":
+        print("receipt %s: the access point has it (NRR over %d parts)"
+              % (answer.message_id, len(answer.references)))
+        return 0
+    for code, severity, detail in answer.errors:
+        print("refused: %s (%s) %s" % (code, severity, detail))
+    return 1
+
+
+def _eessi_pull(settings, args):
+    from kszws.eessi import client
+
+    doc, payload, acked = client.pull(settings, args.institution, args.ack, args.url)
+    if payload is None:
+        code, severity, detail = doc.errors[0]
+        print("%s (%s): %s%s" % (code, severity, detail, "" if doc.ref_to_message_id is None
+                                 else " [about message %s]" % doc.ref_to_message_id))
+        return 0 if code == "EBMS:0006" else 1
+    print("%s %s in case %s from %s to %s (%s)" % (doc.buc, doc.sed_type, doc.case_id,
+                                                 doc.sender, doc.receiver, "receipt sent"
+                                                 if acked else "no receipt sent: --ack"))
+    sys.stdout.write(payload.decode("utf-8", "replace") + "\n")
+    return 0
+
+
+def _eessi_status(settings, args):
+    from kszws.eessi import store
+    from kszws.store import database_from_settings
+
+    db = database_from_settings(settings)
+    db.migrate()  # a store the hub never opened: nothing waits
+    with db.engine.connect() as conn:
+        status = store.inbox_status(conn, datetime.datetime.now(datetime.timezone.utc),
+                                    datetime.timedelta(hours=settings.eessi_backlog_alert_hours))
+    if not status["channels"]:
+        print("no message waits in any pull channel")
+    for c in status["channels"]:
+        print("%-16s %5d waiting, oldest %s%s" % (c["institution"], c["waiting"], c["oldest"],
+                                                 "  OVERDUE (E6: > %gh)"
+                                                 % settings.eessi_backlog_alert_hours
+                                                 if c["overdue"] else ""))
+    return 1 if status["alert"] else 0
+
+
+def _eessi_institutions(settings, args):
+    from kszws.eessi import repository
+    from kszws.registry import load_registry
+
+    repo, _ = repository.load(settings, load_registry(settings))
+    if repo is None:
+        print("no conf/eessi/repository.toml", file=sys.stderr)
+        return 2
+    for inst in repo.select(args.buc, args.country):
+        bucs = ", ".join("%s (%s)" % (b, "/".join(sorted(r))) for b, r in sorted(inst.bucs.items())
+                         if args.buc is None or b == args.buc)
+        print("%-16s %-55s via %s%s" % (inst.id, inst.name[:55], inst.access_point,
+                                        "  = kszws %s" % inst.kszws if inst.kszws else ""))
+        print("%16s %s" % ("", bucs))
+    return 0
+
+
+_EESSI = {"send": _eessi_send, "pull": _eessi_pull, "status": _eessi_status,
+          "institutions": _eessi_institutions}
 
 
 def cmd_maintenance(settings, args):

@@ -66,18 +66,26 @@ def hub_url(settings, institution=None, given=None):
                             "carries: give the hub's HTTPS URL (--url https://...)%s" % (
                                 institution.id, _known_https(settings)))
         return given.rstrip("/")
-    if not client_cert or settings.main_port_is_https:
+    if not client_cert:
         scheme = "https" if settings.main_port_is_https else "http"
         return "%s://%s:%d" % (scheme, _host(settings.host), settings.port)
+    return hub_https_url(settings, "%s authenticates with a TLS client certificate, which "
+                                   "only HTTPS carries" % institution.id)
+
+
+def hub_https_url(settings, why):
+    """The hub's HTTPS base URL: the main port when it serves HTTPS, the `tls_port`
+    listener, or the one the running demo wrote to demo.json; CallError saying `why` it
+    is needed when there is none."""
+    if settings.main_port_is_https:
+        return "https://%s:%d" % (_host(settings.host), settings.port)
     if settings.tls_port:
         return "https://%s:%d" % (_host(settings.host), settings.tls_port)
     demo = _demo_https_url(settings)
     if demo:
         return demo
-    raise CallError("%s authenticates with a TLS client certificate, which only HTTPS "
-                    "carries, and conf/kszws.toml serves no HTTPS: give the hub's HTTPS URL "
-                    "(--url https://...), set [server] tls_port, or start `kszws demo`"
-                    % institution.id)
+    raise CallError("%s, and conf/kszws.toml serves no HTTPS: give the hub's HTTPS URL "
+                    "(--url https://...), set [server] tls_port, or start `kszws demo`" % why)
 
 
 def _host(host):

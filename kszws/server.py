@@ -86,7 +86,8 @@ def build_site(settings, registry, db, writer):
     watch = SourceWatch(registry.sources.values(), reactor, utcnow,
                         settings.source_check_seconds)
     router.add("/health", Health(db, identity.certificate, settings.maintenance_flag, utcnow,
-                                 sources=watch))
+                                 sources=watch, eessi=outbound and _inbox_status(
+                                     db, settings.eessi_backlog_alert_hours)))
     site = HubSite(router, settings.max_body_bytes, settings.read_timeout_seconds,
                    settings.idle_timeout_seconds, settings.max_connections)
     return site, hub, fanout, watch, outbound
@@ -114,6 +115,15 @@ def _add_access_point(router, settings, registry, db, identity, replay, exchange
     return Outbound(db, repo, trust, identity, (str(hub_cert), str(key_path_for(hub_cert))),
                     exchange_log, utcnow, first_retry=settings.eessi_first_retry_seconds,
                     max_attempts=settings.eessi_max_attempts)
+
+
+def _inbox_status(db, alert_hours):
+    from kszws.eessi import store
+
+    def status(now):
+        with db.engine.connect() as conn:
+            return store.inbox_status(conn, now, datetime.timedelta(hours=alert_hours))
+    return status
 
 
 def employments_of(sources):

@@ -303,22 +303,29 @@ class Health(resource.Resource):
 
     isLeaf = True
 
-    def __init__(self, db, certificate, maintenance_flag, clock, timeout=2.0, sources=None):
+    def __init__(self, db, certificate, maintenance_flag, clock, timeout=2.0, sources=None,
+                 eessi=None):
         super().__init__()
         self.db, self.certificate = db, certificate
         self.maintenance_flag, self.clock, self.timeout = maintenance_flag, clock, timeout
         self.sources = sources
+        self.eessi = eessi  # now -> the EESSI inbox status (E6), read in the thread
 
     def render_GET(self, request):
         from twisted.internet import reactor
 
-        d = threads.deferToThread(self.db.ping)
+        d = threads.deferToThread(self._read)
         d.addTimeout(self.timeout, reactor)
-        d.addCallbacks(lambda _: True, lambda _: False)
+        d.addErrback(lambda _: (False, None))
         d.addCallback(self._answer, request)
         return server.NOT_DONE_YET
 
-    def _answer(self, database_ok, request):
+    def _read(self):
+        self.db.ping()
+        return True, self.eessi(self.clock()) if self.eessi is not None else None
+
+    def _answer(self, read, request):
+        database_ok, eessi = read
         checks = {
             "database": database_ok,
             "certificate": self.certificate.valid_at(self.clock()),
@@ -330,6 +337,8 @@ class Health(resource.Resource):
             checked = self.sources.checked_at
             body["sources"] = self.sources.status()
             body["sources_checked_at"] = checked.isoformat() if checked else None
+        if eessi is not None:  # for monitoring: an E6 alert does not make /health 503
+            body["eessi"] = eessi
         if not request._disconnected:
             request.setResponseCode(200 if healthy else 503)
             request.setHeader(b"content-type", b"application/json")

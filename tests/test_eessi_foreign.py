@@ -128,3 +128,54 @@ def test_down_for_good_the_sender_is_told_delivery_failure(hub):
     assert signal.errors[0][0] == "EBMS:0202"
     assert signal.ref_to_message_id == message.message_id
     assert "after 6 attempts" in signal.errors[0][2]
+
+
+def kszws(settings, *args):
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-m", "kszws", "--conf", str(settings.conf_dir),
+                           *args], capture_output=True, text=True, timeout=120)
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_the_german_round_trip_by_the_cli(hub):
+    """The demo's story: DE sends an A003 about a Belgian worker to RSZ, RSZ pulls it (its
+    receipt travels back), answers with an A004 in the same case, the German side pulls
+    it with a valid receipt; the worker's log rows show each step."""
+    import re
+    examples = hub.settings.project_root / "examples" / "eessi"
+    german = ForeignAccessPoint(hub.settings, "DE", hub.https_url).start()
+    try:
+        rc, out, err = kszws(hub.settings, "eessi", "send", str(examples / "A003.xml"), "--as",
+                             "DE:101002970", "--to", "BE:RSZ01", "--buc", "LA_BUC_02")
+        assert rc == 0, out + err
+        case = re.search(r"case (\S+)\)", out).group(1)
+        first = re.search(r"message (\S+)", out).group(1)
+
+        def pulled():
+            rc, out, err = kszws(hub.settings, "eessi", "pull", "--as", "rsz-onss", "--ack")
+            return out if "A003 in case %s" % case in out else None
+        out = wait_for(pulled)
+        assert "receipt sent" in out and "70100853190" in out
+        wait_for(lambda: state_of(hub.settings, first)[0] == "delivered")
+
+        rc, out, err = kszws(hub.settings, "eessi", "send", str(examples / "A004.xml"), "--as",
+                             "rsz-onss", "--to", "DE:101002970", "--buc", "LA_BUC_02",
+                             "--case", case)
+        assert rc == 0 and "(reply, case %s)" % case in out, out + err
+        answer = re.search(r"message (\S+)", out).group(1)
+        wait_for(lambda: state_of(hub.settings, answer)[0] == "delivered")
+
+        def pulled_in_germany():
+            rc, out, err = kszws(hub.settings, "eessi", "pull", "--as", "DE:101002970", "--ack")
+            return out if "A004 in case %s" % case in out else None
+        assert "receipt sent" in wait_for(pulled_in_germany)
+    finally:
+        german.stop()
+    db = Database(hub.settings.store_url)
+    try:
+        rows = exchange_log.search(db, subject="70100853190", service="EESSI")
+    finally:
+        db.dispose()
+    assert {r["operation"] for r in rows} >= {"push"}
+    assert sum(1 for r in rows if r["operation"] == "push" and r["outcome"] == "OK") == 2

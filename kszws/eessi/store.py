@@ -1,5 +1,6 @@
 """The access point's messages in the store (table as4_message). Every function takes a
 SQLAlchemy connection inside the caller's transaction and runs in a thread."""
+import datetime
 import json
 from dataclasses import dataclass
 
@@ -98,3 +99,19 @@ def retry_later(conn, row_id, attempts, when, error, failed=False):
     conn.execute(update(t).where(t.c.id == row_id).values(
         attempts=attempts, next_attempt_at=naive_utc(when) if when else None,
         last_error=(error or "")[:256], state=FAILED if failed else PENDING))
+
+
+def inbox_status(conn, now, alert_after):
+    """Decision E6: each institution must take what waits for it at least once every 24
+    hours. Per pull channel with messages not yet receipted: its institution, how many,
+    the oldest, and whether that one waits longer than `alert_after`; `alert` when any
+    does."""
+    now = naive_utc(now)
+    channels = []
+    for mpc, receiver, waiting, oldest in backlog(conn):
+        oldest = oldest if isinstance(oldest, datetime.datetime) else \
+            datetime.datetime.fromisoformat(str(oldest))
+        channels.append({"institution": receiver, "waiting": waiting,
+                         "oldest": oldest.isoformat(timespec="seconds") + "Z",
+                         "overdue": now - oldest > alert_after})
+    return {"alert": any(c["overdue"] for c in channels), "channels": channels}
