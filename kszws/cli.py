@@ -205,6 +205,9 @@ def cmd_demo(settings, args):
     args.port = holder.getsockname()[1]
     scheme = "https" if settings.main_port_is_https else "http"
     sources = demo.start_sources(settings, registry, server.base_url(scheme, host, args.port))
+    if settings.tls_port:  # EESSI runs over HTTPS only
+        sources += demo.start_foreign_access_points(
+            settings, registry, server.base_url("https", host, settings.tls_port))
 
     def announce(base, registry, https_base):
         info = demo.describe(settings, registry, base, https_base)

@@ -45,22 +45,40 @@ def with_https(settings, registry, tls_port):
 def start_sources(settings, registry, hub_url=None, timeout=600):
     """Every source of conf/sources.toml as a child process (seeded on first start); they
     push what they record to the hub at `hub_url`."""
-    started = []
     env = dict(os.environ, **({"KSZWS_HUB_URL": hub_url} if hub_url else {}))
-    for source in registry.sources.values():
+    return _start(settings, [["source", source.id] for source in registry.sources.values()],
+                  env, timeout)
+
+
+def start_foreign_access_points(settings, registry, hub_https_url, timeout=60):
+    """The foreign access points of conf/eessi/repository.toml (`kszws source foreign-ap`),
+    pushing to the hub's HTTPS URL."""
+    from kszws.eessi import repository
+
+    repo, _ = repository.load(settings, registry)
+    if repo is None or not hub_https_url:
+        return []
+    countries = sorted({p.country for p in repo.access_points.values() if p.endpoint})
+    return _start(settings, [["source", "foreign-ap", "--country", c, "--hub", hub_https_url]
+                             for c in countries], dict(os.environ), timeout)
+
+
+def _start(settings, commands, env, timeout):
+    """`kszws ARGS...` child processes, each waited for until it prints its ready line."""
+    started = []
+    for args in commands:
         proc = subprocess.Popen(
             [sys.executable, "-m", "kszws", "--conf", str(settings.conf_dir), "--data-dir",
-             str(settings.data_dir), "source", source.id], stdout=subprocess.PIPE, text=True,
-            env=env)
+             str(settings.data_dir), *args], stdout=subprocess.PIPE, text=True, env=env)
         started.append(proc)
         deadline = time.monotonic() + timeout
         for line in proc.stdout:
             print("  " + line.rstrip(), flush=True)
-            if "ready:" in line or time.monotonic() > deadline:
+            if "ready" in line or time.monotonic() > deadline:
                 break
         if proc.poll() is not None:
             stop_sources(started)
-            raise SystemExit("kszws demo: source %s did not start" % source.id)
+            raise SystemExit("kszws demo: %s did not start" % " ".join(args[:3]))
         # Keep reading what it prints: a pipe nobody empties would block it at 64 KB.
         threading.Thread(target=_echo, args=(proc.stdout,), daemon=True).start()
     return started
@@ -136,6 +154,7 @@ def describe(settings, registry, base, https_base=None):
     example["mailbox_walkthrough"] = mailbox_walkthrough(settings, registry, base)
     example["employer_walkthrough"] = employer_walkthrough(registry, base)
     example["pension_walkthrough"] = pension_walkthrough(registry, base)
+    example["eessi_walkthrough"] = eessi_walkthrough(settings, registry) if https_base else []
     namur = next((i for i in registry.clients() if i.auth == "client-cert"), None)
     if test is not None and namur is not None and https_base:
         example["client_certificate"] = (
@@ -359,6 +378,33 @@ def pension_walkthrough(registry, base):
     ]
 
 
+def eessi_walkthrough(settings, registry):
+    """The German round trip of the EESSI access point: [(what, command)]."""
+    from kszws.eessi import repository
+
+    repo, _ = repository.load(settings, registry)
+    if repo is None or not {"BE:RSZ01", "DE:101002970"} <= set(repo.institutions):
+        return []
+    examples = settings.project_root / "examples" / "eessi"
+    return [
+        ("a German institution sends an A003 (LA_BUC_02, applicable legislation) about Max, "
+         "a Belgian worker, to RSZ/ONSS through the German access point",
+         "kszws eessi send %s --as DE:101002970 --to BE:RSZ01 --buc LA_BUC_02"
+         % (examples / "A003.xml")),
+        ("RSZ/ONSS pulls it and sends its receipt (the legal delivery); the receipt travels "
+         "back to Germany", "kszws eessi pull --as rsz-onss --ack"),
+        ("RSZ/ONSS answers with an A004 in the same case (CASE: printed by the first send)",
+         "kszws eessi send %s --as rsz-onss --to DE:101002970 --buc LA_BUC_02 --case CASE"
+         % (examples / "A004.xml")),
+        ("the German institution pulls it, with its receipt",
+         "kszws eessi pull --as DE:101002970 --ack"),
+        ("each step in the exchange log, under Max's SSIN",
+         "kszws log --service EESSI --subject %s" % MAX),
+        ("what waits in each Belgian pull channel (decision E6: at most 24 hours)",
+         "kszws eessi status"),
+    ]
+
+
 def write(settings, info):
     path = settings.data_dir / "demo.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -403,6 +449,10 @@ def banner(info, path):
     if info["example"].get("employer_walkthrough"):
         lines += ["", "DIMONA, the personnel file and the employer access key, step by step:"]
         for what, command in info["example"]["employer_walkthrough"]:
+            lines += ["  # " + what, "  " + command]
+    if info["example"].get("eessi_walkthrough"):
+        lines += ["", "EESSI: a German SED to RSZ/ONSS and its answer, step by step:"]
+        for what, command in info["example"]["eessi_walkthrough"]:
             lines += ["  # " + what, "  " + command]
     if info["example"].get("pension_walkthrough"):
         lines += ["", "The pension cadastre, step by step:"]

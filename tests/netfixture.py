@@ -94,6 +94,7 @@ def make_project(tmp, database_url="", settings=None, source_timeout=3.0, instit
         assert count == 1, key
     (tmp / "conf" / "kszws.toml").write_text(conf)
     settings_ = load_settings(tmp / "conf")
+    move_foreign_access_point(settings_, free_port())  # not the demo's fixed port
     registry = load_registry(settings_)
     pki.init_pki(settings_.certs_dir, registry.institutions.values())
     make_access_point_keys(settings_)

@@ -147,9 +147,36 @@ def test_demo_starts_and_describes_the_network(project):
         _mailbox_walkthrough(project, info["example"]["mailbox_walkthrough"])
         _employer_walkthrough(project, info["example"]["employer_walkthrough"])
         _pension_walkthrough(project, info["example"]["pension_walkthrough"])
+        _eessi_walkthrough(project, info["example"]["eessi_walkthrough"])
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
+
+
+def _eessi_walkthrough(project, steps):
+    """The German round trip as printed: each command pasted (CASE replaced by the case the
+    first send printed); a pull is repeated until what the pushes carry has arrived."""
+    def until(command, expected, timeout=60):
+        deadline = time.monotonic() + timeout
+        while True:
+            result = run(project, *shlex.split(command)[1:])
+            if expected in result.stdout or time.monotonic() > deadline:
+                return result
+            time.sleep(0.5)
+
+    send, pull, answer, german_pull, log, status = [command for _, command in steps]
+    sent = run(project, *shlex.split(send)[1:])
+    assert sent.returncode == 0 and "receipt" in sent.stdout, sent.stdout + sent.stderr
+    case = re.search(r"case (\S+)\)", sent.stdout).group(1)
+    pulled = until(pull, "A003 in case %s" % case)
+    assert "receipt sent" in pulled.stdout and "70100853190" in pulled.stdout, pulled.stderr
+    answered = run(project, *shlex.split(answer.replace("CASE", case))[1:])
+    assert answered.returncode == 0 and "(reply, case %s)" % case in answered.stdout
+    received = until(german_pull, "A004 in case %s" % case)
+    assert "receipt sent" in received.stdout, received.stdout + received.stderr
+    logged = run(project, *shlex.split(log)[1:])
+    assert logged.returncode == 0 and logged.stdout.count("EESSI.push") == 2, logged.stdout
+    assert run(project, *shlex.split(status)[1:]).returncode == 0
 
 
 def _client_certificate_over_https(project, info, text, tls_port):

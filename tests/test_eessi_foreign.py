@@ -13,8 +13,8 @@ from kszws.hub import exchange_log
 from kszws.security import keystore
 from kszws.store import Database
 from tests import eessitools
-from tests.netfixture import (ForeignAccessPoint, free_port, make_project,
-                              move_foreign_access_point, start_network, stop_network)
+from tests.netfixture import (ForeignAccessPoint, free_port, make_project, start_network,
+                              stop_network)
 
 TLS = {"tls_certificate": '"certs/kszws-hub.crt"', "tls_key": '"certs/kszws-hub.key"',
        "tls_client_ca": '"certs/ca.crt"'}
@@ -27,7 +27,6 @@ def hub(tmp_path_factory):
     settings = make_project(tmp_path_factory.mktemp("eessi-foreign"), settings={
         **TLS, "tls_port": str(free_port()), "push_interval_seconds": "0.3",
         "first_retry_seconds": "0.5", "max_attempts": "6"})  # 0.5 + 1 + 2 + 4 + 8 s
-    move_foreign_access_point(settings, free_port())
     running = start_network(settings)
     yield running
     stop_network(running)
