@@ -166,6 +166,15 @@ def test_passwords_are_issued_to_basic_institutions_only_and_kept(tmp_path):
     assert not store.check("E0207311071", renewed.strip())
 
 
+def test_an_institution_that_keeps_its_password_does_not_stop_the_others(tmp_path):
+    store = Credentials(tmp_path / "credentials.json")
+    first = institution("cpas-liege", "basic", "0207311071")
+    second = institution("cpas-mons", "basic", "0207318001")
+    assert issue_passwords(store, [first], tmp_path) == ["cpas-liege"]
+    assert issue_passwords(store, [first, second], tmp_path) == ["cpas-mons"]
+    assert (tmp_path / "cpas-mons.password").exists() and "E0207318001" in store
+
+
 def test_a_new_basic_institution_gets_a_password_even_if_a_file_is_there(tmp_path):
     store = Credentials(tmp_path / "credentials.json")
     (tmp_path / "cpas-liege.password").write_text("stale\n")
@@ -201,6 +210,7 @@ def net(tmp_path_factory):
     registry = Registry(hub=institutions["kszws-hub"], institutions=institutions, services={})
     store = Credentials(certs / "credentials.json")
     store.set("E0207311071", "liege-password")
+    store.set("E0212310036", "old-password")  # cpas-eupen's, from before it signed
     trust = build_trust_store(registry)
     gate = Authenticator(registry, trust, store, wsse.Policy(), now)
     identities = {i: load_signing_identity(certs / ("%s.crt" % i)) for i, *_ in specs}
@@ -280,16 +290,28 @@ def test_basic_credentials_as_clients_spell_them(net, header):
     assert identify(net, authorization=header).institution.id == "cpas-liege"
 
 
-def test_a_password_with_a_colon_is_split_at_the_first_colon(net):
-    refused(lambda: identify(net, authorization=basic_header("E0207311071:liege", "password")),
-            "SEC00009")
+def test_a_password_may_hold_a_colon_a_user_name_cannot(net):
+    """RFC 7617: the user-id ends at the first colon."""
+    store = Credentials(net.certs / "colon.json")
+    store.set("E0207311071", "pass:word")
+    gate = Authenticator(net.registry, net.trust, store, wsse.Policy(), now)
+    root = etree.fromstring(soap.serialize(request_envelope()))
+    caller = gate.identify(root, *soap.split_envelope(root), Transport(
+        authorization=basic_header("E0207311071", "pass:word")))
+    assert caller.institution.id == "cpas-liege"
+
+
+def test_basic_credentials_with_a_stray_character_are_malformed(net):
+    encoded = base64.b64encode(b"E0207311071:liege-password")
+    refused(lambda: identify(net, authorization=b"Basic " + encoded[:8] + b"*" + encoded[8:]),
+            "SEC00009", "malformed Basic credentials")
 
 
 def test_basic_credentials_are_checked_against_the_credentials_store(net):
     refused(lambda: identify(net, authorization=basic_header("E0207311071", "liege-passwor")),
             "SEC00009")
-    # A known user name whose institution is not in basic mode.
-    refused(lambda: identify(net, authorization=basic_header("E0212310036", "liege-password")),
+    # A password still stored for an institution that left basic mode lets nobody in.
+    refused(lambda: identify(net, authorization=basic_header("E0212310036", "old-password")),
             "SEC00009")
 
 

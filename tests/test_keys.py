@@ -161,6 +161,7 @@ def test_the_trust_store_finds_a_certificate_every_way_a_signature_names_it(file
 @pytest.mark.parametrize("spelling", [
     "CN=test CA,O=kszws demo,C=BE",  # RFC 4514, as registered
     "C=BE, O=kszws demo, CN=test CA",  # RFC 2253 order, with spaces
+    "C = BE, O = kszws demo, CN = test CA",  # OpenSSL's one-line spelling
     "cn=TEST CA;o=Kszws Demo;c=be",  # semicolons, case
     "CN=test CA, O=kszws demo, C=BE,",  # a trailing separator
 ])
@@ -346,6 +347,23 @@ def test_the_demo_ca():
     assert ski.value == x509.SubjectKeyIdentifier.from_public_key(key.public_key())
 
 
+def test_certificates_are_dated_in_utc_whatever_the_local_time_zone(ca, monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")  # UTC+9 all year
+    time.tzset()
+    try:
+        before = now()
+        _, ca_cert = pki.make_ca("zone CA", key_type="ec256")
+        _, leaf = pki.issue(*ca, "zone", key_type="ec256")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    five = datetime.timedelta(minutes=5)
+    for cert in (ca_cert, leaf):
+        assert abs(cert.not_valid_before_utc - (before - five)) < datetime.timedelta(minutes=1)
+
+
 def test_a_ca_of_another_name_life_and_key_type():
     key, cert = pki.make_ca("other CA", days=10, key_type="ec256")
     assert isinstance(key, ec.EllipticCurvePrivateKey)
@@ -517,7 +535,7 @@ def test_a_truststore_holds_trusted_certificates_under_their_aliases(ca, tmp_pat
 
 def inst(tmp, id_, cbe, name=None):
     return SimpleNamespace(id=id_, name=name or id_.title(), cbe=cbe,
-                           certificates=(tmp / "institutions" / ("%s.crt" % id_),))
+                           certificates=(tmp / "conf" / "certs" / ("%s.crt" % id_),))
 
 
 def test_init_pki_makes_a_ca_and_a_certificate_per_institution(tmp_path):
