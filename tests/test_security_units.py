@@ -529,6 +529,25 @@ def test_a_key_reference_without_hash(rsa_signer, trust):
             % p.token.get(wsse.WSU_ID))
 
 
+def test_a_relative_key_reference_is_not_the_token(rsa_signer, trust):
+    """Only "#id" names an element of this message; "/X509-..." is a relative URI, even
+    though it ends with the token's Id."""
+    root = bst_signed(rsa_signer)
+    p = Read(root)
+    reference = p.key_info.find(".//" + q(WSSE, "Reference"))
+    reference.set("URI", "/" + p.token.get(wsse.WSU_ID))
+    refused(lambda: verify(root, trust), "SEC00003",
+            "the key reference %r is not one BinarySecurityToken of the Security header"
+            % ("/" + p.token.get(wsse.WSU_ID)))
+
+
+def test_a_key_reference_to_no_element(rsa_signer, trust):
+    root = bst_signed(rsa_signer)
+    Read(root).key_info.find(".//" + q(WSSE, "Reference")).set("URI", "#nowhere")
+    refused(lambda: verify(root, trust), "SEC00003",
+            "the key reference '#nowhere' is not one BinarySecurityToken of the Security header")
+
+
 def test_a_key_reference_without_uri(rsa_signer, trust):
     root = bst_signed(rsa_signer)
     del Read(root).key_info.find(".//" + q(WSSE, "Reference")).attrib["URI"]
