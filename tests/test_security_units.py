@@ -570,6 +570,17 @@ def test_a_key_identifier_of_the_ski_names_the_signer(ec_signer, trust):
     assert verify(reparse(root), trust).principal == "ec"
 
 
+def test_key_info_without_a_certificate_says_what_is_expected(rsa_signer, trust):
+    root = bst_signed(rsa_signer)
+    key_info = Read(root).key_info
+    for child in list(key_info):
+        key_info.remove(child)
+    etree.SubElement(key_info, q(DS, "KeyName")).text = "rsa signer"
+    refused(lambda: verify(root, trust), "SEC00003",
+            "KeyInfo names no certificate (BinarySecurityToken reference, SKI or issuer + "
+            "serial expected)")
+
+
 def issuer_serial_signed(signer):
     root = request_envelope()
     sign_custom(root, signer, when=NOW, key_info="issuer-serial")
