@@ -424,6 +424,38 @@ def test_a_body_named_by_another_id_attribute_than_wsu_id(rsa_signer, trust):
             "reference #%s is not the wsu:Id of the Body or the Timestamp" % p.body.get("Id"))
 
 
+def test_a_signature_of_the_body_alone_names_what_it_must_cover(rsa_signer, trust):
+    root = signed(rsa_signer)
+    p = Read(root)
+    p.signed_info.remove(p.references[1])
+    refused(lambda: verify(root, trust), "SEC00003",
+            "the signature must cover exactly the Body and the Timestamp")
+
+
+def resign(p, signer):
+    """Sign SignedInfo again after its targets changed (RSA-SHA256, as wsse.sign does)."""
+    for ref, target in zip(p.references, (p.body, p.timestamp)):
+        ref.find(q(DS, "DigestValue")).text = base64.b64encode(
+            hashlib.sha256(exc_c14n(target)).digest()).decode()
+    p.value.text = base64.b64encode(signer.private.sign(
+        exc_c14n(p.signed_info), padding.PKCS1v15(), hashes.SHA256())).decode()
+
+
+@pytest.mark.parametrize("part", ["body", "timestamp"])
+def test_an_un_namespaced_id_beside_the_wsu_id_is_not_what_is_signed(rsa_signer, trust, part):
+    """References name the wsu:Id; an element that also carries a plain Id (some toolkits
+    add their own) still verifies by its wsu:Id."""
+    root = signed(rsa_signer)
+    p = Read(root)
+    element = getattr(p, part)
+    wsu_id = element.attrib.pop(wsse.WSU_ID)
+    element.set("Id", "own-" + part)  # first, so that a lookup by local name finds it
+    element.set(wsse.WSU_ID, wsu_id)
+    resign(p, rsa_signer)
+    root = reparse(root)
+    assert verify(root, trust).principal == "rsa"
+
+
 def test_refused_transforms_are_listed(rsa_signer, trust):
     root = signed(rsa_signer)
     p = Read(root)
