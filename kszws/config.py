@@ -96,6 +96,7 @@ class Settings:
     eessi_max_attempts: int = 8
     eessi_sed_max_bytes: int = 8 * 1024 * 1024
     eessi_backlog_alert_hours: float = 24.0
+    eessi_redeliver_after_seconds: float = 600.0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -162,7 +163,7 @@ def load_settings(conf_dir=None, data_dir=None, database_url=None):
     eessi = take(raw.get("eessi", {}), path, "[eessi]", {
         "push_interval_seconds": (float, 5.0), "first_retry_seconds": (float, 60.0),
         "max_attempts": (int, 8), "sed_max_bytes": (int, 8 * 1024 * 1024),
-        "backlog_alert_hours": (float, 24.0),
+        "backlog_alert_hours": (float, 24.0), "redeliver_after_seconds": (float, 600.0),
     })
     if min(eessi.values()) <= 0:
         raise ConfigError(path, "[eessi]", "every setting must be positive")
@@ -223,6 +224,7 @@ def load_settings(conf_dir=None, data_dir=None, database_url=None):
         eessi_max_attempts=eessi["max_attempts"],
         eessi_sed_max_bytes=eessi["sed_max_bytes"],
         eessi_backlog_alert_hours=eessi["backlog_alert_hours"],
+        eessi_redeliver_after_seconds=eessi["redeliver_after_seconds"],
     )
 
 

@@ -108,7 +108,8 @@ def _add_access_point(router, settings, registry, db, identity, replay, exchange
     access_point = msh.AccessPoint(
         repo, catalogue, trust, identity, db, exchange_log, replay, utcnow,
         national_register_check(NationalRegister(sources[SOURCE])), policy=policy,
-        sed_cap=settings.eessi_sed_max_bytes)
+        sed_cap=settings.eessi_sed_max_bytes,
+        redeliver_after=settings.eessi_redeliver_after_seconds)
     for path, leaf in resource.resources(access_point):
         router.add(path, leaf)
     hub_cert = registry.hub.certificates[0]

@@ -58,7 +58,8 @@ def run(settings, args):
     access_point = msh.AccessPoint(
         repo, catalogue, trust, signer, db, log, ReplayCache(db, writer, utcnow), utcnow,
         persons=lambda ssins: defer.succeed(list(ssins)), home=country,
-        sed_cap=settings.eessi_sed_max_bytes)
+        sed_cap=settings.eessi_sed_max_bytes,
+        redeliver_after=settings.eessi_redeliver_after_seconds)
     outbound = Outbound(db, repo, trust, signer, (str(cert_path), str(key_path_for(cert_path))),
                         log, utcnow, first_retry=args.retry_seconds,
                         max_attempts=settings.eessi_max_attempts,

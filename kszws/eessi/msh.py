@@ -40,7 +40,6 @@ SERVICE = "EESSI"
 OUTBOX_PATH = "/EESSI/BusinessMessaging/v0.0/Outbox/Service.svc"
 INBOX_PATH = "/EESSI/BusinessMessaging/v0.0/Inbox/Service.svc"
 SED_CAP = 8 * 1024 * 1024  # bytes a SED may inflate to (a 50 KB SED is typical)
-REDELIVER_AFTER = datetime.timedelta(minutes=10)  # a pulled message without receipt
 
 
 @dataclass(frozen=True)
@@ -72,7 +71,7 @@ def build_trust(repository, registry):
 class AccessPoint:
     def __init__(self, repository, catalogue, trust, signer, db, exchange_log, replay, clock,
                  persons, sed_cap=SED_CAP, policy=wsse.Policy(), require_tls=True,
-                 home="BE"):
+                 home="BE", redeliver_after=600.0):
         self.repository = repository
         self.catalogue = catalogue
         self.trust = trust
@@ -88,6 +87,9 @@ class AccessPoint:
         # alone may pass require_tls=False.
         self.require_tls = require_tls
         self.home = home  # the country whose institutions pull from this access point
+        # A pulled message whose receipt has not come is offered again after this: the
+        # answer to the pull may have been lost (a connection cut, a worker killed).
+        self.redeliver_after = datetime.timedelta(seconds=redeliver_after)
 
     # -- the request -----------------------------------------------------------------------
 
@@ -265,7 +267,7 @@ class AccessPoint:
             raise EbmsError("EBMS:0103", "this PullRequest was already received (replay)",
                             signal.message_id)
         found = yield in_transaction(self.db, lambda conn: store.take_next(
-            conn, own, now, now - REDELIVER_AFTER))
+            conn, own, now, now - self.redeliver_after))
         if found is None:
             raise EbmsError("EBMS:0006", "channel %s is empty" % own, signal.message_id)
         exchange.detail = "delivered message %s from %s" % (found.message_id, found.sender)
