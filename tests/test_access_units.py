@@ -176,8 +176,9 @@ def test_an_exempt_group_needs_an_authorization_but_no_registration(db):
 
 
 def test_an_employer_is_decided_by_check_not_decide():
-    with pytest.raises(ValueError, match="employer"):
+    with pytest.raises(ValueError) as raised:
         decided(AccessControl(POLICY, None), EMPLOYER, (CITIZEN,))
+    assert str(raised.value) == "an employer's access is decided by check(), not decide()"
 
 
 def test_check_gives_the_decision_of_decide_reading_the_directory_in_a_thread(db, threads):
@@ -327,3 +328,17 @@ def test_attestations_on_the_ssin_that_replaced_the_one_asked(db):
                                              ("income", "cpas-eupen", "i-new")]
     assert visible(db, EUPEN, ssin=OTHER) == [("unemployment", "onem-rva", "u-new"),
                                               ("income", "cpas-eupen", "i-new")]
+
+
+def test_a_file_that_starts_after_the_period_entitles_to_nothing(db):
+    register(db, EUPEN, 1, start=D(2026, 8, 1))
+    publish(db, "onem-rva", "unemployment", "u1")
+    assert visible(db, EUPEN, types=[UNEMPLOYMENT], end=D(2026, 7, 31)) is None
+    assert visible(db, EUPEN, types=[UNEMPLOYMENT], end=D(2026, 8, 1)) == [
+        ("unemployment", "onem-rva", "u1")]
+
+
+def test_its_own_publications_only_of_the_types_asked(db):
+    publish(db, "cpas-eupen", "income", "i1")
+    publish(db, "cpas-eupen", "child", "c1")  # not asked
+    assert visible(db, EUPEN, types=[INCOME]) == [("income", "cpas-eupen", "i1")]

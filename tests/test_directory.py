@@ -542,3 +542,66 @@ def test_bulk_load_writes_chunk_after_chunk(db):
         (2, []), (1, []), (0, [(1, "DIR00007"), (2, "DIR00006")])]
     assert sorted((r["ssin"], r["quality_code"]) for r in table(db)) == [
         (P[0], 1), (P[1], 1), (P[2], 4)]
+
+
+def test_a_bulk_load_gives_its_sqlite_connection_the_large_page_cache(db):
+    if db.dialect != "sqlite":
+        pytest.skip("a PRAGMA of SQLite")
+    directory.bulk_register(db, NOW, HERSTAL, [(P[0], 1, D(2026, 1, 1), None, None)], CODES_17)
+    raw = db.engine.raw_connection()  # the pool's connection, that loaded
+    try:
+        cursor = raw.cursor()
+        cursor.execute("PRAGMA cache_size")
+        assert cursor.fetchone()[0] == -directory.SQLITE_LOAD_CACHE_KB
+        cursor.close()
+    finally:
+        raw.close()
+
+
+def test_duplicates_in_the_load_are_found_whatever_the_order_of_the_lines(db):
+    accepted, rejected = directory.bulk_register(db, NOW, HERSTAL, [
+        (P[4], 1, D(2026, 3, 1), D(2026, 3, 31), None),  # 1: meets 3, which starts earlier
+        (P[5], 1, D(2026, 3, 1), D(2026, 3, 31), None),  # 2
+        (P[4], 1, D(2026, 1, 1), D(2026, 3, 5), None),  # 3
+        (P[6], 1, D(2026, 1, 1), D(2026, 1, 31), None),  # 4
+        (P[6], 1, D(2026, 1, 15), None, None),  # 5: meets 4, open: so do all later ones
+        (P[6], 1, D(2026, 6, 1), D(2026, 6, 30), None),  # 6
+        (P[6], 1, D(2027, 1, 1), None, None),  # 7
+    ], CODES_17)
+    assert accepted == 3
+    assert [(r.index, r.code) for r in rejected] == [
+        (1, "DIR00006"), (5, "DIR00006"), (6, "DIR00006"), (7, "DIR00006")]
+
+
+def _many(count, first_day=0):
+    """`count` lines of distinct valid SSINs (persons born from 1 January 1970 on)."""
+    lines = []
+    day = datetime.date(1970, 1, 1) + datetime.timedelta(days=first_day)
+    while len(lines) < count:
+        for serial in range(1, 998):
+            base = day.strftime("%y%m%d") + "%03d" % serial
+            lines.append((base + "%02d" % (97 - int(base) % 97), 1, D(2026, 1, 1), None, None))
+        day += datetime.timedelta(days=1)
+    return lines[:count]
+
+
+def _planner_rows(db):
+    """PostgreSQL's estimate of the directory's size (-1: never analyzed)."""
+    with db.engine.connect() as conn:
+        return conn.exec_driver_sql(
+            "SELECT reltuples FROM pg_class WHERE relname = 'directory_registration'"
+            " AND relnamespace = to_regnamespace(current_schema())").scalar()
+
+
+def test_a_load_of_ten_thousand_lines_refreshes_the_postgresql_planner_statistics(db):
+    """From 10,000 lines on, a load ANALYZEs the directory when it grew by more than a
+    fifth of what the planner knows (on SQLite it is loaded all the same)."""
+    lines = _many(30_000 if db.dialect == "postgresql" else 10_000)
+    loads = [(lines[:10_000], 10_000), (lines[10_000:19_999], 10_000),  # under 10,000: as was
+             (lines[19_999:], 30_000)]  # a third more than the planner knows
+    for chunk, seen in loads if db.dialect == "postgresql" else loads[:1]:
+        accepted, rejected = directory.bulk_register(db, NOW, HERSTAL, chunk, CODES_17)
+        assert (accepted, rejected) == (len(chunk), [])
+        if db.dialect == "postgresql":
+            assert _planner_rows(db) == seen
+    assert len(table(db)) == len(lines)
