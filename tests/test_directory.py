@@ -350,21 +350,25 @@ def test_follow_replacement_moves_the_registrations_in_force(db):
         directory.register(conn, NOW, old, LIEGE, q(17, 4), D(2026, 1, 1))
         directory.unregister(conn, NOW, old, LIEGE, D(2026, 1, 1))  # ended: stays behind
         directory.register(conn, NOW, new, ONEM, q(18, 1), D(2026, 1, 1))
+        directory.register(conn, NOW, old, EUPEN, q(17, 4), D(2026, 2, 1))
         assert directory.follow_replacement(conn, NOW, older, old) == 0  # nothing on it
     before = table(db)
     with db.engine.begin() as conn:
-        assert directory.follow_replacement(conn, LATER, old, new) == 1
+        assert directory.follow_replacement(conn, LATER, old, new) == 2
     after = table(db)
     assert after[0] == dict(before[0], ended_at=AT_LATER, changed_at=AT_LATER)
     assert after[1:3] == before[1:3]
-    assert without_ids(after[3:]) == [row(new, HERSTAL, 1, D(2026, 1, 1), D(2026, 9, 30),
-                                          "PRIMARY", 2, AT_LATER)]
+    assert after[3] == dict(before[3], ended_at=AT_LATER, changed_at=AT_LATER)
+    assert without_ids(after[4:]) == [
+        row(new, HERSTAL, 1, D(2026, 1, 1), D(2026, 9, 30), "PRIMARY", 2, AT_LATER),
+        row(new, EUPEN, 4, D(2026, 2, 1), None, "SECONDARY", 0, AT_LATER)]
     # the earlier replacement now points to the newest SSIN
     assert replacements(db) == {older: (new, AT_NOW), old: (new, AT_LATER)}
     with db.engine.begin() as conn:
         assert periods(conn, new, D(2026, 1, 1), None) == [
-            ("onem-rva", 1, D(2026, 1, 1), None), ("cpas-herstal", 1, D(2026, 1, 1),
-                                                   D(2026, 9, 30))]
+            ("onem-rva", 1, D(2026, 1, 1), None),
+            ("cpas-herstal", 1, D(2026, 1, 1), D(2026, 9, 30)),
+            ("cpas-eupen", 4, D(2026, 2, 1), None)]
 
 
 def test_follow_replacement_once_and_not_onto_itself(db):
@@ -605,3 +609,23 @@ def test_a_load_of_ten_thousand_lines_refreshes_the_postgresql_planner_statistic
         if db.dialect == "postgresql":
             assert _planner_rows(db) == seen
     assert len(table(db)) == len(lines)
+
+
+def test_a_load_of_a_fifth_of_what_the_planner_knows_does_not_analyze_again(db):
+    """The statistics are sampled again only when the load adds more than a fifth of the
+    rows the planner knows: 10,000 lines into a directory it knows at 50,000 do not."""
+    if db.dialect != "postgresql":
+        pytest.skip("PostgreSQL's planner statistics")
+    with db.engine.begin() as conn:  # 50,000 registrations of others, analyzed
+        conn.exec_driver_sql(
+            "INSERT INTO directory_registration (ssin, sector, subsector, institution,"
+            " quality_code, phase, register, start_date, created_at, changed_at)"
+            " SELECT lpad(g::text, 11, '0'), 17, 1, 'cpas-eupen', 1, 0, 'SECONDARY',"
+            " DATE '2026-01-01', now(), now() FROM generate_series(1, 50000) g")
+        conn.exec_driver_sql("ANALYZE directory_registration")
+    assert _planner_rows(db) == 50_000
+    accepted, _ = directory.bulk_register(db, NOW, HERSTAL, _many(10_000), CODES_17)
+    assert accepted == 10_000 and _planner_rows(db) == 50_000
+    accepted, _ = directory.bulk_register(db, NOW, HERSTAL, _many(12_001, first_day=20),
+                                          CODES_17)
+    assert accepted == 12_001 and _planner_rows(db) == 72_001  # more than a fifth
