@@ -30,8 +30,11 @@ fuzz: install-test
 
 # Mutation testing (mutmut) of security/, hub/access.py, hub/pipeline.py, directory/ and
 # wire/xmlparse.py: every mutant (an hour or more on 2 cores); CI runs a sample.
+# With PostgreSQL (the directory's bulk load has branches only PostgreSQL runs): set
+# KSZWS_TEST_DATABASE_URL to another database to use it instead of the local default.
+KSZWS_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 mutation: install-test
-	$(VENV)/bin/python -m tests.mutation.run
+	KSZWS_TEST_DATABASE_URL=$(KSZWS_TEST_DATABASE_URL) $(VENV)/bin/python -m tests.mutation.run
 
 bench: install-test
 	$(VENV)/bin/python benchmarks/bench_testconnection.py

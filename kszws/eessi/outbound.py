@@ -30,7 +30,6 @@ from kszws.wire.reasons import Refusal
 
 log = logging.getLogger(__name__)
 
-LEASE = datetime.timedelta(minutes=5)  # longer than one attempt can take
 
 
 class Outbound:
@@ -46,6 +45,9 @@ class Outbound:
         self.first_retry = datetime.timedelta(seconds=first_retry)
         self.max_attempts = max_attempts
         self.timeout = timeout
+        # A claimed message is not claimed again for longer than one attempt can take; a
+        # worker killed during its attempt leaves it to be pushed again after that.
+        self.lease = datetime.timedelta(seconds=timeout + 5)
         self.batch = batch
         # {access point id: (Outbox URL, CA path)} for access points the repository gives no
         # endpoint: the Belgian one, as the demo's foreign access point reaches it.
@@ -90,7 +92,7 @@ class Outbound:
         for row in due:
             moved = conn.execute(update(t).where(t.c.id == row.id,
                                                  t.c.next_attempt_at == row.next_attempt_at)
-                                 .values(next_attempt_at=now + LEASE))
+                                 .values(next_attempt_at=now + self.lease))
             if moved.rowcount == 1:
                 claimed.append(row.id)
         return [store.by_id(conn, i) for i in claimed]
