@@ -75,6 +75,19 @@ def log_rows(hub, service="EESSI"):
         db.dispose()
 
 
+def access_log(hub, ssin):
+    import datetime
+    from kszws.registry import load_registry
+    from kszws.services.directory import consultations
+    db = Database(hub.settings.store_url)
+    try:
+        today = datetime.date.today()
+        return consultations(db, load_registry(hub.settings), ssin, today, None,
+                             datetime.datetime.now(datetime.timezone.utc))
+    finally:
+        db.dispose()
+
+
 def push_from_germany(german, **sed):
     message = eessitools.user_message("DE:101002970", "BE:RSZ01", eessitools.now(),
                                       conversation=sed.get("case_id", "case-1"))
@@ -113,8 +126,12 @@ def test_a_sed_travels_from_germany_to_rsz_with_receipts_and_log_rows(hub, germa
     assert [(r["operation"], r["outcome"], r["caller"]) for r in rows[-4:]] == [
         ("push", "OK", "DE:APDE01"), ("push", "OK", "DE:APDE01"),
         ("pull", "OK", "BE:RSZ01"), ("receipt", "OK", "BE:RSZ01")]
-    assert rows[-4]["detail"].startswith("LA_BUC_02 A003 case case-e2e-1")
-    assert rows[-4]["subjects"] == [WORKER]  # in the worker's "who consulted my data"
+    assert rows[-4]["detail"].startswith("received from abroad: DE:101002970 for BE:RSZ01 in "
+                                         "case case-e2e-1 (LA_BUC_02 A003)")
+    assert rows[-4]["subjects"] == [WORKER]
+    # ... so the worker's "who consulted my data" shows it
+    assert "EESSI: received from abroad: DE:101002970 for BE:RSZ01 in case case-e2e-1 " \
+           "(LA_BUC_02 A003)" in [c["institution"] for c in access_log(hub, WORKER)]
 
 
 def test_an_empty_channel_is_a_warning(hub, rsz):

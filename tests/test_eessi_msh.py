@@ -267,11 +267,12 @@ def test_an_internal_error_asks_the_sender_to_resend(ap, keys, db):
     assert ap.exchange_log.rows[-1].outcome == "ERROR" and rows(db) == []
 
 
-def test_garbage_gets_an_error_signal_and_a_log_row(ap):
+def test_garbage_gets_an_error_signal_and_a_log_row(ap, keys):
+    tls = Transport("127.0.0.1", b"", keys["RSZ"].certificate.der, True)
     for content_type, body in [("text/plain", b"hello"),
                                ("application/soap+xml", b"<!DOCTYPE x [<!ENTITY a 'b'>]><x/>"),
                                ("application/soap+xml", b"<x/>")]:
-        reply = answer(ap, content_type, body)
+        reply = answer(ap, content_type, body, transport=tls)
         assert reply.status == 200 and error_of(reply)[0] in ("EBMS:0007", "EBMS:0009")
     assert [r.outcome for r in ap.exchange_log.rows] == ["REFUSED"] * 3
 

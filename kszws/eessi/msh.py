@@ -100,10 +100,10 @@ class AccessPoint:
                             request_size=len(body), peer=transport.peer, operation=box)
         ref = None  # the message an error is about, once its header is read
         try:
+            self._require_tls(transport)  # before any parsing: the cheapest refusal first
             package, message, verified = self._admit(body, content_type, exchange)
             ref = message.message_id
             self._check_tls(transport, verified, message)
-            ref = message.message_id
             d = self._dispatch((content_type, body), package, message, verified, exchange)
         except Exception:
             d = defer.fail(Failure())
@@ -131,13 +131,14 @@ class AccessPoint:
         exchange.certificate_subject = verified.certificate.subject
         return package, message, verified
 
+    def _require_tls(self, transport):
+        if self.require_tls and not (transport.secure and transport.client_certificate):
+            raise EbmsError("EBMS:0103", "AS4 is served over TLS with a client certificate")
+
     def _check_tls(self, transport, verified, message):
         """The TLS client is the signer, or the access point forwarding for it."""
         if not self.require_tls:
             return
-        if not (transport.secure and transport.client_certificate):
-            raise EbmsError("EBMS:0103", "AS4 is served over TLS with a client certificate",
-                            message.message_id)
         entry = self.trust.by_der(transport.client_certificate)
         signer = self.repository.institutions.get(verified.principal)
         allowed = {verified.principal, signer.access_point if signer else None}
@@ -172,15 +173,18 @@ class AccessPoint:
         byte for byte on a pull) and answer with the signed receipt."""
         self._check_signer_sends_for(verified.principal, message.from_party, message)
         document = self._document(package, message)
-        exchange.detail = "%s %s case %s %s -> %s, message %s" % (
-            document.buc, document.sed_type, document.case_id, document.sender,
-            document.receiver, message.message_id)
+        receiver = self.repository.institutions.get(document.receiver)
+        inbound = receiver is not None and receiver.country == self.home
+        # Worded for the person's access log ("who consulted my data"), which shows it.
+        story = ("received from abroad: %s for %s" % (document.sender, document.receiver)
+                 if inbound else
+                 "sent abroad to %s by %s" % (document.receiver, document.sender))
+        exchange.detail = "%s in case %s (%s %s), message %s" % (
+            story, document.case_id, document.buc, document.sed_type, message.message_id)
         exchange.legal_context = document.buc
         ssins = yield self.persons(document.ssins)
         exchange.ssins.update(ssins)
         receipt = self._signed(ebms.receipt_envelope(message, verified.references, self.clock()))
-        receiver = self.repository.institutions.get(document.receiver)
-        inbound = receiver is not None and receiver.country == self.home
         digests = {r.get("URI"): r.findtext("{%s}DigestValue" % wsse.DS).strip()
                    for r in verified.references}
         today = self.clock().date()

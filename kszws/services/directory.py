@@ -194,8 +194,10 @@ def consultations(db, registry, ssin, start, end, now, limit=1000):
         if days and received + datetime.timedelta(days=days) > now:
             continue
         inst = registry.institutions.get(row["caller"] or "")
-        out.append(dict(received_at=received, institution=inst.name if inst else
-                        "(unidentified caller)", cbe=inst.cbe if inst else None,
+        name = inst.name if inst else "(unidentified caller)"
+        if row["service"] == "EESSI":  # a SED about the person, to or from abroad
+            name = "EESSI: %s" % (row["detail"] or "").split(", message")[0]
+        out.append(dict(received_at=received, institution=name, cbe=inst.cbe if inst else None,
                         service=row["service"], operation=row["operation"],
                         legal_context=row["legal_context"], outcome=row["outcome"],
                         reason_code=row["reason_code"]))
