@@ -175,3 +175,19 @@ def test_plain_http_is_refused(hub, german):
     reply = requests.post(hub.url + OUTBOX, data=body, headers={"Content-Type": content_type},
                           timeout=30)
     assert "TLS with a client certificate" in signal_of(reply).errors[0][2]
+
+
+def test_an_unknown_party_is_refused(hub, german):
+    message = eessitools.user_message("DE:101002970", "BE:NOPE1", eessitools.now())
+    request = eessitools.package(message, eessitools.sed("DE:101002970", "BE:NOPE1",
+                                                         case_id="case-e2e-7"), german.key)
+    code, _, detail = signal_of(german.post(OUTBOX, *request)).errors[0]
+    assert code == "EBMS:0004" and "BE:NOPE1 is not in the Institution Repository" in detail
+
+
+def test_a_sed_inflating_beyond_the_cap_is_refused(hub, german):
+    bomb = gzip.compress(b"<a>" + b" " * (9 * 1024 * 1024) + b"</a>")  # cap: 8 MiB
+    message = eessitools.user_message("DE:101002970", "BE:RSZ01", eessitools.now())
+    request = eessitools.package(message, b"", german.key, compressed=bomb)
+    code, _, detail = signal_of(german.post(OUTBOX, *request)).errors[0]
+    assert code == "EBMS:0303" and "inflates beyond" in detail
