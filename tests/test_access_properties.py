@@ -5,8 +5,12 @@ SQLite and PostgreSQL; AccessControl.check, its database read run in place of a 
 compared with a small independent oracle written here. No request allowed that the rules
 forbid, none refused that they allow: period edges (open ends, one-day overlaps, an
 authorization's first and last day), ended registrations, replaced SSINs, the exclusive
-quality code. Explicit examples pin the edges, so that a strict-edge mistake is caught on
-every run, not on a lucky seed."""
+quality code. Explicit examples pin the edges of the direct look-up and of the
+authorizations, so that a strict-edge mistake there is caught on every run, not on a lucky
+seed. Re-applied by hand, three strict-edge mistakes got past these examples on some or all
+seeds: the edges of held_codes through a replaced SSIN and the start edge of an overlapping
+registration; tests/test_directory.py pins those (test_held_codes_follow_a_replaced_ssin,
+test_registrations_meet_the_period_asked_on_its_edge_days) and catches them every time."""
 import datetime
 from unittest import mock
 

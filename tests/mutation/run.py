@@ -99,7 +99,9 @@ def main(argv=None):
     parser.add_argument("--children", type=int, default=2)
     args = parser.parse_args(argv)
     if args.sample:
-        run(["kszws.no_such_module*"], args.children)  # generates the mutants, runs none
+        # mutmut generates every mutant on its first run; one that matches nothing is refused,
+        # so the first mutant of each function of the parser (a handful, quick) is run.
+        run(["kszws.wire.xmlparse.*__mutmut_1"], args.children)
         names = sorted(results())
         chosen = random.Random(args.seed).sample(names, min(args.sample, len(names)))
         run(chosen, args.children)
