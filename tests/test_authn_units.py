@@ -394,3 +394,40 @@ def test_the_policies_admit_what_they_allow(net):
     eupen = identify(net, signed_by(net.ids["cpas-eupen"]))
     assert Authenticator.admit(eupen, service(signed=True)) is None
     assert Authenticator.admit(ANONYMOUS_PLAIN_HTTP, service(anonymous=True)) is None
+
+
+# --- Transport.of: what the HTTP layer tells the hub about a request ------------------------
+
+class _Request:
+    """The parts of a twisted.web request that Transport.of reads."""
+
+    def __init__(self, secure, certificate=None, host="192.0.2.7", authorization=None):
+        from OpenSSL import crypto
+        self._secure, self._host, self._authorization = secure, host, authorization
+        peer = None if certificate is None else crypto.X509.from_cryptography(certificate)
+        transport = SimpleNamespace(getPeerCertificate=lambda: peer) if secure else \
+            SimpleNamespace()
+        self.channel = SimpleNamespace(transport=transport)
+
+    def isSecure(self):
+        return self._secure
+
+    def getClientAddress(self):
+        return SimpleNamespace(host=self._host)
+
+    def getHeader(self, name):
+        return self._authorization if name == b"authorization" else None
+
+
+def test_transport_of_a_tls_request_carries_the_client_certificate_as_der():
+    from cryptography.hazmat.primitives.serialization import Encoding
+    ca_key, ca = pki.make_ca("transport CA")
+    _, cert = pki.issue(ca_key, ca, "client")
+    got = Transport.of(_Request(True, cert, authorization=b"Basic eDp5"))
+    assert got == Transport(peer="192.0.2.7", authorization=b"Basic eDp5",
+                            client_certificate=cert.public_bytes(Encoding.DER), secure=True)
+
+
+def test_transport_of_a_plain_request_has_no_certificate():
+    assert Transport.of(_Request(False)) == Transport(peer="192.0.2.7", secure=False)
+    assert Transport.of(_Request(True, None, host=None)) == Transport(secure=True)
