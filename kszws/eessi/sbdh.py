@@ -8,7 +8,6 @@ BusinessScope/Scope with BusinessServiceName "BUC:version:New") and the 4.2 one
 import zlib
 from dataclasses import dataclass
 
-
 from kszws import ids
 from kszws.eessi.errors import EbmsError
 from kszws.eessi.repository import ROLES
