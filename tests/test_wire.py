@@ -222,3 +222,14 @@ def test_a_refusal_quoting_characters_xml_cannot_carry_still_makes_a_fault():
                                 datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc),
                                 info.value.detail)
     assert "\ufffd" in fault.findtext(".//diagnostic")
+
+
+@pytest.mark.parametrize("codec, mark", [("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff")])
+def test_utf16_with_its_mark_and_its_declaration_is_read(codec, mark):
+    document = mark + '<?xml version="1.0" encoding="UTF-16"?><a>é</a>'.encode(codec)
+    assert xmlparse.parse(document).text == "é"
+
+
+def test_parse_takes_bytes_and_says_so():
+    with pytest.raises(TypeError, match=r"^parse\(\) takes bytes$"):
+        xmlparse.parse("<a/>")
