@@ -346,3 +346,12 @@ def test_as4_needs_tls_with_the_signers_client_certificate(ap, keys, db, project
     other = answer(ap, *request, transport=Transport("127.0.0.1", b"", rsz_der, True))
     assert "is neither DE:APDE01's nor its access point's" in error_of(other)[2]
     assert rows(db) == []
+
+
+def test_a_doctype_inside_the_sed_is_refused_before_anything_is_read(ap, keys, db):
+    payload = (b'<!DOCTYPE x SYSTEM "/etc/passwd">'
+               + eessitools.sed("DE:101002970", "BE:RSZ01").split(b"?>", 1)[1])
+    _, reply = push(ap, keys["DE"], payload=payload)
+    code, _, detail = error_of(reply)
+    assert code == "EBMS:0004" and "the SED payload is refused" in detail
+    assert "passwd" not in detail and rows(db) == []

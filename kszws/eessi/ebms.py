@@ -67,6 +67,11 @@ class Signal:
     references: tuple = ()  # of a Receipt: (URI, digest method, digest value)
     errors: tuple = ()  # of an Error signal: (code, severity, detail)
 
+    @property
+    def digests(self):
+        """A receipt's non-repudiation digests, {URI: digest value}: what it acknowledges."""
+        return {uri: value for uri, _, value in self.references}
+
 
 def new_message_id():
     return "%s@kszws" % uuid.uuid4()

@@ -20,7 +20,6 @@ import datetime
 import logging
 from dataclasses import dataclass
 
-from lxml import etree
 from twisted.internet import defer
 from twisted.python.failure import Failure
 
@@ -185,8 +184,7 @@ class AccessPoint:
         ssins = yield self.persons(document.ssins)
         exchange.ssins.update(ssins)
         receipt = self._signed(ebms.receipt_envelope(message, verified.references, self.clock()))
-        digests = {r.get("URI"): r.findtext("{%s}DigestValue" % wsse.DS).strip()
-                   for r in verified.references}
+        digests = verified.digests
         today = self.clock().date()
 
         def work(conn):
@@ -295,7 +293,7 @@ class AccessPoint:
         """The receiver's receipt: the message is delivered (E6). A receipt for a message
         that came from abroad travels on to the sender's access point, as it came."""
         found = yield self._referred(signal, verified)
-        if {uri: value for uri, _, value in signal.references} != found.digests:
+        if signal.digests != found.digests:
             raise EbmsError("EBMS:0302", "the receipt's digests do not match message %s as "
                             "it was sent" % found.message_id, signal.message_id)
 
@@ -338,8 +336,7 @@ class AccessPoint:
     # -- answers -----------------------------------------------------------------------------
 
     def _signed(self, envelope):
-        signature.sign(envelope, {}, self.signer)
-        return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+        return signature.signed_bytes(envelope, self.signer)
 
     def _failed(self, failure, exchange, ref):
         if failure.check(EbmsError):

@@ -15,7 +15,6 @@ import datetime
 import logging
 
 import requests
-from lxml import etree
 from sqlalchemy import select, update
 from twisted.internet import defer, threads
 
@@ -174,7 +173,7 @@ class Outbound:
                 or answer.ref_to_message_id != message.message_id:
             raise _Retry(EbmsError("EBMS:0302", "the answer of %s is not a receipt for %s"
                                    % (point.id, message.message_id)))
-        if {uri: value for uri, _, value in answer.references} != message.digests:
+        if answer.digests != message.digests:
             raise _Retry(EbmsError("EBMS:0302", "the receipt's digests do not match what "
                                    "was sent"))
 
@@ -206,9 +205,7 @@ class Outbound:
         if message.kind != "user" or self.repository.institutions.get(
                 message.sender) is None:
             return
-        envelope = ebms.error_envelope(error, now)
-        signature.sign(envelope, {}, self.signer)
-        body = etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+        body = signature.signed_bytes(ebms.error_envelope(error, now), self.signer)
         store.accept(conn, message_id=ebms.new_message_id(), direction=store.IN, kind="error",
                      sender=message.receiver, receiver=message.sender,
                      mpc=ebms.mpc_of(message.sender), content_type=mime.SOAP12_TYPE,

@@ -56,6 +56,11 @@ class Verified:
     references: tuple  # the ds:Reference elements, for the receipt's NRR
     token: str  # SHA-256 of the canonical SignedInfo (what was signed)
 
+    @property
+    def digests(self):
+        """{URI: digest value} of the signed parts: what the receipt must acknowledge."""
+        return {r.get("URI"): r.findtext(q(DS, "DigestValue")).strip() for r in self.references}
+
 
 def verify(root, attachments, trust, now, policy=wsse.Policy()):
     """Check the one signature of a parsed AS4 envelope against its attachments
@@ -183,6 +188,12 @@ def _check_signature_value(certificate, method, data, value):
                           % method)
     except InvalidSignature:
         raise Refusal("SEC00002") from None
+
+
+def signed_bytes(envelope, identity):
+    """An envelope without attachments (a signal), signed and serialised."""
+    sign(envelope, {}, identity)
+    return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
 
 
 def sign(root, attachments, identity):
