@@ -355,3 +355,36 @@ def test_a_doctype_inside_the_sed_is_refused_before_anything_is_read(ap, keys, d
     code, _, detail = error_of(reply)
     assert code == "EBMS:0004" and "the SED payload is refused" in detail
     assert "passwd" not in detail and rows(db) == []
+
+
+def test_pulls_of_one_channel_at_once_never_take_the_same_message(db):
+    """Institutions pull with several clients at once (the benchmark does): each message
+    goes to one of them. On PostgreSQL, without the row lock, two transactions read the
+    same oldest row and both take it."""
+    import threading
+
+    from kszws.eessi import store
+    now = eessitools.now()
+    mpc = ebms.mpc_of("BE:RSZ01")
+    with db.engine.begin() as conn:
+        for i in range(120):
+            store.accept(conn, message_id="m%d@test" % i, direction=store.IN, kind="user",
+                         sender="DE:101002970", receiver="BE:RSZ01", mpc=mpc,
+                         content_type="x", package=b"", digests={}, receipt=None, now=now)
+    taken, start = [], threading.Barrier(6)
+
+    def puller():
+        start.wait()
+        while True:
+            with db.engine.begin() as conn:
+                found = store.take_next(conn, mpc, now, now - datetime.timedelta(hours=1))
+            if found is None:
+                return
+            taken.append(found.message_id)
+
+    pullers = [threading.Thread(target=puller) for _ in range(6)]
+    for p in pullers:
+        p.start()
+    for p in pullers:
+        p.join()
+    assert sorted(taken) == sorted("m%d@test" % i for i in range(120))

@@ -63,11 +63,14 @@ def accept(conn, *, message_id, direction, kind, sender, receiver, content_type,
 
 def take_next(conn, mpc, now, redeliver_before):
     """The oldest message of a pull channel that waits, or was pulled before
-    `redeliver_before` without a receipt (the puller may have lost it), marked pulled."""
+    `redeliver_before` without a receipt (the puller may have lost it), marked pulled.
+    Several pulls of one channel at once each get another message: on PostgreSQL the row
+    is locked and skipped by the others (FOR UPDATE SKIP LOCKED); SQLite's transactions
+    run one at a time (BEGIN IMMEDIATE, store/db.py)."""
     row = conn.execute(select(*_COLUMNS).where(
         t.c.mpc == mpc, or_(t.c.state == WAITING, (t.c.state == PULLED)
                             & (t.c.pulled_at < naive_utc(redeliver_before))))
-        .order_by(t.c.id).limit(1)).first()
+        .order_by(t.c.id).limit(1).with_for_update(skip_locked=True)).first()
     if row is None:
         return None
     conn.execute(update(t).where(t.c.id == row.id).values(
