@@ -113,9 +113,11 @@ def _add_access_point(router, settings, registry, db, identity, replay, exchange
     for path, leaf in resource.resources(access_point):
         router.add(path, leaf)
     hub_cert = registry.hub.certificates[0]
-    return Outbound(db, repo, trust, identity, (str(hub_cert), str(key_path_for(hub_cert))),
-                    exchange_log, utcnow, first_retry=settings.eessi_first_retry_seconds,
-                    max_attempts=settings.eessi_max_attempts)
+    outbound = Outbound(db, repo, trust, identity, (str(hub_cert), str(key_path_for(hub_cert))),
+                        exchange_log, utcnow, first_retry=settings.eessi_first_retry_seconds,
+                        max_attempts=settings.eessi_max_attempts)
+    access_point.on_outbound = outbound.kick
+    return outbound
 
 
 def _inbox_status(db, alert_hours):

@@ -2,6 +2,7 @@
 source foreign-ap`) as two processes with their own keys and stores. A Belgian SED reaches
 the German side with a valid receipt; with the German access point down, the hub retries
 until it is up; down for good, the Belgian sender finds EBMS:0202 in its pull channel."""
+import re
 import time
 
 import pytest
@@ -127,6 +128,54 @@ def test_down_for_good_the_sender_is_told_delivery_failure(hub):
     assert signal.errors[0][0] == "EBMS:0202"
     assert signal.ref_to_message_id == message.message_id
     assert "after 6 attempts" in signal.errors[0][2]
+
+
+@pytest.fixture(scope="module")
+def idle_hub(tmp_path_factory):
+    """A hub whose push loop ticks once an hour: only the kick of an accepted message
+    (eessi/msh.py on_outbound) can push anything in time."""
+    settings = make_project(tmp_path_factory.mktemp("eessi-kick"), settings={
+        **TLS, "tls_port": str(free_port()), "push_interval_seconds": "3600"})
+    running = start_network(settings)
+    yield running
+    stop_network(running)
+
+
+def test_what_is_accepted_for_abroad_is_pushed_at_once_both_ways(idle_hub):
+    hub = idle_hub
+    german = ForeignAccessPoint(hub.settings, "DE", hub.https_url).start()
+    try:
+        # Belgium -> Germany: the hub's pusher, woken by the accepted SED.
+        message = send_from_rsz(hub, "case-kick-1")
+        wait_for(lambda: state_of(hub.settings, message.message_id)[0] == "delivered", 15)
+        # Germany -> Belgium: a German institution's SED, through the German access point
+        # (its pusher woken the same way); RSZ pulls it, and its receipt, woken again,
+        # travels on to Germany.
+        rc, out, err = kszws(hub.settings, "eessi", "send",
+                             str(hub.settings.project_root / "examples" / "eessi" / "A003.xml"),
+                             "--as", "DE:101002970", "--to", "BE:RSZ01", "--buc", "LA_BUC_02")
+        assert rc == 0, out + err
+        case = re.search(r"case (\S+)\)", out).group(1)
+
+        def pulled():
+            rc, out, err = kszws(hub.settings, "eessi", "pull", "--as", "rsz-onss", "--ack")
+            return out if "A003 in case %s" % case in out else None
+        assert "receipt sent" in wait_for(pulled, 15)
+        receipt = wait_for(lambda: _forwarded_receipt(hub.settings), 15)
+        assert receipt == "delivered"
+    finally:
+        german.stop()
+
+
+def _forwarded_receipt(settings):
+    """'delivered' once the hub forwarded a receipt abroad (this hub's only one)."""
+    db = Database(settings.store_url)
+    try:
+        rows = exchange_log.search(db, service="EESSI", limit=500)
+    finally:
+        db.dispose()
+    return "delivered" if any(r["operation"] == "forward" and r["outcome"] == "OK"
+                              and r["detail"].startswith("receipt ") for r in rows) else None
 
 
 def kszws(settings, *args):

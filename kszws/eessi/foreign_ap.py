@@ -65,6 +65,7 @@ def run(settings, args):
                         max_attempts=settings.eessi_max_attempts,
                         endpoints={belgian: (hub_url + msh.OUTBOX_PATH,
                                              str(settings.certs_dir / "ca.crt"))})
+    access_point.on_outbound = outbound.kick
     site = resource.site(access_point)
 
     with open(cert_path, "rb") as fh, open(key_path_for(cert_path), "rb") as key:

@@ -89,6 +89,9 @@ class AccessPoint:
         # A pulled message whose receipt has not come is offered again after this: the
         # answer to the pull may have been lost (a connection cut, a worker killed).
         self.redeliver_after = datetime.timedelta(seconds=redeliver_after)
+        # Called when a message (or a receipt) was stored for a push abroad: the pusher
+        # (eessi/outbound.py) takes it at once instead of at its next tick.
+        self.on_outbound = lambda: None
 
     # -- the request -----------------------------------------------------------------------
 
@@ -209,6 +212,8 @@ class AccessPoint:
                                 message.message_id)
             exchange.detail = "duplicate: " + exchange.detail
             receipt = first.receipt
+        elif not inbound:
+            self.on_outbound()
         exchange.signed_reply = True
         return Answer(200, mime.SOAP12_TYPE + "; charset=utf-8", receipt, exchange.ticket)
 
@@ -307,6 +312,8 @@ class AccessPoint:
             return changed
 
         changed = yield in_transaction(self.db, work)
+        if changed and found.direction == store.IN:
+            self.on_outbound()
         exchange.detail = "receipt for %s%s" % (found.message_id,
                                                 "" if changed else " (again)")
         return Answer(200, mime.SOAP12_TYPE, b"", exchange.ticket)

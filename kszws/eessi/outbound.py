@@ -13,6 +13,7 @@ answers a resend with its first receipt. The HTTP call runs in a thread (request
 the hub's client certificate, the receiver's CA), never on the reactor."""
 import datetime
 import logging
+import threading
 
 import requests
 from sqlalchemy import select, update
@@ -28,7 +29,6 @@ from kszws.wire import xmlparse
 from kszws.wire.reasons import Refusal
 
 log = logging.getLogger(__name__)
-
 
 
 class Outbound:
@@ -52,6 +52,8 @@ class Outbound:
         # endpoint: the Belgian one, as the demo's foreign access point reaches it.
         self.endpoints = endpoints or {}
         self.running = None
+        self.again = False  # more is due than the run under way took: run once more
+        self._sessions = threading.local()  # one keep-alive HTTPS session per thread
 
     def start(self, interval=5.0, reactor=None):
         """Push what is due every `interval` seconds (and what a killed worker left)."""
@@ -70,15 +72,24 @@ class Outbound:
         self.run_once().addErrback(lambda f: log.error("EESSI push loop: %s",
                                                        f.getTraceback()))
 
+    def kick(self):
+        """A message was accepted for abroad: push it now rather than at the next tick."""
+        self._tick()
+
     def run_once(self):
-        """Deferred[number of messages attempted]: push what is due; one run at a time."""
+        """Deferred[number of messages attempted]: push what is due; one run at a time. A
+        kick during a run, or a full batch, runs it once more when it ends."""
         if self.running is not None:
+            self.again = True
             return defer.succeed(0)
+        self.again = False
         self.running = in_transaction(self.db, self._claim)
         self.running.addCallback(self._push_all)
 
         def done(result):
             self.running = None
+            if self.again or result == self.batch:
+                self._tick()
             return result
         return self.running.addBoth(done)
 
@@ -136,10 +147,13 @@ class Outbound:
     def _post(self, point, message):
         endpoint, verify = self.endpoints.get(point.id) or (
             point.endpoint, point.tls_authorities[0] if point.tls_authorities else True)
+        session = getattr(self._sessions, "session", None)
+        if session is None:  # a TLS handshake per push would cost more than the push
+            session = self._sessions.session = requests.Session()
         try:
-            reply = requests.post(endpoint, data=message.package,
-                                  headers={"Content-Type": message.content_type},
-                                  cert=self.tls_identity, verify=verify, timeout=self.timeout)
+            reply = session.post(endpoint, data=message.package,
+                                 headers={"Content-Type": message.content_type},
+                                 cert=self.tls_identity, verify=verify, timeout=self.timeout)
         except requests.RequestException as exc:
             raise _Retry(EbmsError("EBMS:0005", "%s: %s" % (endpoint,
                                                             type(exc).__name__))) from None
