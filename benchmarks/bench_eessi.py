@@ -2,10 +2,10 @@
 
 Inbound: a German access point (this script, with the German access point's key) pushes N
 SEDs of ~50 KB (~8 KB gzip-compressed), each naming a Belgian worker, to the hub's Outbox
-over HTTPS; three Belgian institutions (RSZ, RVA, SFP) pull their channels and send their
-receipts at the same time. Outbound: the three push N SEDs for a German institution; the
-hub pushes them to the demo's German access point (`kszws source foreign-ap`, a separate
-process) and takes its receipts. Prints per direction: SEDs/s end to end (first push to
+over HTTPS; three Belgian institutions (RSZ, RVA, SFP) pull their channels (each with
+--pullers clients at once) and send their receipts at the same time. Outbound: the three
+push N SEDs for a German institution; the hub pushes them to the demo's German access
+point (`kszws source foreign-ap`, a separate process) and takes its receipts. Prints per direction: SEDs/s end to end (first push to
 last receipt), the push latency (p50, p99 from 1,000 samples, else max), and the peer: the
 same pushes' rate with what the hub does for them measured in one process
 (AccessPoint.handle: parse, verify, inflate, SBDH, rules, store; no HTTP, TLS, register).
@@ -20,7 +20,7 @@ that failed are resent (same MessageId), and still every message is delivered ex
 with matching receipts.
 
     python benchmarks/bench_eessi.py [--seds 10000] [--concurrency 16] [--workers 2]
-        [--kill] [--smoke]
+        [--pullers 3] [--kill] [--smoke]
 """
 import argparse
 import concurrent.futures
@@ -144,16 +144,16 @@ def push_all(side, url, packages, concurrency, hub=None, kill_at=None):
     return latencies
 
 
-def pull_until(side, url, institution, expected, seen, deadline):
-    """Pull `institution`'s channel and acknowledge until `expected` messages came;
-    `seen` collects their ids (a second delivery of one fails the run)."""
+def pull_until(side, url, institution, expected, seen, got, deadline):
+    """Pull `institution`'s channel and acknowledge until `expected` messages came (one of
+    the institution's pullers: `got[institution]` counts what all of them took); `seen`
+    collects the messages' ids."""
     trust = keystore.TrustStore()
     trust.add(keystore.load_certificate(ROOT_CERTS[0] / "eessi" / "DE-APDE01.crt"),
               "DE:APDE01")
-    got = 0
-    while got < expected:
+    while got[institution] < expected:
         if time.monotonic() > deadline:
-            fail("%s pulled %d of %d" % (institution, got, expected))
+            fail("%s pulled %d of %d" % (institution, got[institution], expected))
         request = ebms.pull_request_envelope(ebms.mpc_of(institution), eessitools.now())
         signature.sign(request, {}, side.key)
         try:
@@ -195,7 +195,7 @@ def pull_until(side, url, institution, expected, seen, deadline):
                 seen[message.message_id] += 1
                 continue
             seen[message.message_id] = 1
-        got += 1
+            got[institution] += 1
 
 
 def _misconfigured(exc):
@@ -281,6 +281,8 @@ def main(argv=None):
     parser.add_argument("--seds", type=int, default=TARGET_SEDS)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--pullers", type=int, default=3,
+                        help="clients pulling each institution's channel at once")
     parser.add_argument("--kill", action="store_true")
     parser.add_argument("--smoke", action="store_true", help="300 SEDs each way")
     args = parser.parse_args(argv)
@@ -303,9 +305,10 @@ def main(argv=None):
         de = Side(settings.certs_dir, "eessi/DE-APDE01.crt", "ca.crt")
         belgians = {inst: Side(settings.certs_dir, "%s.crt" % name, "ca.crt")
                     for inst, name in BELGIAN.items()}
-        print("eessi benchmark: %d SEDs each way, %d concurrent pushes, %d hub workers%s"
-              % (count, args.concurrency, args.workers, ", hub SIGKILLed mid-run" if args.kill
-                 else ""), flush=True)
+        print("eessi benchmark: %d SEDs each way, %d concurrent pushes, %d pullers per "
+              "institution, %d hub workers%s"
+              % (count, args.concurrency, args.pullers, args.workers,
+                 ", hub SIGKILLed mid-run" if args.kill else ""), flush=True)
 
         t = time.perf_counter()
         inbound = build(de, GERMAN, list(BELGIAN), count, 0)
@@ -317,13 +320,13 @@ def main(argv=None):
                                                10 ** 6))
 
         # -- inbound: Germany -> the three Belgian institutions --------------------------
-        seen = {}
+        seen, got = {}, dict.fromkeys(BELGIAN, 0)
         share = {inst: sum(1 for i in range(count) if list(BELGIAN)[i % 3] == inst)
                  for inst in BELGIAN}
         deadline = time.monotonic() + max(600, count)
-        pullers = [threading.Thread(target=pull_until, args=(belgians[inst], https, inst,
-                                                             share[inst], seen, deadline))
-                   for inst in BELGIAN]
+        pullers = [threading.Thread(target=pull_until, args=(
+            belgians[inst], https, inst, share[inst], seen, got, deadline))
+            for inst in BELGIAN for _ in range(args.pullers)]
         t0 = time.perf_counter()
         for p in pullers:
             p.start()
