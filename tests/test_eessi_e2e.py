@@ -192,3 +192,43 @@ def test_a_sed_inflating_beyond_the_cap_is_refused(hub, german):
     request = eessitools.package(message, b"", german.key, compressed=bomb)
     code, _, detail = signal_of(german.post(OUTBOX, *request)).errors[0]
     assert code == "EBMS:0303" and "inflates beyond" in detail
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_message_over_the_size_limit_is_refused_unread_with_an_error_signal(hub, german,
+                                                                              chunked):
+    """A body beyond max_body_bytes (1 MB here) is dropped as it arrives, announced by its
+    Content-Length or not (chunked): the sender gets EBMS:0004 signed by the hub, the log
+    its row, and nothing is stored."""
+    before = len(log_rows(hub))
+    message = eessitools.user_message("DE:101002970", "BE:RSZ01", eessitools.now())
+    content_type, body = eessitools.package(
+        message, eessitools.sed("DE:101002970", "BE:RSZ01"), german.key)
+    body += b"\0" * (2 * 1024 * 1024)
+    data = iter([body[i:i + 65536] for i in range(0, len(body), 65536)]) if chunked else body
+    reply = german.post(OUTBOX, content_type, data)
+    assert reply.status_code == 200
+    root = etree.fromstring(reply.content)
+    signature.verify(root, {}, hub_trust(hub), eessitools.now())
+    code, severity, detail = ebms.read(root).errors[0]
+    assert (code, severity) == ("EBMS:0004", "failure")
+    assert "exceeds 1048576 bytes" in detail
+    rows = log_rows(hub)
+    assert len(rows) == before + 1
+    assert (rows[-1]["outcome"], rows[-1]["reason_code"]) == ("REFUSED", "EBMS:0004")
+    from sqlalchemy import func, select
+    from kszws.store.schema import as4_message
+    db = Database(hub.settings.store_url)
+    try:
+        with db.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(as4_message).where(
+                as4_message.c.message_id == message.message_id)).scalar() == 0
+    finally:
+        db.dispose()
+
+
+def test_a_get_of_the_outbox_is_an_error_signal_with_its_log_row(hub, german):
+    reply = requests.get(hub.https_url + OUTBOX, cert=german.tls, timeout=30,
+                         verify=str(hub.settings.certs_dir / "ca.crt"))
+    assert ebms.read(etree.fromstring(reply.content)).errors[0][0] == "EBMS:0004"
+    assert log_rows(hub)[-1]["detail"].startswith("method GET")
