@@ -97,12 +97,21 @@ def _parser():
     e.add_argument("--country")
     s.set_defaults(func=cmd_eessi)
 
-    s = sub.add_parser("call", help="a signed call from the command line")
-    s.add_argument("service", help="service name, as in conf/services.toml")
-    s.add_argument("operation")
+    s = sub.add_parser("call", help="a signed call from the command line (alone: the "
+                       "services; with a service: its operations and their fields)",
+                       description="Exit codes: 0 success, 1 a warning reply (classic "
+                       "ReturnCode 1), 2 a refusal or error reply (classic ReturnCode >= 2, "
+                       "any SOAP Fault), 3 a transport or usage error.")
+    s.add_argument("service", nargs="?", help="service name, as in conf/services.toml "
+                   "(none: list them)")
+    s.add_argument("operation", nargs="?", help="operation of the service (none: list them "
+                   "with their fields)")
     s.add_argument("fields", nargs="*", metavar="FIELD=VALUE",
                    help="request fields; a VALUE starting with { or [ is read as JSON, "
-                        "@FILE reads the file (e.g. an SSDNRequest for sendXML's xmlString)")
+                        "@FILE reads the file (e.g. an SSDNRequest for sendXML's xmlString, "
+                        "or the XML of an xsd:any field such as an attestation's payload)")
+    s.add_argument("--help-fields", action="store_true",
+                   help="show the operation's request structure and exit")
     s.add_argument("--as", dest="institution", help="calling institution id (default: the "
                    "first institution in signature mode)")
     s.add_argument("--anonymous", action="store_true",
@@ -110,7 +119,11 @@ def _parser():
     s.add_argument("--url", help="hub base URL (default: from conf/kszws.toml; an "
                    "institution in client-cert mode takes the HTTPS one: [server] tls_port, "
                    "or the running demo's https_url in demo.json)")
-    s.add_argument("--xml", action="store_true", help="print the reply envelope as received")
+    output = s.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print the reply as JSON (XML "
+                        "content as strings)")
+    output.add_argument("--xml", action="store_true", help="print the reply envelope, "
+                        "indented")
     s.set_defaults(func=cmd_call)
 
     s = sub.add_parser("validate", help="check messages against the published schemas")
@@ -321,44 +334,73 @@ def _wrote(path, what, given, password):
 # -- call ------------------------------------------------------------------------------------
 
 def cmd_call(settings, args):
-    from kszws.client import CallError, call
+    from kszws import calling
 
-    fields = {}
-    for item in args.fields:
-        name, sep, value = item.partition("=")
-        if not sep:
-            print("kszws: field %r is not FIELD=VALUE" % item, file=sys.stderr)
-            return 2
-        if value.startswith("@"):
-            try:
-                value = Path(value[1:]).read_text(encoding="utf-8")
-            except OSError as exc:
-                print("kszws: field %s: %s" % (name, exc), file=sys.stderr)
-                return 2
-        elif value[:1] in "{[":
-            value = json.loads(value)
-        fields[name] = value
+    try:
+        if args.service is None or args.operation is None or args.help_fields:
+            print(_call_help(settings, args.service, args.operation))
+            return calling.OK
+        return _call(settings, args)
+    except calling.UsageError as exc:  # nothing was sent, or nothing came back
+        print("kszws call: %s" % exc, file=sys.stderr)
+        return calling.FAILED
+
+
+def _call(settings, args):
+    import zeep
+
+    from kszws import calling
+    from kszws.client import call
+
+    fields = calling.parse_fields(args.fields)
     try:
         result, reply_xml = call(settings, args.service, args.operation, fields,
                                  args.institution, args.url, args.anonymous)
-    except CallError as exc:  # the call cannot be made as asked: nothing was sent
-        print("kszws call: %s" % exc, file=sys.stderr)
-        return 2
-    except Exception as exc:  # zeep Fault, transport error, signature failure
-        print("kszws call: %s: %s" % (type(exc).__name__, exc), file=sys.stderr)
-        detail = getattr(exc, "detail", None)
-        if detail is not None:
-            from lxml import etree
-
-            print(etree.tostring(detail, pretty_print=True).decode(), file=sys.stderr)
-        return 1
+    except zeep.exceptions.Fault as fault:
+        print("kszws call: refused: %s %s" % (fault.code or "", fault.message), file=sys.stderr)
+        if fault.detail is not None:
+            print(calling.xml_text(fault.detail), file=sys.stderr)
+        return calling.REFUSED
+    except calling.UsageError:
+        raise
+    except Exception as exc:  # a reply that is not what the contract says: its signature...
+        if args.verbose:
+            raise
+        print("kszws call: the reply was not accepted: %s: %s" % (type(exc).__name__, exc),
+              file=sys.stderr)
+        return calling.REFUSED
+    code = calling.OK
+    if isinstance(result, str):  # sendXML: the SSDNReply text
+        code, text = calling.classic_summary(result)
     if args.xml:
-        print(reply_xml)
-    elif isinstance(result, str):  # sendXML: the SSDNReply text
-        print(result)
+        print(reply_xml.rstrip())
+    elif args.json:
+        print(calling.as_json(result))
     else:
-        print(json.dumps(result, indent=2, default=str))
-    return 0
+        print(text if isinstance(result, str) else calling.readable(result))
+    return code
+
+
+def _call_help(settings, service=None, operation=None):
+    """The services; a service's operations with their fields; an operation's request."""
+    import zeep
+
+    from kszws import calling
+    from kszws.registry import load_registry
+
+    registry = load_registry(settings)
+    if service is None:
+        return "services (kszws call SERVICE lists its operations):\n" + "\n".join(
+            "  %-28s %s" % (name, s.path) for name, s in sorted(registry.services.items()))
+    wsdl = calling.named("service", service, registry.services).wsdl
+    binding = next(iter(zeep.Client(wsdl=str(wsdl)).wsdl.bindings.values()))
+    if operation is None:
+        return "%s operations (kszws call %s OPERATION --help-fields for the structure):\n" \
+            % (service, service) + "\n".join(
+                "  %s(%s)" % (name, op.input.signature(as_output=False))
+                for name, op in sorted(binding._operations.items()))
+    op = calling.named("operation", operation, binding._operations, " in %s" % service)
+    return "%s.%s request:\n%s" % (service, operation, calling.structure(op))
 
 
 # -- validate ----------------------------------------------------------------------------------

@@ -10,13 +10,14 @@ from lxml import etree
 from zeep.plugins import HistoryPlugin
 from zeep.transports import Transport
 
+from kszws.calling import UsageError, any_payloads, check_fields, named
 from kszws.registry import load_registry
-from kszws.security.keystore import key_path_for, load_certificate, load_signing_identity
+from kszws.security.keystore import (KeyStoreError, key_path_for, load_certificate,
+                                     load_signing_identity)
 from kszws.security.zeep_wsse import SignedExchange
 
 
-class CallError(Exception):
-    """The call cannot be made as asked (nothing was sent); the message says what to do."""
+CallError = UsageError  # the call cannot be made as asked (nothing was sent)
 
 
 def hub_client(settings, service_name, institution_id=None, base_url=None, registry=None,
@@ -24,34 +25,45 @@ def hub_client(settings, service_name, institution_id=None, base_url=None, regis
     """(zeep service proxy, HistoryPlugin) for `service_name`, called as `institution_id`,
     or as nobody (`anonymous`: no signature, no credentials)."""
     registry = registry or load_registry(settings)
-    service = registry.services[service_name]
+    client, history = _zeep_client(settings, registry, service_name, timeout)
+    return _bound(settings, registry, client, service_name, institution_id, base_url,
+                  anonymous), history
+
+
+def _zeep_client(settings, registry, service_name, timeout):
+    service = named("service", service_name, registry.services)
     session = requests.Session()
     # Trust exactly the network's CA: requests would otherwise let REQUESTS_CA_BUNDLE from
     # the environment override the session's CA.
     session.trust_env = False
     ca = settings.certs_dir / "ca.crt"
     session.verify = str(ca) if ca.exists() else True
-    wsse = None
+    history = HistoryPlugin()
+    client = zeep.Client(wsdl=str(Path(service.wsdl)), plugins=[history],
+                         transport=Transport(session=session, timeout=timeout,
+                                             operation_timeout=timeout))
+    return client, history
+
+
+def _bound(settings, registry, client, service_name, institution_id, base_url, anonymous):
+    """The service proxy of `client`, authenticated as the institution is registered."""
+    session = client.transport.session
     inst = None
     if not anonymous:
         if institution_id is None:
             institution_id = next(i.id for i in registry.clients() if i.auth == "signature")
-        inst = registry.institution(institution_id)
+        inst = named("institution", institution_id, registry.institutions, " (--as)")
         if inst.auth == "signature":
-            wsse = SignedExchange(load_signing_identity(inst.certificates[0]),
-                                  load_certificate(registry.hub.certificates[0]))
+            client.wsse = SignedExchange(load_signing_identity(inst.certificates[0]),
+                                         load_certificate(registry.hub.certificates[0]))
         elif inst.auth == "basic":
             password = (settings.certs_dir / ("%s.password" % inst.id)).read_text().strip()
             session.auth = (inst.basic_username, password)
         else:
             session.cert = (inst.certificates[0], str(key_path_for(inst.certificates[0])))
     base = hub_url(settings, inst, base_url)
-    history = HistoryPlugin()
-    client = zeep.Client(wsdl=str(Path(service.wsdl)), wsse=wsse, plugins=[history],
-                         transport=Transport(session=session, timeout=timeout,
-                                             operation_timeout=timeout))
     binding = next(iter(client.wsdl.bindings))
-    return client.create_service(binding, base + service.path), history
+    return client.create_service(binding, base + registry.services[service_name].path)
 
 
 def hub_url(settings, institution=None, given=None):
@@ -109,30 +121,49 @@ def _known_https(settings):
 
 def call(settings, service_name, operation, fields, institution_id=None, base_url=None,
          anonymous=False):
-    """Call one operation; returns (result as plain data, the reply envelope as text).
+    """Call one operation; returns (result as zeep gives it, the reply envelope as text).
     An operation whose message is a single simple element (sendXML's xmlString) takes
-    its one field's value as is."""
-    proxy, history = hub_client(settings, service_name, institution_id, base_url,
-                                anonymous=anonymous)
-    body = proxy._binding._operations[operation].input.body
-    if len(fields) == 1 and not hasattr(body.type, "elements"):
-        result = getattr(proxy, operation)(next(iter(fields.values())))
-    else:
-        result = getattr(proxy, operation)(**{k: _any_elements(v) for k, v in fields.items()})
+    its one field's value as is. UsageError when nothing could be sent as asked
+    (unknown service, operation, institution or field); TransportError when the hub did
+    not answer."""
+    registry = load_registry(settings)
+    client, history = _zeep_client(settings, registry, service_name, 30)
+    binding = next(iter(client.wsdl.bindings.values()))
+    op = named("operation", operation, binding._operations, " in %s" % service_name)
+    check_fields(service_name, operation, op, fields)
+    try:
+        proxy = _bound(settings, registry, client, service_name, institution_id, base_url,
+                       anonymous)
+    except (KeyStoreError, OSError) as exc:
+        raise UsageError("the keys of %s: %s" % (institution_id or "the caller", exc)) from None
+    try:
+        if not getattr(op.input.body.type, "elements", None):
+            result = getattr(proxy, operation)(*fields.values())
+        else:
+            result = getattr(proxy, operation)(**any_payloads(op, fields))
+    except requests.RequestException as exc:
+        raise TransportError(proxy._binding_options["address"], exc) from None
+    except zeep.exceptions.ValidationError as exc:
+        raise UsageError("%s.%s: %s" % (service_name, operation, exc)) from None
     reply = history.last_received["envelope"] if history.last_received else None
     text = etree.tostring(reply, pretty_print=True).decode() if reply is not None else ""
     return zeep.helpers.serialize_object(result, dict), text
 
 
-def _any_elements(value):
-    """Inside a JSON field, a string that is an XML element becomes one: an xsd:any
-    (`{"payload": {"_value_1": "<p:integrationIncome xmlns:p=...>...</p:...>"}}`)."""
-    if isinstance(value, dict):
-        return {k: _any_elements(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_any_elements(v) for v in value]
-    if isinstance(value, str) and value.startswith("<") and value.endswith(">"):
-        from kszws.wire import xmlparse
+class TransportError(UsageError):
+    """The hub did not answer (not running, wrong URL, TLS refused): nothing came back."""
 
-        return xmlparse.parse(value.encode("utf-8"))
-    return value
+    def __init__(self, url, exc):
+        if isinstance(exc, requests.exceptions.SSLError):
+            why = "the TLS handshake failed (%s)" % _short(exc)
+        elif isinstance(exc, requests.Timeout):
+            why = "no answer in time"
+        else:
+            why = "nothing answers there"
+        super().__init__("the hub at %s: %s; is it running (`kszws demo` or `kszws serve`), "
+                         "and is that its URL (--url)?" % (url, why))
+
+
+def _short(exc):
+    text = str(exc)
+    return text if len(text) < 160 else text[:157] + "..."

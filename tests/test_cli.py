@@ -122,7 +122,7 @@ def test_demo_starts_and_describes_the_network(project):
         command = re.search(r"kszws call .*", text).group(0).split()[1:]
         result = run(project, *command)
         assert result.returncode == 0, result.stderr
-        assert json.loads(result.stdout)["echo"] == "hello"
+        assert "echo: hello" in result.stdout.splitlines()
         _client_certificate_over_https(project, info, text, tls_port)
         assert [s["id"] for s in info["sources"]] == ["national-register", "employer-directory",
                                                    "pension-cadastre"]
@@ -134,16 +134,18 @@ def test_demo_starts_and_describes_the_network(project):
             if "ManageAccess REGISTER" in what:  # while registered: the other examples
                 _registered_examples(project, info)
         refused, registered, retrieved, investigated, charleroi, closed, after, seen = outcomes
-        assert refused[0] == 1 and "ACC00002" in refused[1]
-        assert registered[0] == 0 and 'ok="YES"' in registered[1]
-        assert retrieved[0] == 0 and json.loads(retrieved[1])["status"]["value"] == "DATA_FOUND"
-        assert investigated[0] == 0 and 'ok="YES"' in investigated[1]
-        assert charleroi[0] == 0 and "<ReasonCode>31008007<" in charleroi[1].replace("ns2:", "")
-        assert closed[0] == 0 and 'ok="YES"' in closed[1]
-        assert after[0] == 1 and "ACC00002" in after[1]
-        accesses = json.loads(seen[1])["access"]
-        assert [a["outcome"] for a in accesses][:3] == ["REFUSED", "OK", "REFUSED"]
-        assert {a["institution"] for a in accesses} == {"CPAS/ÖSHZ Eupen", "CPAS de Charleroi"}
+        assert refused[0] == 2 and "ACC00002" in refused[1]
+        assert registered[0] == 0 and "ok=YES" in registered[1]
+        assert retrieved[0] == 0 and "  value: DATA_FOUND" in retrieved[1]
+        assert investigated[0] == 0 and "ok=YES" in investigated[1]
+        assert charleroi[0] == 2 and "31008007 ERROR:" in charleroi[1]
+        assert closed[0] == 0 and "ok=YES" in closed[1]
+        assert after[0] == 2 and "ACC00002" in after[1]
+        assert seen[0] == 0, seen[1]
+        outcomes = re.findall(r"^ +(?:- )?outcome: (\S+)$", seen[1], re.M)
+        assert outcomes[:3] == ["REFUSED", "OK", "REFUSED"]
+        assert set(re.findall(r"^ +(?:- )?institution: (.+)$", seen[1], re.M)) == {
+            "CPAS/ÖSHZ Eupen", "CPAS de Charleroi"}
         _mailbox_walkthrough(project, info["example"]["mailbox_walkthrough"])
         _employer_walkthrough(project, info["example"]["employer_walkthrough"])
         _pension_walkthrough(project, info["example"]["pension_walkthrough"])
@@ -187,12 +189,12 @@ def _client_certificate_over_https(project, info, text, tls_port):
     result = run(project, "call", "TestConnectionService", "sendTestMessage", "echo=namur",
                  "--as", "cpas-namur")
     assert result.returncode == 0, result.stderr
-    assert "0207312061" in json.loads(result.stdout)["sslCertificate"]
+    assert "0207312061" in result.stdout
     printed = run(project, *shlex.split(info["example"]["client_certificate"])[1:])
     assert printed.returncode == 0, printed.stderr
     refused = run(project, "call", "TestConnectionService", "sendTestMessage", "echo=x",
                   "--as", "cpas-namur", "--url", info["hub"]["url"])
-    assert refused.returncode == 2
+    assert refused.returncode == 3
     assert "only HTTPS carries" in refused.stderr and https_url in refused.stderr
 
 
@@ -201,6 +203,8 @@ def _mailbox_walkthrough(project, steps):
     and authorized institutions, an attestation its health insurer; acknowledged items are
     not delivered again, unacknowledged ones are."""
     def call(command):
+        if command.startswith("kszws call"):
+            return data_of(project, command)
         result = run(project, *shlex.split(command)[1:])
         assert result.returncode == 0, result.stderr
         return result.stdout
@@ -208,24 +212,24 @@ def _mailbox_walkthrough(project, steps):
     def items(command, until=lambda found: True, timeout=30):
         deadline = time.monotonic() + timeout
         while True:
-            found = json.loads(call(command))["item"]
+            found = call(command).get("item") or []
             if until(found) or time.monotonic() > deadline:
                 return found
             time.sleep(0.5)
 
     (register, insurer_registers, move, eupen_box, insurer_box, publish, insurer_gets,
      acknowledge, insurer_again, eupen_again) = [command for _, command in steps]
-    assert 'ok="YES"' in call(register)
-    assert json.loads(call(insurer_registers))["status"]["code"] == "MSG00000"
+    assert "ok=YES" in run(project, *shlex.split(register)[1:]).stdout
+    assert call(insurer_registers)["status"]["code"] == "MSG00000"
     call(move)
     found = items(eupen_box, until=lambda found: found)
     assert [(i["kind"], i["type"], i["ssin"]) for i in found] == [
         ("mutation", "address", "72030512297")]
     assert items(insurer_box) == []  # registered, but not authorized for mutations
-    assert json.loads(call(publish))["status"]["code"] == "MSG00000"
+    assert call(publish)["status"]["code"] == "MSG00000"
     received = items(insurer_gets, until=lambda found: found)
     assert [(i["kind"], i["type"]) for i in received] == [("attestation", "integration_income")]
-    done = json.loads(call(acknowledge.replace("ITEM_ID", str(received[0]["id"]))))
+    done = call(acknowledge.replace("ITEM_ID", str(received[0]["id"])))
     assert done["acknowledged"] == [received[0]["id"]]
     assert items(insurer_again) == []
     assert [i["id"] for i in items(eupen_again)] == [found[0]["id"]]
@@ -235,9 +239,7 @@ def _pension_walkthrough(project, steps):
     """Two payers declare for Max, his health insurer hears of the new pensioner, the month
     is closed and each payer finds its attestation, the health insurer consults."""
     def call(command):
-        result = run(project, *shlex.split(command)[1:])
-        assert result.returncode == 0, result.stderr
-        return json.loads(result.stdout)
+        return data_of(project, command)
 
     (register, onp, ethias, insurer_box, close, onp_box, onp_reads, ethias_box,
      consult) = [command for _, command in steps]
@@ -262,22 +264,27 @@ def _employer_walkthrough(project, steps):
     """An employer declares a student IN, sees her in its personnel file with the remaining
     quota; her health insurer sees the employment relation; another employer is refused;
     anyone gets the public employer fields."""
-    outcomes = []
-    for _, command in steps:
-        result = run(project, *shlex.split(command)[1:])
-        outcomes.append((result.returncode, result.stdout, result.stderr))
-    declared, staff, worker, registered, relations, other, public = outcomes
-    assert declared[0] == 0 and json.loads(declared[1])["result"][0]["accepted"] is True
-    assert [p["ssin"] for p in json.loads(staff[1])["period"]] == ["01020300170"]
-    quota = json.loads(worker[1])["studentQuota"]
+    declared, staff, worker, registered, relations, other, public = [c for _, c in steps]
+    assert data_of(project, declared)["result"][0]["accepted"] is True
+    assert [p["ssin"] for p in data_of(project, staff)["period"]] == ["01020300170"]
+    quota = data_of(project, worker)["studentQuota"]
     assert (quota["usedHours"], quota["remainingHours"]) == (100, 550)
-    assert json.loads(registered[1])["status"]["code"] == "MSG00000", registered
-    assert [p["employerCbe"] for p in json.loads(relations[1])["period"]] == ["0403180104"]
-    assert other[0] == 1 and "ACC00002" in other[2]
-    employer = json.loads(public[1])["employer"][0]
+    assert data_of(project, registered)["status"]["code"] == "MSG00000"
+    assert [p["employerCbe"] for p in data_of(project, relations)["period"]] == ["0403180104"]
+    refused = run(project, *shlex.split(other)[1:])
+    assert refused.returncode == 2 and "ACC00002" in refused.stderr
+    employer = data_of(project, public)["employer"][0]
     names = {a["name"] for a in employer["attribute"]}
     assert "name" in names and "child_benefit_fund" not in names
     assert employer["nssoNumber"] is None
+
+
+def data_of(project, command):
+    """A printed `kszws call` run with --json: its reply as data (as printed, the command
+    shows the reply for a person to read)."""
+    result = run(project, *shlex.split(command)[1:], "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout)
 
 
 def _registered_examples(project, info):
@@ -285,10 +292,10 @@ def _registered_examples(project, info):
                           ("identify_person_phonetic", ">Van den Berghe<")):
         result = run(project, *shlex.split(info["example"][key])[1:])
         assert result.returncode == 0, result.stderr
-        assert expected in result.stdout and 'ok="YES"' in result.stdout
+        assert expected in result.stdout and "ok=YES" in result.stdout
     result = run(project, *shlex.split(info["example"]["retrieve_ti"])[1:])
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["status"]["value"] == "DATA_FOUND"
+    assert "  value: DATA_FOUND" in result.stdout
 
 
 def test_configuration_error_exit_code(tmp_path, capsys):

@@ -1,0 +1,266 @@
+"""`kszws call`: what an integrator types, the call, and what they read back.
+
+    kszws call                                   the services
+    kszws call SERVICE                           its operations and their fields
+    kszws call SERVICE OPERATION --help-fields   the request's structure
+    kszws call SERVICE OPERATION FIELD=VALUE...  the call
+
+A mistake is one line naming what is wrong and what is valid (no traceback unless -v).
+Exit codes (README): 0 success, 1 a warning reply (classic ReturnCode 1), 2 a refusal or
+an error reply (classic ReturnCode >= 2, any SOAP Fault), 3 a transport or usage error.
+The zeep client itself is kszws/client.py's."""
+import copy
+import difflib
+import json
+from pathlib import Path
+
+from lxml import etree
+
+OK, WARNING, REFUSED, FAILED = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    """Nothing was sent: the message says what is wrong and what would be valid."""
+
+    exit_code = FAILED
+
+
+def named(kind, name, known, where=""):
+    """known[name]; else UsageError naming the closest names (or all of them)."""
+    if name in known:
+        return known[name]
+    by_case = {k.lower(): k for k in known}
+    close = ([by_case[name.lower()]] if name.lower() in by_case else
+             difflib.get_close_matches(name, list(known), n=3, cutoff=0.6))
+    names = sorted(known)
+    hint = ("did you mean %s?" % " or ".join(close) if close else
+            "valid: %s%s" % (", ".join(names[:40]), ", ..." if len(names) > 40 else ""))
+    raise UsageError("no %s %r%s; %s" % (kind, name, where, hint))
+
+
+# -- what the user types -------------------------------------------------------------------
+
+def parse_fields(items):
+    """FIELD=VALUE arguments -> {field: value}: a VALUE starting with { or [ is JSON,
+    @FILE is the file's text, anything else the string itself."""
+    fields = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError("%r is not FIELD=VALUE (e.g. echo=hello)" % item)
+        if value.startswith("@"):
+            try:
+                value = Path(value[1:]).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise UsageError("field %s: cannot read %s (%s)" % (
+                    name, value[1:], getattr(exc, "strerror", None) or exc)) from None
+        elif value[:1] in ("{", "["):
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise UsageError("field %s: %s starts like JSON but is not (%s); write valid "
+                                 "JSON (e.g. %s=[42] or %s='{\"key\": \"value\"}')"
+                                 % (name, value, exc, name, name)) from None
+        fields[name] = value
+    return fields
+
+
+def request_fields(operation):
+    """{name: zeep element} of an operation's request (empty for a simple-typed one, such
+    as sendXML's one string)."""
+    body = operation.input.body
+    elements = getattr(body.type, "elements", None)
+    return dict(elements) if elements is not None else {}
+
+
+def structure(operation):
+    """An operation's request as indented `field: type` lines (`?` optional, `[]`
+    repeated, `@` an attribute), nested types unfolded: what FIELD=VALUE and JSON take."""
+    fields = request_fields(operation)
+    if not fields:
+        return "  one value: %s (e.g. FIELD=@file.xml)" % operation.input.signature(
+            as_output=False)
+    lines = []
+    for name, element in fields.items():
+        _structure(name, element, 1, lines, frozenset())
+    return "\n".join(lines)
+
+
+def _structure(name, element, depth, lines, unfolded):
+    from zeep.xsd import Any
+
+    pad = "  " * depth
+    if isinstance(element, Any):
+        lines.append(pad + "(any XML element: an XML string, or @file.xml)")
+        return
+    kind = element.type
+    qname = getattr(kind, "qname", None)
+    type_name = qname.localname if qname is not None else "(anonymous)"
+    repeated = element.max_occurs == "unbounded" or (element.max_occurs or 1) > 1
+    lines.append("%s%s%s%s: %s" % (pad, name, "[]" if repeated else "",
+                                   "?" if not element.min_occurs else "", type_name))
+    if type_name in unfolded:  # a recursive type: unfolded once
+        return
+    for attr_name, attr in getattr(kind, "attributes", None) or []:
+        attr_type = getattr(getattr(attr, "type", None), "qname", None)
+        lines.append("%s  @%s: %s" % (pad, attr_name,
+                                      attr_type.localname if attr_type is not None else "?"))
+    for child_name, child in getattr(kind, "elements", None) or []:
+        _structure(child_name, child, depth + 1, lines, unfolded | {type_name})
+
+
+def check_fields(service, name, operation, fields):
+    """UsageError for a field the request does not have."""
+    known = request_fields(operation)
+    if not known:
+        if len(fields) > 1:
+            raise UsageError("%s.%s takes one value (e.g. xmlString=@request.xml), not %d "
+                             "fields" % (service, name, len(fields)))
+        return
+    for field in fields:
+        named("field", field, known, " in %s.%s" % (service, name))
+
+
+def any_payloads(operation, fields):
+    """An xsd:any field (a type holding only `any`, such as an attestation's payload)
+    takes an XML string or @file.xml as it is: zeep's `_value_1` stays inside."""
+    from kszws.wire import xmlparse
+
+    known = request_fields(operation)
+    out = {}
+    for field, value in fields.items():
+        element = known.get(field)
+        if isinstance(value, str) and element is not None and _holds_only_any(element):
+            try:
+                value = {"_value_1": xmlparse.parse(value.strip().encode("utf-8"))}
+            except Exception as exc:
+                raise UsageError("field %s: XML expected (inline or @file.xml): %s"
+                                 % (field, getattr(exc, "detail", None) or exc)) from None
+        out[field] = _xml_strings(value)
+    return out
+
+
+def _holds_only_any(element):
+    from zeep.xsd import Any
+
+    children = getattr(element.type, "elements", None) or []
+    return len(children) == 1 and isinstance(children[0][1], Any)
+
+
+def _xml_strings(value):
+    """Inside JSON, a string that is an XML element becomes one (an xsd:any deeper down)."""
+    if isinstance(value, dict):
+        return {k: _xml_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_xml_strings(v) for v in value]
+    if isinstance(value, str) and value.startswith("<") and value.endswith(">"):
+        from kszws.wire import xmlparse
+
+        return xmlparse.parse(value.encode("utf-8"))
+    return value
+
+
+# -- what the user reads -------------------------------------------------------------------
+
+def plain(value):
+    """The reply as JSON-ready data: XML elements (xsd:any content) as XML text, without
+    zeep's `_value_1` wrapper around them."""
+    if isinstance(value, dict):
+        if list(value) == ["_value_1"]:
+            return plain(value["_value_1"])
+        return {("any" if k.startswith("_value_") else k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if etree.iselement(value):
+        return xml_text(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)  # dates, decimals
+
+
+def xml_text(element):
+    """An element as indented XML text (a copy is indented: the reply stays as it came)."""
+    element = copy.deepcopy(element)
+    etree.cleanup_namespaces(element)  # the envelope's declarations a copy carries along
+    etree.indent(element)
+    return etree.tostring(element, encoding="unicode").strip()
+
+
+def as_json(result):
+    return json.dumps(plain(result), indent=2, ensure_ascii=False)
+
+
+def readable(result):
+    """The reply for a person: `name: value` lines, nested records indented, lists as
+    `- ` items, XML content indented under its field; empty fields left out."""
+    lines = []
+    _render(plain(result), 0, lines)
+    return "\n".join(lines) if lines else "(an empty reply)"
+
+
+def _render(value, depth, lines, prefix=""):
+    pad = "  " * depth
+    if isinstance(value, dict):
+        shown = {k: v for k, v in value.items() if v not in (None, [], {}, "")}
+        for i, (key, item) in enumerate(shown.items()):
+            lead = pad + (prefix if i == 0 else " " * len(prefix)) + key + ":"
+            if isinstance(item, (dict, list)) or _is_xml(item):
+                lines.append(lead)
+                _render(item, depth + 1 + (1 if prefix else 0), lines)
+            else:
+                lines.append("%s %s" % (lead, item))
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict):
+                _render(item, depth, lines, prefix="- ")
+            elif _is_xml(item):
+                lines.append(pad + "-")
+                _render(item, depth + 1, lines)
+            else:
+                lines.append("%s- %s" % (pad, item))
+    elif _is_xml(value):
+        lines.extend(pad + line for line in value.splitlines())
+    else:
+        lines.append(pad + str(value))
+
+
+def _is_xml(value):
+    return isinstance(value, str) and value.startswith("<") and value.endswith(">")
+
+
+# -- classic replies (sendXML: an SSDNReply as a string) ----------------------------------
+
+def classic_summary(reply_text):
+    """(exit code, readable text) of an SSDNReply: each ResultSummary (ok, ReturnCode, its
+    Details with their Information items), then each service's reply as indented XML."""
+    from kszws.wire import ssdn, xmlparse
+
+    try:
+        root = xmlparse.parse(reply_text.encode("utf-8"))
+    except Exception:
+        return OK, reply_text  # not an SSDNReply: shown as it came
+    lines, worst = [], OK
+    for part in [root.find(ssdn.s("ReplyContext")), *root.iterfind(ssdn.s("ServiceReply"))]:
+        summary = part.find(ssdn.c("ResultSummary")) if part is not None else None
+        if summary is None:
+            continue
+        ok = summary.get("ok", "")
+        worst = max(worst, {"YES": OK, "WARNING": WARNING}.get(ok, REFUSED))
+        name = etree.QName(part).localname
+        if name == "ServiceReply":
+            name = "%s %s" % (part.findtext(ssdn.s("ServiceId")), part.findtext(ssdn.s("Version")))
+        lines.append("%s: ok=%s, ReturnCode %s" % (name, ok,
+                                                  summary.findtext(ssdn.c("ReturnCode"))))
+        for detail in summary.iterfind(ssdn.c("Detail")):
+            lines.append("  %s %s: %s" % (detail.findtext(ssdn.c("ReasonCode")),
+                                          detail.findtext(ssdn.c("Severity")),
+                                          detail.findtext(ssdn.c("Diagnostic"))))
+            for info in detail.iterfind(ssdn.c("Information")):
+                lines.append("    %s = %s" % (info.findtext(ssdn.c("FieldName")),
+                                              info.findtext(ssdn.c("FieldValue"))))
+        for body in part:
+            if etree.QName(body).namespace not in (ssdn.SERVICE, ssdn.COMMON):
+                lines.extend("  " + line for line in xml_text(body).splitlines())
+    return worst, "\n".join(lines) or reply_text

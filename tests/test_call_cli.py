@@ -1,0 +1,148 @@
+"""`kszws call` as an integrator meets it (issue 14): the services and operations listed,
+each common mistake answered by one line and exit code 3, replies shown as data (never
+`<Element ... at 0x>`), xsd:any fields given as XML, and the exit codes of the README:
+0 success, 1 a warning reply, 2 a refusal (classic ReturnCode >= 2 or a SOAP Fault),
+3 a transport or usage error. Against a running hub with the National Register."""
+import json
+
+import pytest
+from lxml import etree
+
+from kszws import calling
+from kszws.wire import ssdn
+from tests.netfixture import free_port, run_kszws
+
+
+@pytest.fixture(scope="module")
+def hub(classic_net):
+    return classic_net
+
+
+def call(hub, *args, url=True):
+    extra = ["--url", hub.url] if url else []
+    return run_kszws(hub.settings, "call", *args, *extra)
+
+
+def one_clear_line(result):
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("args, says", [
+    (("TestConection", "sendTestMessage"), "no service 'TestConection'; did you mean "
+                                           "TestConnectionService"),
+    (("TestConnectionService", "sendTest"), "no operation 'sendTest' in "
+                                            "TestConnectionService; did you mean "
+                                            "sendTestMessage?"),
+    (("TestConnectionService", "sendTestMessage", "echo=x", "--as", "cpas-brussels"),
+     "no institution 'cpas-brussels' (--as); valid: "),
+    (("TestConnectionService", "sendTestMessage", "ecko=x"),
+     "no field 'ecko' in TestConnectionService.sendTestMessage; did you mean echo?"),
+    (("MailboxService", "acknowledge", "id=[ITEM_ID]", "--as", "mutualite-chretienne"),
+     "field id: [ITEM_ID] starts like JSON but is not"),
+    (("TestConnectionService", "sendTestMessage", "echo"), "'echo' is not FIELD=VALUE"),
+    (("KSZBCSSWebServiceConnector", "sendXML", "xmlString=@/no/such/file.xml"),
+     "field xmlString: cannot read /no/such/file.xml (No such file or directory)"),
+    (("AttestationService", "publishAttestation", "payload=<not xml"),
+     "field payload: XML expected"),
+])
+def test_a_mistake_is_one_clear_line_and_exit_3(hub, args, says):
+    result = call(hub, *args)
+    assert result.returncode == calling.FAILED
+    assert says in one_clear_line(result)
+
+
+def test_a_hub_that_does_not_answer_names_its_url(hub):
+    url = "http://127.0.0.1:%d" % free_port()
+    result = run_kszws(hub.settings, "call", "TestConnectionService", "sendTestMessage",
+                       "echo=x", "--url", url)
+    assert result.returncode == calling.FAILED
+    line = one_clear_line(result)
+    assert url in line and "nothing answers there" in line and "kszws demo" in line
+
+
+def test_the_services_operations_and_fields_are_listed(hub):
+    listed = run_kszws(hub.settings, "call")
+    assert listed.returncode == 0 and "TestConnectionService" in listed.stdout
+    operations = run_kszws(hub.settings, "call", "MailboxService")
+    assert "acknowledge(informationCustomer: ns2:InformationCustomerType, id: xsd:long[])" \
+        in operations.stdout
+    fields = run_kszws(hub.settings, "call", "AttestationService", "publishAttestation",
+                       "--help-fields")
+    assert fields.returncode == 0
+    assert "  period: PeriodType\n    startDate: date\n    endDate?: date" in fields.stdout
+    assert "(any XML element: an XML string, or @file.xml)" in fields.stdout
+
+
+def test_a_reply_is_shown_as_data_and_as_faithful_json(hub):
+    shown = call(hub, "TestConnectionService", "sendTestMessage", "echo=Öcher Straße")
+    assert shown.returncode == 0, shown.stderr
+    assert "echo: Öcher Straße" in shown.stdout.splitlines()
+    as_json = call(hub, "TestConnectionService", "sendTestMessage", "echo=Öcher Straße",
+                   "--json")
+    assert '"echo": "Öcher Straße"' in as_json.stdout  # UTF-8, no \u escapes
+    assert json.loads(as_json.stdout)["echo"] == "Öcher Straße"
+    envelope = call(hub, "TestConnectionService", "sendTestMessage", "echo=x", "--xml")
+    assert etree.fromstring(envelope.stdout.encode()).tag.endswith("Envelope")
+
+
+def test_a_fault_is_a_refusal_exit_2_with_its_code(hub):
+    customer = '{"customerIdentification": {"cbeNumber": "0212310036"}}'
+    result = call(hub, "RetrieveTIGroupsService", "retrieveTI",
+                  "informationCustomer=" + customer, "legalContext=PCSA:SOCIAL_INQUIRY",
+                  'searchInformation={"ssin": "70100853190"}', "--as", "cpas-eupen")
+    assert result.returncode == calling.REFUSED, result.stdout + result.stderr
+    assert "ACC00002" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_classic_refusal_is_exit_2_and_shows_its_details(hub):
+    examples = hub.settings.project_root / "examples"
+    result = call(hub, "KSZBCSSWebServiceConnector", "sendXML",
+                  "xmlString=@%s" % (examples / "perform-investigation-charleroi.xml"),
+                  "--as", "cpas-charleroi")
+    assert result.returncode == calling.REFUSED, result.stdout + result.stderr
+    assert "ok=NO, ReturnCode 10000" in result.stdout
+    assert "31008007 ERROR:" in result.stdout
+
+
+def test_xsd_any_content_goes_in_as_xml_and_comes_out_as_xml(hub, tmp_path):
+    """An attestation's payload is given as a file of XML (no zeep `_value_1`), and
+    consulting the attestation shows it as indented XML."""
+    income = ('<p:integrationIncome xmlns:p="urn:kszws:types:AttestationPayloads:v1">'
+              '<category>COHABITANT</category><monthlyAmount>86437</monthlyAmount>'
+              '</p:integrationIncome>')
+    (tmp_path / "income.xml").write_text(income)
+    customer = 'informationCustomer={"customerIdentification": {"cbeNumber": "0212310036"}}'
+    anne = "72030512297"  # the demo's Anne Van den Berghe
+    examples = hub.settings.project_root / "examples"
+    registered = call(hub, "KSZBCSSWebServiceConnector", "sendXML",
+                      "xmlString=@%s" % (examples / "manage-access-register-anne.xml"),
+                      "--as", "cpas-eupen")
+    assert registered.returncode == 0, registered.stdout + registered.stderr
+    published = call(hub, "AttestationService", "publishAttestation", customer,
+                     "type=integration_income", "ssin=" + anne, "reference=RI-CLI-1",
+                     'period={"startDate": "2026-01-01"}', "decisionDate=2025-12-15",
+                     "payload=@%s" % (tmp_path / "income.xml"), "--as", "cpas-eupen")
+    assert published.returncode == 0, published.stdout + published.stderr
+    consulted = call(hub, "AttestationService", "consultAttestations", customer,
+                     "ssin=" + anne, 'period={"startDate": "2026-01-01"}', "--as", "cpas-eupen")
+    assert consulted.returncode == 0, consulted.stderr
+    assert "<Element" not in consulted.stdout and "_value_1" not in consulted.stdout
+    assert "<monthlyAmount>86437</monthlyAmount>" in consulted.stdout
+    assert "\n        <category>COHABITANT</category>" in consulted.stdout  # indented
+
+
+def test_classic_exit_codes_follow_the_worst_result_summary():
+    import datetime
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+
+    def reply(*codes):
+        result = ssdn.ServiceResult("OCMWCPASIdentifyPerson", "20050930",
+                                    [ssdn.Detail(c) for c in codes])
+        return etree.tostring(ssdn.reply("T1", now, now, [result])).decode()
+
+    assert calling.classic_summary(reply())[0] == calling.OK
+    warning, text = calling.classic_summary(reply("21007005"))
+    assert warning == calling.WARNING and "21007005 WARNING:" in text
+    assert calling.classic_summary(reply("31007003"))[0] == calling.REFUSED
