@@ -2,11 +2,13 @@
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 from kszws.eessi.repository import make_access_point_keys
 from kszws.registry import load_registry
@@ -169,6 +171,7 @@ def describe(settings, registry, base, https_base=None):
             "<v1:sendTestMessageRequest><echo>hello</echo></v1:sendTestMessageRequest>"
             "</soapenv:Body></soapenv:Envelope>' %s%s" % (
                 basic["basic"]["username"], basic["basic"]["password"], base, test.path))
+    example = runnable(example, command_prefix(settings))
     return {
         "hub": {"url": base, "https_url": https_base, "health": base + "/health",
                 "institution": registry.hub.id, "certificate": registry.hub.certificates[0]},
@@ -179,6 +182,45 @@ def describe(settings, registry, base, https_base=None):
         "institutions": institutions,
         "example": example,
     }
+
+
+def command_prefix(settings):
+    """How to type `kszws` so that a printed command works when pasted here: the bare name
+    when the shell finds this very command (an activated virtualenv, an installed
+    package), else its path (.venv/bin/kszws); with --conf when the demo's configuration
+    is not the one a bare command would find."""
+    from kszws.config import default_conf_dir
+
+    mine = Path(sys.executable).parent / "kszws"
+    found = shutil.which("kszws")
+    if found and Path(found).resolve() == mine.resolve():
+        prefix = "kszws"
+    elif mine.exists():
+        prefix = _shorter(mine)
+    else:
+        prefix = "%s -m kszws" % _shorter(Path(sys.executable))
+    if settings.conf_dir.resolve() != default_conf_dir():
+        prefix += " --conf %s" % _shorter(settings.conf_dir)
+    return prefix
+
+
+def _shorter(path):
+    """`path` relative to the current folder when it lies under it (as typed there)."""
+    try:
+        return str(path.absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def runnable(example, prefix):
+    """The example commands with `kszws` as `prefix` (command_prefix)."""
+    def fix(value):
+        if isinstance(value, str):
+            return prefix + value[len("kszws"):] if value.startswith("kszws ") else value
+        if isinstance(value, (list, tuple)):
+            return [fix(v) for v in value]
+        return value
+    return {key: fix(value) for key, value in example.items()}
 
 
 def walkthrough(settings, registry, base):
@@ -220,7 +262,7 @@ def walkthrough(settings, registry, base):
 
 
 ANNE = "72030512297"
-INCOME = ('<p:integrationIncome xmlns:p=\\"urn:kszws:types:AttestationPayloads:v1\\">'
+INCOME = ('<p:integrationIncome xmlns:p="urn:kszws:types:AttestationPayloads:v1">'
           '<category>ISOLATED</category><monthlyAmount>125000</monthlyAmount>'
           '</p:integrationIncome>')
 
@@ -261,7 +303,7 @@ def mailbox_walkthrough(settings, registry, base):
         ("CPAS Eupen, authentic source of integration income, publishes Anne's attestation",
          "kszws call AttestationService publishAttestation %s type=integration_income "
          "ssin=%s reference=RI-DEMO-1 'period={\"startDate\": \"2026-01-01\"}' "
-         "decisionDate=2025-12-15 'payload={\"_value_1\": \"%s\"}' --as cpas-eupen --url %s"
+         "decisionDate=2025-12-15 'payload=%s' --as cpas-eupen --url %s"
          % (customer("cpas-eupen"), ANNE, INCOME, base)),
         ("the health insurer receives it in its mailbox", mailbox("mutualite-chretienne")),
         ("... acknowledges it (ITEM_ID: the item's id above)",
@@ -422,22 +464,20 @@ def banner(info, path):
     for s in info["services"]:
         lines.append("  service %-24s %s" % (s["name"], s["endpoint"]))
         lines.append("          %-24s %s" % ("", s["wsdl"]))
-    lines.append("  institutions:")
+    lines.append("  institutions (--as ID):")
     for i in info["institutions"]:
-        if i["kind"] == "institution":
-            lines.append("    %-12s sector %d.%d  cbe %s  auth %s" % (
-                i["id"], i["sector"], i["subsector"], i["cbe"], i["auth"]))
+        lines.append("    %-20s %-11s sector %2d.%d  cbe %s  auth %s" % (
+            i["id"], i["kind"], i["sector"], i["subsector"], i["cbe"], i["auth"]))
     for src in info["sources"]:
         lines.append("  source  %-24s %s" % (src["id"], src["url"]))
     if "command" in info["example"]:
         lines += ["", "Try a signed call:", "  " + info["example"]["command"]]
     if "identify_person" in info["example"]:
-        lines += ["", "Identify a person (classic sendXML, signed; by SSIN, then phonetic):",
+        lines += ["", "Identify a person (classic sendXML, signed; by SSIN, then phonetic; "
+                  "without a file on the person the reply has a warning, exit code 1, and no "
+                  "extended data):",
                   "  " + info["example"]["identify_person"],
                   "  " + info["example"]["identify_person_phonetic"]]
-    if "retrieve_ti" in info["example"]:
-        lines += ["", "The National Register information types (RetrieveTIGroups v2):",
-                  "  " + info["example"]["retrieve_ti"]]
     if info["example"].get("walkthrough"):
         lines += ["", "The reference directory and the integration check, step by step:"]
         for what, command in info["example"]["walkthrough"]:

@@ -118,9 +118,11 @@ def test_demo_starts_and_describes_the_network(project):
         assert len(names["cpas-liege"]["basic"]["password"]) == 29
         assert names["cpas-eupen"]["certificate"].endswith("cpas-eupen.crt")
         assert info["services"][0]["wsdl"].endswith("?wsdl")
-        # The ready-to-paste example calls work as printed.
-        command = re.search(r"kszws call .*", text).group(0).split()[1:]
-        result = run(project, *command)
+        printed = re.findall(r"^    (\S+) +\S+ +sector ", text, re.M)
+        assert printed == [i["id"] for i in info["institutions"]]  # every one, as in demo.json
+        # The ready-to-paste example calls work as printed, pasted in a shell.
+        assert "  " + info["example"]["command"] + "\n" in text
+        result = pasted(info["example"]["command"])
         assert result.returncode == 0, result.stderr
         assert "echo: hello" in result.stdout.splitlines()
         _client_certificate_over_https(project, info, text, tls_port)
@@ -129,7 +131,7 @@ def test_demo_starts_and_describes_the_network(project):
         # The walkthrough of the reference directory, as printed, in order.
         outcomes = []
         for what, command in info["example"]["walkthrough"]:
-            result = run(project, *shlex.split(command)[1:])
+            result = pasted(command)
             outcomes.append((result.returncode, result.stdout + result.stderr))
             if "ManageAccess REGISTER" in what:  # while registered: the other examples
                 _registered_examples(project, info)
@@ -161,24 +163,24 @@ def _eessi_walkthrough(project, steps):
     def until(command, expected, timeout=60):
         deadline = time.monotonic() + timeout
         while True:
-            result = run(project, *shlex.split(command)[1:])
+            result = pasted(command)
             if expected in result.stdout or time.monotonic() > deadline:
                 return result
             time.sleep(0.5)
 
     send, pull, answer, german_pull, log, status = [command for _, command in steps]
-    sent = run(project, *shlex.split(send)[1:])
+    sent = pasted(send)
     assert sent.returncode == 0 and "receipt" in sent.stdout, sent.stdout + sent.stderr
     case = re.search(r"case (\S+)\)", sent.stdout).group(1)
     pulled = until(pull, "A003 in case %s" % case)
     assert "receipt sent" in pulled.stdout and "70100853190" in pulled.stdout, pulled.stderr
-    answered = run(project, *shlex.split(answer.replace("CASE", case))[1:])
+    answered = pasted(answer.replace("CASE", case))
     assert answered.returncode == 0 and "(reply, case %s)" % case in answered.stdout
     received = until(german_pull, "A004 in case %s" % case)
     assert "receipt sent" in received.stdout, received.stdout + received.stderr
-    logged = run(project, *shlex.split(log)[1:])
+    logged = pasted(log)
     assert logged.returncode == 0 and logged.stdout.count("EESSI.push") == 2, logged.stdout
-    assert run(project, *shlex.split(status)[1:]).returncode == 0
+    assert pasted(status).returncode == 0
 
 
 def _client_certificate_over_https(project, info, text, tls_port):
@@ -190,7 +192,7 @@ def _client_certificate_over_https(project, info, text, tls_port):
                  "--as", "cpas-namur")
     assert result.returncode == 0, result.stderr
     assert "0207312061" in result.stdout
-    printed = run(project, *shlex.split(info["example"]["client_certificate"])[1:])
+    printed = pasted(info["example"]["client_certificate"])
     assert printed.returncode == 0, printed.stderr
     refused = run(project, "call", "TestConnectionService", "sendTestMessage", "echo=x",
                   "--as", "cpas-namur", "--url", info["hub"]["url"])
@@ -203,9 +205,9 @@ def _mailbox_walkthrough(project, steps):
     and authorized institutions, an attestation its health insurer; acknowledged items are
     not delivered again, unacknowledged ones are."""
     def call(command):
-        if command.startswith("kszws call"):
+        if " call " in command:
             return data_of(project, command)
-        result = run(project, *shlex.split(command)[1:])
+        result = pasted(command)
         assert result.returncode == 0, result.stderr
         return result.stdout
 
@@ -219,7 +221,7 @@ def _mailbox_walkthrough(project, steps):
 
     (register, insurer_registers, move, eupen_box, insurer_box, publish, insurer_gets,
      acknowledge, insurer_again, eupen_again) = [command for _, command in steps]
-    assert "ok=YES" in run(project, *shlex.split(register)[1:]).stdout
+    assert "ok=YES" in pasted(register).stdout
     assert call(insurer_registers)["status"]["code"] == "MSG00000"
     call(move)
     found = items(eupen_box, until=lambda found: found)
@@ -271,7 +273,7 @@ def _employer_walkthrough(project, steps):
     assert (quota["usedHours"], quota["remainingHours"]) == (100, 550)
     assert data_of(project, registered)["status"]["code"] == "MSG00000"
     assert [p["employerCbe"] for p in data_of(project, relations)["period"]] == ["0403180104"]
-    refused = run(project, *shlex.split(other)[1:])
+    refused = pasted(other)
     assert refused.returncode == 2 and "ACC00002" in refused.stderr
     employer = data_of(project, public)["employer"][0]
     names = {a["name"] for a in employer["attribute"]}
@@ -279,10 +281,16 @@ def _employer_walkthrough(project, steps):
     assert employer["nssoNumber"] is None
 
 
+def pasted(command):
+    """A command as the demo printed it, run by a shell in the folder the demo runs in."""
+    return subprocess.run(["bash", "-c", command], capture_output=True, text=True,
+                          timeout=120)
+
+
 def data_of(project, command):
     """A printed `kszws call` run with --json: its reply as data (as printed, the command
     shows the reply for a person to read)."""
-    result = run(project, *shlex.split(command)[1:], "--json")
+    result = pasted(command + " --json")
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout)
 
@@ -290,10 +298,10 @@ def data_of(project, command):
 def _registered_examples(project, info):
     for key, expected in (("identify_person", "<ns3:SocialSecurityUser>70100853190<"),
                           ("identify_person_phonetic", ">Van den Berghe<")):
-        result = run(project, *shlex.split(info["example"][key])[1:])
+        result = pasted(info["example"][key])
         assert result.returncode == 0, result.stderr
         assert expected in result.stdout and "ok=YES" in result.stdout
-    result = run(project, *shlex.split(info["example"]["retrieve_ti"])[1:])
+    result = pasted(info["example"]["retrieve_ti"])
     assert result.returncode == 0, result.stderr
     assert "  value: DATA_FOUND" in result.stdout
 
