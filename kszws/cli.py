@@ -3,6 +3,7 @@ import argparse
 import datetime
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -25,6 +26,9 @@ def main(argv=None):
         code = 2
     except KeyboardInterrupt:
         code = 130
+    except BrokenPipeError:  # `kszws log | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
     sys.exit(code or 0)
 
 
@@ -456,14 +460,25 @@ def cmd_log(settings, args):
                                outcome=args.outcome, since=args.since, until=args.until,
                                limit=args.limit)
     if args.json:
-        print(json.dumps(rows, indent=1, default=str))
+        print(json.dumps(rows, indent=1, default=str, ensure_ascii=False))
         return 0
-    for r in rows:
-        print("%6d %s %s %-14s %-22s %-8s %s %s %s" % (
-            r["seq"], r["received_at"].isoformat(timespec="milliseconds"), r["ticket"],
-            r["caller"] or "-", "%s.%s" % (r["service"], r["operation"] or "-"), r["outcome"],
-            r["reason_code"], " ".join(r["subjects"]), r["detail"] or ""))
+    print(_log_table(rows))
     return 0
+
+
+def _log_table(rows):
+    """The rows as a table with a header, each column as wide as its widest value."""
+    header = ("SEQ", "RECEIVED (UTC)", "TICKET", "CALLER", "SERVICE.OPERATION", "OUTCOME",
+              "CODE", "SUBJECTS", "DETAIL")
+    table = [header] + [(
+        str(r["seq"]), r["received_at"].isoformat(timespec="milliseconds"), r["ticket"],
+        r["caller"] or "-", "%s.%s" % (r["service"], r["operation"] or "-"), r["outcome"],
+        r["reason_code"] or "-", " ".join(r["subjects"]) or "-", r["detail"] or "")
+        for r in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header) - 1)]
+    return "\n".join(" ".join([line[0].rjust(widths[0])] + [
+        value.ljust(width) for value, width in zip(line[1:-1], widths[1:])] + [line[-1]])
+        .rstrip() for line in table)
 
 
 def cmd_authorizations(settings, args):

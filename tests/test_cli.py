@@ -88,6 +88,7 @@ def test_log_search_and_verify(project):
                                                       ssins={"85073003328"})])
     found = run(project, "log", "--subject", "85073003328")
     assert found.returncode == 0 and ticket in found.stdout
+    assert found.stdout.split()[:3] == ["SEQ", "RECEIVED", "(UTC)"]  # a header row
     as_json = json.loads(run(project, "log", "--ticket", ticket, "--json").stdout)
     assert as_json[0]["ticket"] == ticket
     verified = run(project, "log", "verify")
@@ -329,3 +330,28 @@ def test_validate_checks_classic_messages_inside_out(project, tmp_path):
     result = run(project, "validate", str(bad))
     assert result.returncode == 1 and "IdentifyPersonRequest" in result.stdout
     assert "BirthDate" in result.stdout
+
+
+def test_log_columns_stay_aligned_and_a_closed_pipe_is_no_error(project):
+    """Long institution ids widen their column for every row (the columns do not slip);
+    `kszws log | head -2` ends quietly."""
+    from kszws.clock import utcnow
+    from kszws.hub.exchange import Exchange, new_ticket
+    from kszws.hub.exchange_log import ExchangeLog
+    from kszws.store import database_from_settings
+
+    db = database_from_settings(project)
+    db.migrate()
+    with db.write_transaction() as cursor:
+        ExchangeLog(db, None).apply(cursor, [
+            Exchange(new_ticket(), utcnow(), "TestConnectionService", 10, replied_at=utcnow(),
+                     caller=caller, operation="sendTestMessage")
+            for caller in ["cpas-eupen", "an-institution-with-a-long-identifier"] * 200])
+    lines = run(project, "log", "--limit", "400").stdout.splitlines()
+    assert len(lines) == 401
+    starts = {line.index("TestConnectionService.sendTestMessage") for line in lines[1:]}
+    assert len(starts) == 1 and lines[0].index("SERVICE.OPERATION") in starts
+    piped = subprocess.run("%s -m kszws --conf %s log --limit 400 | head -2" % (
+        sys.executable, project.conf_dir), shell=True, capture_output=True, text=True,
+        timeout=60)
+    assert len(piped.stdout.splitlines()) == 2 and piped.stderr == ""
