@@ -5,6 +5,7 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 from kszws.config import ConfigError, load_settings
@@ -226,10 +227,14 @@ def cmd_demo(settings, args):
         sources += demo.start_foreign_access_points(
             settings, registry, server.base_url("https", host, settings.tls_port))
 
+    started = time.monotonic()
+
     def announce(base, registry, https_base):
+        print("kszws demo: the hub is up in %.1f s" % (time.monotonic() - started), flush=True)
         info = demo.describe(settings, registry, base, https_base)
         print(demo.banner(info, demo.write(settings, info)), flush=True)
 
+    print("kszws demo: starting the hub ...", flush=True)
     try:
         return server.serve(settings, host, args.port, args.workers, announce)
     finally:

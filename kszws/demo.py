@@ -1,4 +1,5 @@
 """`kszws demo`: the whole network on loopback, described in <data_dir>/demo.json."""
+import contextlib
 import dataclasses
 import json
 import os
@@ -17,16 +18,28 @@ from kszws.security.credentials import Credentials, issue_passwords
 from kszws.security.keystore import key_path_for
 
 
+@contextlib.contextmanager
+def step(what):
+    """Announce a step of the demo's start and, when it ends, how long it took: the whole
+    start takes a minute or more on a fresh checkout (keys, seeded populations)."""
+    print("kszws demo: %s ..." % what, flush=True)
+    started = time.monotonic()
+    yield
+    print("kszws demo: %s: done in %.1f s" % (what, time.monotonic() - started), flush=True)
+
+
 def prepare(settings):
     """Make what the demo needs and does not have yet: PKI, Basic passwords."""
     registry = load_registry(settings)
-    pki.init_pki(settings.certs_dir, registry.institutions.values())
-    make_access_point_keys(settings)
-    if pki.name_loopback(settings.certs_dir, registry.hub):
-        print("re-issued %s (same key): it now names localhost, 127.0.0.1 and ::1 for HTTPS"
-              % registry.hub.certificates[0], flush=True)
-    issue_passwords(Credentials(settings.data_dir / "credentials.json"),
-                    registry.institutions.values(), settings.certs_dir)
+    with step("the demo PKI (a key and certificate per institution, made once) and the "
+              "Basic passwords"):
+        pki.init_pki(settings.certs_dir, registry.institutions.values())
+        make_access_point_keys(settings)
+        if pki.name_loopback(settings.certs_dir, registry.hub):
+            print("re-issued %s (same key): it now names localhost, 127.0.0.1 and ::1 for "
+                  "HTTPS" % registry.hub.certificates[0], flush=True)
+        issue_passwords(Credentials(settings.data_dir / "credentials.json"),
+                        registry.institutions.values(), settings.certs_dir)
     return registry
 
 
@@ -69,18 +82,20 @@ def _start(settings, commands, env, timeout):
     """`kszws ARGS...` child processes, each waited for until it prints its ready line."""
     started = []
     for args in commands:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "kszws", "--conf", str(settings.conf_dir), "--data-dir",
-             str(settings.data_dir), *args], stdout=subprocess.PIPE, text=True, env=env)
-        started.append(proc)
-        deadline = time.monotonic() + timeout
-        for line in proc.stdout:
-            print("  " + line.rstrip(), flush=True)
-            if "ready" in line or time.monotonic() > deadline:
-                break
-        if proc.poll() is not None:
-            stop_sources(started)
-            raise SystemExit("kszws demo: %s did not start" % " ".join(args[:3]))
+        with step("starting %s (its first start seeds its data)" % " ".join(args[1:4])):
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "kszws", "--conf", str(settings.conf_dir),
+                 "--data-dir", str(settings.data_dir), *args], stdout=subprocess.PIPE,
+                text=True, env=env)
+            started.append(proc)
+            deadline = time.monotonic() + timeout
+            for line in proc.stdout:
+                print("  " + line.rstrip(), flush=True)
+                if "ready" in line or time.monotonic() > deadline:
+                    break
+            if proc.poll() is not None:
+                stop_sources(started)
+                raise SystemExit("kszws demo: %s did not start" % " ".join(args[:3]))
         # Keep reading what it prints: a pipe nobody empties would block it at 64 KB.
         threading.Thread(target=_echo, args=(proc.stdout,), daemon=True).start()
     return started
