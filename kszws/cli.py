@@ -647,11 +647,11 @@ def _ingest_mutations(settings, registry, args):
 
 
 def cmd_eessi(settings, args):
-    from kszws.client import CallError
+    from kszws.calling import UsageError
 
     try:
         return _EESSI[args.action](settings, args)
-    except CallError as exc:
+    except UsageError as exc:
         print("kszws eessi %s: %s" % (args.action, exc), file=sys.stderr)
         return 2
 

@@ -17,7 +17,6 @@ from kszws.security.keystore import (KeyStoreError, key_path_for, load_certifica
 from kszws.security.zeep_wsse import SignedExchange
 
 
-CallError = UsageError  # the call cannot be made as asked (nothing was sent)
 
 
 def hub_client(settings, service_name, institution_id=None, base_url=None, registry=None,
@@ -74,7 +73,7 @@ def hub_url(settings, institution=None, given=None):
     client_cert = institution is not None and institution.auth == "client-cert"
     if given:
         if client_cert and not given.lower().startswith("https:"):
-            raise CallError("%s authenticates with a TLS client certificate, which only HTTPS "
+            raise UsageError("%s authenticates with a TLS client certificate, which only HTTPS "
                             "carries: give the hub's HTTPS URL (--url https://...)%s" % (
                                 institution.id, _known_https(settings)))
         return given.rstrip("/")
@@ -87,7 +86,7 @@ def hub_url(settings, institution=None, given=None):
 
 def hub_https_url(settings, why):
     """The hub's HTTPS base URL: the main port when it serves HTTPS, the `tls_port`
-    listener, or the one the running demo wrote to demo.json; CallError saying `why` it
+    listener, or the one the running demo wrote to demo.json; UsageError saying `why` it
     is needed when there is none."""
     if settings.main_port_is_https:
         return "https://%s:%d" % (_host(settings.host), settings.port)
@@ -96,7 +95,7 @@ def hub_https_url(settings, why):
     demo = _demo_https_url(settings)
     if demo:
         return demo
-    raise CallError("%s, and conf/kszws.toml serves no HTTPS: give the hub's HTTPS URL "
+    raise UsageError("%s, and conf/kszws.toml serves no HTTPS: give the hub's HTTPS URL "
                     "(--url https://...), set [server] tls_port, or start `kszws demo`" % why)
 
 

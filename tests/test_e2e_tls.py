@@ -8,7 +8,8 @@ import ssl
 import pytest
 import requests
 
-from kszws.client import CallError, hub_client
+from kszws.calling import UsageError
+from kszws.client import hub_client
 from kszws.security import pki
 from tests.netfixture import Hub, free_port, make_project, reissue_certificate
 from tests.soaptools import HEADERS, Answer, log_row, post, request_envelope
@@ -123,7 +124,7 @@ def test_client_certificate_institution_picks_https_by_itself(two_ports):
 
 
 def test_client_certificate_institution_refuses_a_plain_http_url(two_ports):
-    with pytest.raises(CallError) as refused:
+    with pytest.raises(UsageError) as refused:
         hub_client(two_ports.settings, "TestConnectionService", "cpas-namur", two_ports.url)
     assert "cpas-namur authenticates with a TLS client certificate" in str(refused.value)
     assert two_ports.https_url in str(refused.value)

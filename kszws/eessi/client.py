@@ -16,7 +16,8 @@ from pathlib import Path
 import requests
 from lxml import etree
 
-from kszws.client import CallError, hub_https_url
+from kszws.calling import UsageError
+from kszws.client import hub_https_url
 from kszws.eessi import ebms, mime, msh, repository, sbdh, signature
 from kszws.eessi.errors import EbmsError
 from kszws.registry import load_registry
@@ -38,10 +39,10 @@ def party(settings, name, url=None):
     registry = load_registry(settings)
     repo, _ = repository.load(settings, registry)
     if repo is None:
-        raise CallError("this project has no EESSI access point (conf/eessi/repository.toml)")
+        raise UsageError("this project has no EESSI access point (conf/eessi/repository.toml)")
     inst = repo.institutions.get(name) or repo.by_kszws(name)
     if inst is None:
-        raise CallError("%r is neither an EESSI id nor a kszws institution of the Repository "
+        raise UsageError("%r is neither an EESSI id nor a kszws institution of the Repository "
                         "(kszws eessi institutions lists them)" % name)
     if inst.kszws is not None:
         cert = Path(registry.institutions[inst.kszws].certificates[0])
@@ -61,7 +62,7 @@ def post(who, path, content_type, body):
         return requests.post(who.base_url + path, data=body, cert=who.tls, verify=who.verify,
                              headers={"Content-Type": content_type}, timeout=30)
     except requests.RequestException as exc:
-        raise CallError("%s: %s" % (who.base_url + path, exc)) from None
+        raise UsageError("%s: %s" % (who.base_url + path, exc)) from None
 
 
 def document(sed_bytes, sender, receiver, buc=None, case=None, role=None):
@@ -71,7 +72,7 @@ def document(sed_bytes, sender, receiver, buc=None, case=None, role=None):
     if root.tag == "{%s}StandardBusinessDocument" % EESSI_SBDH:
         return sed_bytes, sbdh.read(sed_bytes)
     if not buc:
-        raise CallError("the file holds a bare SED (%s): say which BUC it belongs to (--buc)"
+        raise UsageError("the file holds a bare SED (%s): say which BUC it belongs to (--buc)"
                         % etree.QName(root).localname)
     opens = case is None
     role = role or ("CaseOwner" if opens else "CounterParty")
@@ -109,9 +110,9 @@ def send(settings, path, as_, to, buc=None, case=None, role=None, url=None):
         payload, doc = document(Path(path).read_bytes(), who.institution.id, to, buc, case,
                                 role)
     except (OSError, etree.XMLSyntaxError) as exc:
-        raise CallError("%s: %s" % (path, exc)) from None
+        raise UsageError("%s: %s" % (path, exc)) from None
     except EbmsError as error:
-        raise CallError("%s: %s" % (path, error.detail)) from None
+        raise UsageError("%s: %s" % (path, error.detail)) from None
     message = ebms.UserMessage(
         message_id=ebms.new_message_id(), timestamp=datetime.datetime.now(datetime.timezone.utc),
         from_party=who.institution.id, to_party=to, conversation_id=doc.case_id,
@@ -130,7 +131,7 @@ def _signal(reply):
     try:
         return ebms.read(etree.fromstring(reply.content))
     except (etree.XMLSyntaxError, EbmsError, ValueError):
-        raise CallError("HTTP %d: not an ebMS answer: %r" % (reply.status_code,
+        raise UsageError("HTTP %d: not an ebMS answer: %r" % (reply.status_code,
                                                              reply.content[:200])) from None
 
 
@@ -156,7 +157,7 @@ def pull(settings, as_, ack=False, url=None):
         signature.sign(receipt, {}, who.signer)
         answer = post(who, msh.OUTBOX_PATH, *mime.write(etree.tostring(receipt), []))
         if answer.status_code != 200 or answer.content:
-            raise CallError("the receipt was refused: %s" % _signal(answer).errors)
+            raise UsageError("the receipt was refused: %s" % _signal(answer).errors)
     return sbdh.read(payload), payload, ack
 
 
