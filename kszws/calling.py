@@ -22,8 +22,6 @@ OK, WARNING, REFUSED, FAILED = 0, 1, 2, 3
 class UsageError(Exception):
     """Nothing was sent: the message says what is wrong and what would be valid."""
 
-    exit_code = FAILED
-
 
 def named(kind, name, known, where=""):
     """known[name]; else UsageError naming the closest names (or all of them)."""
