@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 from lxml import etree  # noqa: E402
 
-from benchmarks.report import fail, percentiles, verdict  # noqa: E402
+from benchmarks.report import cpu_seconds, fail, percentiles, verdict  # noqa: E402
 from kszws.eessi import ebms, mime, signature  # noqa: E402
 from kszws.security import keystore  # noqa: E402
 from tests import eessitools  # noqa: E402
@@ -151,6 +151,7 @@ def pull_until(side, url, institution, expected, seen, got, deadline):
     trust = keystore.TrustStore()
     trust.add(keystore.load_certificate(ROOT_CERTS[0] / "eessi" / "DE-APDE01.crt"),
               "DE:APDE01")
+    idle = 0.0  # the pause after an empty channel, doubled while it stays empty
     while got[institution] < expected:
         if time.monotonic() > deadline:
             fail("%s pulled %d of %d" % (institution, got[institution], expected))
@@ -172,8 +173,12 @@ def pull_until(side, url, institution, expected, seen, got, deadline):
         if isinstance(message, ebms.Signal):
             if message.errors and message.errors[0][0] != "EBMS:0006":
                 fail("pull of %s answered %s" % (institution, message.errors))
-            time.sleep(0.05)
+            # An empty channel: wait before asking again, longer each time (up to 0.4 s),
+            # as a pulling institution does; each empty pull costs the hub a signed answer.
+            idle = min(0.4, max(0.025, 2 * idle))
+            time.sleep(idle)
             continue
+        idle = 0.0
         verified = signature.verify(root, package.attachments, trust, eessitools.now())
         receipt = ebms.receipt_envelope(message, verified.references, eessitools.now())
         signature.sign(receipt, {}, side.key)
@@ -327,6 +332,8 @@ def main(argv=None):
         pullers = [threading.Thread(target=pull_until, args=(
             belgians[inst], https, inst, share[inst], seen, got, deadline))
             for inst in BELGIAN for _ in range(args.pullers)]
+        cpu = CpuWatch({"hub": lambda: hub.hub.proc.pid, "register": lambda: source.proc.pid,
+                        "German access point": lambda: german.proc.pid})
         t0 = time.perf_counter()
         for p in pullers:
             p.start()
@@ -348,12 +355,15 @@ def main(argv=None):
                args.smoke, not_full)
         print("    every message pulled once and receipted (%d offered again after the "
               "kill, receipted once)" % again, flush=True)
+        if not args.kill:  # a killed hub's CPU time is gone with it
+            cpu.report(count)
 
         # -- outbound: the three Belgian institutions -> Germany --------------------------
         outbound = []
         for n, inst in enumerate(BELGIAN):
             outbound += build(belgians[inst], inst, [GERMAN],
                               share[inst], 10 ** 5 * (n + 1))
+        cpu.restart()  # not the building and signing above
         t0 = time.perf_counter()
         by_sender = {inst: [p for p in outbound if p[0].from_party == inst] for inst in BELGIAN}
         threads_ = []
@@ -390,6 +400,8 @@ def main(argv=None):
                args.smoke, not_full)
         print("    every message delivered once: the German store holds each once",
               flush=True)
+        if not args.kill:
+            cpu.report(count)
         if args.kill:
             print("  the hub was SIGKILLed %d times and restarted" % hub.kills, flush=True)
     finally:
@@ -397,6 +409,33 @@ def main(argv=None):
         hub.stop()
         source.stop()
     return 0
+
+
+class CpuWatch:
+    """CPU time per SED of each process of the run (the hub with its workers, the register,
+    the German access point, this script): with every process on the same cores, their
+    sum bounds the rate (cores / CPU seconds per SED)."""
+
+    def __init__(self, processes):
+        self.processes = processes  # {name: a function giving its pid now}
+        self.start = self._now()
+
+    def _now(self):
+        mine = os.times()
+        return {**{name: cpu_seconds(pid()) for name, pid in self.processes.items()},
+                "this script (client side)": mine.user + mine.system}
+
+    def report(self, count):
+        now = self._now()
+        spent = {name: (now[name] - self.start[name]) / count for name in now}
+        total = sum(spent.values())
+        print("    CPU per SED: %s; total %.1f ms: %d cores allow at most %.0f SEDs/s" % (
+            ", ".join("%s %.1f ms" % (name, 1000 * v) for name, v in spent.items()),
+            1000 * total, os.cpu_count(), os.cpu_count() / total if total else 0), flush=True)
+        self.start = now
+
+    def restart(self):
+        self.start = self._now()
 
 
 def report(what, count, elapsed, latencies, peer, smoke, not_full):

@@ -44,3 +44,29 @@ def fail(message):
     """End the run with exit status 1: a benchmark whose replies failed measured nothing."""
     print("benchmark FAILED: %s" % message, file=sys.stderr, flush=True)
     sys.exit(1)
+
+
+def cpu_seconds(pid):
+    """CPU seconds (user + system) used so far by process `pid` and its descendants, read
+    from Linux's /proc: where a benchmark's time goes when several processes share the
+    cores. 0.0 for a process that is gone."""
+    import os
+
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            # after the command: state ppid ... utime (11) stime (12), counted from state
+            stats[int(entry)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        if current in stats:
+            total += stats[current][1]
+            todo += [child for child, (parent, _) in stats.items() if parent == current]
+    return total / ticks
