@@ -196,6 +196,9 @@ def _datetime(text):
 # -- serve, demo, source ------------------------------------------------------------------
 
 def cmd_serve(settings, args):
+    from kszws import processes
+
+    processes.shared_metrics_directory(settings.data_dir / "metrics")
     from kszws import server
 
     def announce(base, registry, https_base):
@@ -210,7 +213,7 @@ def cmd_serve(settings, args):
 
 
 def cmd_demo(settings, args):
-    from kszws import demo, processes, server
+    from kszws import demo, processes
 
     registry = demo.prepare(settings)
     tls_port = args.tls_port if args.tls_port is not None else settings.tls_port or DEMO_TLS_PORT
@@ -222,10 +225,13 @@ def cmd_demo(settings, args):
     holder = processes.bound_socket(host, settings.port if args.port is None else args.port)
     args.port = holder.getsockname()[1]
     scheme = "https" if settings.main_port_is_https else "http"
-    sources = demo.start_sources(settings, registry, server.base_url(scheme, host, args.port))
+    sources = demo.start_sources(settings, registry, processes.base_url(scheme, host, args.port))
     if settings.tls_port:  # EESSI runs over HTTPS only
         sources += demo.start_foreign_access_points(
-            settings, registry, server.base_url("https", host, settings.tls_port))
+            settings, registry, processes.base_url("https", host, settings.tls_port))
+    # The sources are started: only the hub's workers count in the shared metrics folder.
+    processes.shared_metrics_directory(settings.data_dir / "metrics")
+    from kszws import server
 
     started = time.monotonic()
 

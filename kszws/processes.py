@@ -8,6 +8,7 @@ restarts a worker that dies, and on SIGTERM/SIGINT asks every worker to stop.
 """
 import errno
 import os
+import shutil
 import select
 import signal
 import socket
@@ -143,3 +144,18 @@ def ready(fd):
     if fd is not None:
         os.write(fd, b"1")
         os.close(fd)
+
+
+def shared_metrics_directory(path):
+    """Make the workers about to be forked count their Prometheus metrics in files of
+    `path` (prometheus_client's multiprocess mode), emptied first: /metrics sums them,
+    whichever worker answers. prometheus_client decides this when it is first imported,
+    so it must not be imported yet in this process."""
+    assert "prometheus_client" not in sys.modules, "set before prometheus_client is imported"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+
+
+def base_url(scheme, host, port):
+    return "%s://%s:%d" % (scheme, host if ":" not in host else "[%s]" % host, port)

@@ -54,7 +54,8 @@ def build_site(settings, registry, db, writer):
     from kszws.security.replay import ReplayCache
     from kszws.services import EndpointContext, build_endpoints
     from kszws.services.publish import PublishedContract
-    from kszws.site import Health, HubSite, Router, SoapResource
+    from kszws.metrics import State
+    from kszws.site import Health, HubSite, Metrics, Router, SoapResource
 
     policy = wsse.Policy(skew=datetime.timedelta(seconds=settings.timestamp_skew_seconds),
                          max_ttl=datetime.timedelta(seconds=settings.timestamp_max_ttl_seconds))
@@ -85,9 +86,11 @@ def build_site(settings, registry, db, writer):
                                  exchange_log, sources, policy)
     watch = SourceWatch(registry.sources.values(), reactor, utcnow,
                         settings.source_check_seconds)
+    eessi = outbound and _inbox_status(db, settings.eessi_backlog_alert_hours)
     router.add("/health", Health(db, identity.certificate, settings.maintenance_flag, utcnow,
-                                 sources=watch, eessi=outbound and _inbox_status(
-                                     db, settings.eessi_backlog_alert_hours)))
+                                 sources=watch, eessi=eessi))
+    router.add("/metrics", Metrics(State(mailbox=_mailbox_backlog(db), replay=replay.size,
+                                         eessi=eessi, sources=watch.status, clock=utcnow)))
     site = HubSite(router, settings.max_body_bytes, settings.read_timeout_seconds,
                    settings.idle_timeout_seconds, settings.max_connections)
     return site, hub, fanout, watch, outbound
@@ -118,6 +121,15 @@ def _add_access_point(router, settings, registry, db, identity, replay, exchange
                         max_attempts=settings.eessi_max_attempts)
     access_point.on_outbound = outbound.kick
     return outbound
+
+
+def _mailbox_backlog(db):
+    from kszws import mailbox
+
+    def backlog():
+        with db.engine.connect() as conn:
+            return mailbox.backlog(conn)
+    return backlog
 
 
 def _inbox_status(db, alert_hours):
@@ -221,10 +233,6 @@ def run_worker(settings, registry, host, port, ready_fd=None):
     db.dispose()
 
 
-def base_url(scheme, host, port):
-    return "%s://%s:%d" % (scheme, host if ":" not in host else "[%s]" % host, port)
-
-
 def serve(settings, host=None, port=None, workers=None, announce=print):
     """Run the hub until SIGTERM/SIGINT. Returns the exit code. `announce(base, registry,
     https_base)` is called once every worker listens; `https_base` is the URL of the
@@ -238,8 +246,8 @@ def serve(settings, host=None, port=None, workers=None, announce=print):
     port = holders[0].getsockname()[1]
     if settings.tls_port:
         holders.append(processes.bound_socket(host, settings.tls_port))
-    base = base_url("https" if settings.main_port_is_https else "http", host, port)
-    https_base = base_url("https", host, settings.tls_port) if settings.tls_port else None
+    base = processes.base_url("https" if settings.main_port_is_https else "http", host, port)
+    https_base = processes.base_url("https", host, settings.tls_port) if settings.tls_port else None
     supervisor = processes.Supervisor(
         lambda ready_fd: run_worker(settings, registry, host, port, ready_fd), workers)
     code = supervisor.run(lambda: announce(base, registry, https_base))

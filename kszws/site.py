@@ -294,6 +294,40 @@ class Router(resource.Resource):
         return server.NOT_DONE_YET
 
 
+class Metrics(resource.Resource):
+    """GET /metrics: the Prometheus exposition (kszws/metrics.py), the database read in a
+    thread. Counters only: no personal data."""
+
+    isLeaf = True
+
+    def __init__(self, state):
+        super().__init__()
+        self.state = state  # metrics.State
+
+    def render_GET(self, request):
+        from kszws import metrics
+
+        d = threads.deferToThread(metrics.exposition, self.state)
+        d.addCallbacks(self._answer, self._failed, callbackArgs=(request,),
+                       errbackArgs=(request,))
+        return server.NOT_DONE_YET
+
+    def _answer(self, exposition, request):
+        content_type, body = exposition
+        if not request._disconnected:
+            request.setHeader(b"content-type", content_type.encode())
+            request.write(body)
+            request.finish()
+
+    def _failed(self, failure, request):
+        log.error("/metrics: %s", failure.getErrorMessage())
+        if not request._disconnected:
+            request.setResponseCode(503)
+            request.setHeader(b"content-type", b"text/plain")
+            request.write(b"metrics unavailable\n")
+            request.finish()
+
+
 class Health(resource.Resource):
     """GET /health: 200 only when the database answers, the hub's signing certificate is
     valid and the hub is not in maintenance; else 503. The body says which check failed,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from kszws import metrics
 from kszws.clock import naive_utc
 from kszws.store.schema import exchange_log, exchange_subject, log_head
 
@@ -93,6 +94,7 @@ class ExchangeLog:
 
     def record(self, exchange):
         """Deferred firing with the row's seq once the row is committed."""
+        metrics.exchange_answered(exchange)
         return self.writer.submit(self, exchange)
 
     def apply(self, cursor, exchanges):

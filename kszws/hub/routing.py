@@ -26,6 +26,7 @@ from twisted.internet.defer import TimeoutError as DeferredTimeout
 from twisted.python.threadpool import ThreadPool
 from zeep.exceptions import Fault, SignatureVerificationFailed, TransportError
 
+from kszws import metrics
 from kszws.security.keystore import load_certificate
 from kszws.security.zeep_wsse import SignedExchange
 from kszws.wire import xmlparse
@@ -144,8 +145,11 @@ class SourceClient:
 
     def call(self, operation, **kwargs):
         """Deferred with the operation's result, or failing with a Refusal."""
+        done = metrics.source_call(self.source.id, operation)
         d = threads.deferToThreadPool(self.reactor, self.pool, self._call, operation, kwargs)
         d.addTimeout(self.source.timeout_seconds + 1, self.reactor)
+        d.addCallbacks(lambda result: done("ok") or result,
+                       lambda failure: done("failed") or failure)
         return d.addErrback(self._refusal)
 
     def _call(self, operation, kwargs):

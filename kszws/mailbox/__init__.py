@@ -199,3 +199,10 @@ def purge(conn, now, retention):
     """Delete the items acknowledged more than `retention` (a timedelta) ago."""
     return conn.execute(delete(mailbox_item).where(
         mailbox_item.c.acked_at < naive_utc(now) - retention)).rowcount
+
+
+def backlog(conn):
+    """{institution: items not yet acknowledged} (the metric kszws_mailbox_backlog)."""
+    return dict(conn.execute(select(mailbox_item.c.institution, func.count())
+                             .where(mailbox_item.c.acked_at.is_(None))
+                             .group_by(mailbox_item.c.institution)).all())

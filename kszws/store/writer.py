@@ -19,6 +19,8 @@ import time
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
+from kszws import metrics
+
 log = logging.getLogger(__name__)
 
 _STOP = object()
@@ -112,6 +114,7 @@ class BatchWriter:
             if self._raw is None:
                 self._raw = self.db.engine.raw_connection()
             results = []
+            started = time.monotonic()
             with self.db.write_transaction(self._raw) as cursor:
                 for handler, jobs in groups.items():
                     out = handler.apply(cursor, [item for item, _ in jobs])
@@ -124,6 +127,7 @@ class BatchWriter:
             self._reset()
             self.reactor.callFromThread(_fail, [d for _, _, d in batch], failure)
             return
+        metrics.group_commit(time.monotonic() - started, len(batch))
         self.batches += 1
         self.items += len(batch)
         self.reactor.callFromThread(_fire, results)
