@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 from lxml import etree  # noqa: E402
 
-from benchmarks.report import cpu_seconds, fail, percentiles, verdict  # noqa: E402
+from benchmarks.report import cpu_seconds, fail, moved, percentiles, scrape, verdict  # noqa: E402
 from kszws.eessi import ebms, mime, signature  # noqa: E402
 from kszws.security import keystore  # noqa: E402
 from tests import eessitools  # noqa: E402
@@ -333,7 +333,8 @@ def main(argv=None):
             belgians[inst], https, inst, share[inst], seen, got, deadline))
             for inst in BELGIAN for _ in range(args.pullers)]
         cpu = CpuWatch({"hub": lambda: hub.hub.proc.pid, "register": lambda: source.proc.pid,
-                        "German access point": lambda: german.proc.pid})
+                        "German access point": lambda: german.proc.pid},
+                       hub.hub.url + "/metrics")
         t0 = time.perf_counter()
         for p in pullers:
             p.start()
@@ -416,9 +417,11 @@ class CpuWatch:
     the German access point, this script): with every process on the same cores, their
     sum bounds the rate (cores / CPU seconds per SED)."""
 
-    def __init__(self, processes):
+    def __init__(self, processes, metrics_url):
         self.processes = processes  # {name: a function giving its pid now}
+        self.metrics_url = metrics_url
         self.start = self._now()
+        self.scraped = scrape(metrics_url)
 
     def _now(self):
         mine = os.times()
@@ -432,10 +435,14 @@ class CpuWatch:
         print("    CPU per SED: %s; total %.1f ms: %d cores allow at most %.0f SEDs/s" % (
             ", ".join("%s %.1f ms" % (name, 1000 * v) for name, v in spent.items()),
             1000 * total, os.cpu_count(), os.cpu_count() / total if total else 0), flush=True)
-        self.start = now
+        scraped = scrape(self.metrics_url)
+        print("    the hub's /metrics during the run: %s" % moved(self.scraped, scraped, (
+            "kszws_exchanges_total", "kszws_source_call_seconds_count",
+            "kszws_log_batch_size_count")), flush=True)
+        self.start, self.scraped = now, scraped
 
     def restart(self):
-        self.start = self._now()
+        self.start, self.scraped = self._now(), scrape(self.metrics_url)
 
 
 def report(what, count, elapsed, latencies, peer, smoke, not_full):

@@ -70,3 +70,23 @@ def cpu_seconds(pid):
             total += stats[current][1]
             todo += [child for child, (parent, _) in stats.items() if parent == current]
     return total / ticks
+
+
+def scrape(url):
+    """{metric name: sum of its samples} from a Prometheus endpoint (the hub's /metrics),
+    to show a run's counters moving."""
+    import requests
+    from prometheus_client.parser import text_string_to_metric_families
+
+    sums = {}
+    text = requests.get(url, timeout=10).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            sums[sample.name] = sums.get(sample.name, 0.0) + sample.value
+    return sums
+
+
+def moved(before, after, names):
+    """'name +delta, ...' for the metrics `names` between two scrapes."""
+    return ", ".join("%s +%d" % (name, after.get(name, 0) - before.get(name, 0))
+                     for name in names)
