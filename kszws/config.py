@@ -97,6 +97,8 @@ class Settings:
     eessi_sed_max_bytes: int = 8 * 1024 * 1024
     eessi_backlog_alert_hours: float = 24.0
     eessi_redeliver_after_seconds: float = 600.0
+    exchange_lines: str = "off"  # [logging] exchanges: off | stdout | stderr | a file
+    exchange_lines_format: str = "auto"  # auto (human on a terminal, else json) | json | human
     extra: dict = field(default_factory=dict)
 
     @property
@@ -132,7 +134,7 @@ def load_settings(conf_dir=None, data_dir=None, database_url=None):
     conf_dir = Path(conf_dir).resolve() if conf_dir else default_conf_dir()
     path = conf_dir / "kszws.toml"
     raw = read_toml(path)
-    unknown = set(raw) - {"hub", "server", "security", "store", "mailbox", "eessi"}
+    unknown = set(raw) - {"hub", "server", "security", "store", "mailbox", "eessi", "logging"}
     if unknown:
         raise ConfigError(path, "-", "unknown table(s): %s" % ", ".join(sorted(unknown)))
     hub = take(raw.get("hub", {}), path, "[hub]", {
@@ -165,6 +167,14 @@ def load_settings(conf_dir=None, data_dir=None, database_url=None):
         "max_attempts": (int, 8), "sed_max_bytes": (int, 8 * 1024 * 1024),
         "backlog_alert_hours": (float, 24.0), "redeliver_after_seconds": (float, 600.0),
     })
+    logs = take(raw.get("logging", {}), path, "[logging]", {
+        "exchanges": (str, "off"), "format": (str, "auto"),
+    })
+    if logs["format"] not in ("auto", "json", "human"):
+        raise ConfigError(path, "[logging]", "format must be auto, json or human")
+    if not logs["exchanges"].strip():
+        raise ConfigError(path, "[logging]", "exchanges must be off, stdout, stderr or a "
+                          "file path")
     if min(eessi.values()) <= 0:
         raise ConfigError(path, "[eessi]", "every setting must be positive")
     if box["retention_days"] < 1 or box["fanout_interval_seconds"] <= 0 or box["fanout_batch"] < 1:
@@ -225,6 +235,8 @@ def load_settings(conf_dir=None, data_dir=None, database_url=None):
         eessi_sed_max_bytes=eessi["sed_max_bytes"],
         eessi_backlog_alert_hours=eessi["backlog_alert_hours"],
         eessi_redeliver_after_seconds=eessi["redeliver_after_seconds"],
+        exchange_lines=logs["exchanges"],
+        exchange_lines_format=logs["format"],
     )
 
 

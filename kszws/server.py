@@ -190,6 +190,10 @@ def run_worker(settings, registry, host, port, ready_fd=None):
 
     from kszws.store import BatchWriter
 
+    from kszws.hub import exchange_stream
+
+    exchange_stream.configure(settings.exchange_lines, settings.exchange_lines_format,
+                              settings.project_root)
     db = database_from_settings(settings)
     writer = BatchWriter(db, reactor, settings.log_batch_max, settings.commit_delay_ms / 1000)
     writer.start()

@@ -1,7 +1,10 @@
-"""GET /metrics (issue 14, item 4; the E6 alert of issue 13): the Prometheus exposition of a
+"""GET /metrics and the exchange lines (issue 14, item 4; the E6 alert of issue 13): the
+Prometheus exposition of a
 hub with two worker processes adds up what both counted, whichever answers the scrape;
 state gauges (replay cache, sources, mailboxes, the EESSI backlog) are read when scraped.
-The exposition is parsed with prometheus_client's own parser."""
+The exposition is parsed with prometheus_client's own parser. Each worker also writes one
+line per exchange to the configured stream: JSON away from a terminal, without personal
+data."""
 import datetime
 import re
 
@@ -17,7 +20,8 @@ from tests.ssdntools import identify, signed_call, ssdn_request
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    settings = make_project(tmp_path_factory.mktemp("metrics"))
+    settings = make_project(tmp_path_factory.mktemp("metrics"), settings={
+        "exchanges": '"var/exchanges.jsonl"', "format": '"auto"'})
     seed_national_register(settings)
     source = Source(settings).start()
     running = Hub(settings, workers=2).start()
@@ -99,3 +103,52 @@ def test_the_e6_backlog_and_alert_are_gauges():
     assert 30 * 3600 - 5 < age < 30 * 3600 + 60
     assert samples[("kszws_eessi_inbox_overdue", ())] == 1
     assert samples[("kszws_mailbox_backlog", (("institution", "cpas-eupen"),))] == 2
+
+
+def test_each_exchange_is_one_json_line_without_personal_data(hub):
+    """[logging] exchanges = a file: not a terminal, so JSON; both workers append."""
+    import json
+    import time
+    path = hub.settings.project_root / "var" / "exchanges.jsonl"
+    before = path.read_text().count("\n") if path.exists() else 0
+    signed_call(hub, ssdn_request(identify("70100853190"), caller="cpas-eupen"))
+    post(hub.endpoint(), b"<not-xml")
+    deadline = time.monotonic() + 10
+    while path.read_text().count("\n") < before + 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    lines = [json.loads(line) for line in path.read_text().splitlines()[before:]]
+    assert [(e["service"], e["outcome"]) for e in lines] == [
+        ("KSZBCSSWebServiceConnector", "OK"), ("TestConnectionService", "REFUSED")]
+    first = lines[0]
+    assert (first["caller"], first["sector"], first["auth"]) == ("cpas-eupen", 17, "signature")
+    assert re.fullmatch(r"[A-Z]{3}\d{5}|\d{8}", first["code"]) and first["duration_ms"] > 0
+    assert set(first) == {"time", "ticket", "caller", "sector", "auth", "service",
+                          "operation", "outcome", "code", "duration_ms", "request_bytes",
+                          "reply_bytes"}
+    assert "70100853190" not in path.read_text()
+
+
+def test_the_human_format_is_one_readable_line_and_the_default_on_a_terminal(monkeypatch):
+    import io
+    import logging
+    from kszws.hub import exchange_stream
+    from kszws.hub.exchange import Exchange
+    now = datetime.datetime(2026, 12, 1, 9, 0, tzinfo=datetime.timezone.utc)
+    exchange = Exchange("T-1", now, "TestConnectionService", 10, caller="cpas-eupen",
+                        operation="sendTestMessage",
+                        replied_at=now + datetime.timedelta(milliseconds=12.5))
+    record = logging.makeLogRecord({"exchange": exchange_stream.fields(exchange)})
+    assert exchange_stream.Human().format(record) == (
+        "2026-12-01T09:00:00.000+00:00 T-1 cpas-eupen           "
+        "TestConnectionService.sendTestMessage OK MSG00000 12.5 ms")
+    for terminal, written in ((True, "TestConnectionService.sendTestMessage OK"),
+                              (False, '"service":"TestConnectionService"')):
+        stream = io.StringIO()
+        stream.isatty = lambda: terminal
+        monkeypatch.setattr("sys.stderr", stream)
+        exchange_stream.configure("stderr", "auto", None)
+        try:
+            exchange_stream.record(exchange)
+        finally:
+            exchange_stream.configure("off", "auto", None)
+        assert written in stream.getvalue()

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from kszws import metrics
 from kszws.clock import naive_utc
+from kszws.hub import exchange_stream
 from kszws.store.schema import exchange_log, exchange_subject, log_head
 
 GENESIS = "0" * 64
@@ -95,6 +96,7 @@ class ExchangeLog:
     def record(self, exchange):
         """Deferred firing with the row's seq once the row is committed."""
         metrics.exchange_answered(exchange)
+        exchange_stream.record(exchange)
         return self.writer.submit(self, exchange)
 
     def apply(self, cursor, exchanges):
