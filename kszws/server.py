@@ -89,7 +89,7 @@ def build_site(settings, registry, db, writer):
     eessi = outbound and _inbox_status(db, settings.eessi_backlog_alert_hours)
     router.add("/health", Health(db, identity.certificate, settings.maintenance_flag, utcnow,
                                  sources=watch, eessi=eessi))
-    router.add("/metrics", Metrics(State(mailbox=_mailbox_backlog(db), replay=replay.size,
+    router.add("/metrics", Metrics(State(mailbox=_mailbox_backlog(db), replay=_replay_size(db),
                                          eessi=eessi, sources=watch.status, clock=utcnow)))
     site = HubSite(router, settings.max_body_bytes, settings.read_timeout_seconds,
                    settings.idle_timeout_seconds, settings.max_connections)
@@ -121,6 +121,13 @@ def _add_access_point(router, settings, registry, db, identity, replay, exchange
                         max_attempts=settings.eessi_max_attempts)
     access_point.on_outbound = outbound.kick
     return outbound
+
+
+def _replay_size(db):
+    def size():
+        with db.engine.connect() as conn:
+            return conn.exec_driver_sql("SELECT count(*) FROM replay_cache").scalar()
+    return size
 
 
 def _mailbox_backlog(db):

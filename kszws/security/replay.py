@@ -16,11 +16,6 @@ class ReplayCache:
         self.clock = clock
         self._next_purge = clock()
 
-    def size(self):
-        """Signatures remembered now (the metric kszws_replay_cache_entries)."""
-        with self.db.engine.connect() as conn:
-            return conn.exec_driver_sql("SELECT count(*) FROM replay_cache").scalar()
-
     def claim(self, token, until):
         """Deferred firing True when `token` is new (and now claimed), False on a replay."""
         return self.writer.submit(self, (token, until))
