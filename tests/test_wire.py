@@ -7,6 +7,14 @@ from lxml import etree
 from kszws.wire import newstyle, soap, xmlparse
 from kszws.wire.reasons import REASONS, Refusal
 
+@pytest.fixture(autouse=True)
+def fresh_parser():
+    """Each test builds its thread's parser anew: the one cached by an earlier test (or
+    by the process a mutation test forked from) would hide what _parser() makes."""
+    xmlparse._local.__dict__.pop("parser", None)
+    yield
+
+
 BOMB = (b'<!DOCTYPE lolz [<!ENTITY lol "lol">'
         b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
         b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
@@ -233,3 +241,185 @@ def test_utf16_with_its_mark_and_its_declaration_is_read(codec, mark):
 def test_parse_takes_bytes_and_says_so():
     with pytest.raises(TypeError, match=r"^parse\(\) takes bytes$"):
         xmlparse.parse("<a/>")
+
+
+# --- the encodings, each refusal with its exact wording (xmlparse._check_encoding) --------
+
+def refusal_of(data):
+    with pytest.raises(Refusal) as info:
+        xmlparse.parse(data)
+    return info.value.code, info.value.detail
+
+
+LE, BE, UTF8_MARK = b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf"
+
+
+@pytest.mark.parametrize("data, detail", [
+    (b"\xff\xfe\x00\x00" + "<a/>".encode("utf-32-le"), "UTF-32 / UCS-4 is not accepted"),
+    ("<a/>".encode("utf-16-le"), "UTF-16 without a byte order mark is not accepted"),
+    ("<a/>".encode("utf-16-be"), "UTF-16 without a byte order mark is not accepted"),
+    (b'<?xml version="1.0"' + b" " * 2000 + b"?><a/>",
+     "the XML declaration is longer than 1024 characters"),
+    (b'<?xml version="1.0" encoding="UTF-7"?><a/>', "encoding UTF-7 is not accepted"),
+    (b'<?xml version="1.0" encoding="' + b"A" * 60 + b'"?><a/>',
+     "encoding " + "A" * 40 + " is not accepted"),  # quoted, cut at 40
+    (UTF8_MARK + b'<?xml version="1.0" encoding="ISO-8859-1"?><a/>',
+     "encoding ISO-8859-1 with a UTF-8 byte order mark is not accepted"),
+    (UTF8_MARK + b'<?xml version="1.0" encoding="UTF-7"?><a/>',
+     "encoding UTF-7 with a UTF-8 byte order mark is not accepted"),
+    (LE + '<?xml version="1.0" encoding="UTF-8"?><a/>'.encode("utf-16-le"),
+     "encoding UTF-8 with a UTF-16LE byte order mark is not accepted"),
+    (BE + '<?xml version="1.0" encoding="ISO-8859-1"?><a/>'.encode("utf-16-be"),
+     "encoding ISO-8859-1 with a UTF-16BE byte order mark is not accepted"),
+])
+def test_each_encoding_refusal_says_what_it_refused(data, detail):
+    assert refusal_of(data) == ("XML00004", detail)
+
+
+@pytest.mark.parametrize("name", ["UTF-8", "utf8", "US-ASCII", "ascii", "ISO-8859-1", "latin1",
+                                  "ISO-8859-15", "windows-1252", "CP1252"])
+def test_the_eight_bit_encodings_are_accepted_without_a_mark(name):
+    data = ('<?xml version="1.0" encoding="%s"?><a>x</a>' % name).encode("ascii")
+    assert xmlparse._check_encoding(data) is None
+    assert xmlparse.parse(data).text == "x"
+
+
+@pytest.mark.parametrize("declaration", ['', '<?xml version="1.0"?>',
+                                         '<?xml version="1.0" encoding="UTF-8"?>',
+                                         "<?xml version='1.0' encoding='utf8'?>"])
+def test_a_utf8_mark_goes_with_utf8_or_no_encoding(declaration):
+    assert xmlparse.parse(UTF8_MARK + (declaration + "<a>é</a>").encode()).text == "é"
+
+
+@pytest.mark.parametrize("mark, codec", [(LE, "utf-16-le"), (BE, "utf-16-be")])
+@pytest.mark.parametrize("declaration", ['', '<?xml version="1.0"?>',
+                                         '<?xml version="1.0" encoding="UTF-16"?>',
+                                         '<?xml version="1.0" encoding="utf-16"?>'])
+def test_a_utf16_mark_goes_with_utf16_or_no_encoding(mark, codec, declaration):
+    assert xmlparse.parse(mark + (declaration + "<a>é</a>").encode(codec)).text == "é"
+
+
+@pytest.mark.parametrize("mark, codec, name", [(LE, "utf-16-le", "UTF-16LE"),
+                                               (BE, "utf-16-be", "UTF-16BE")])
+def test_a_utf16_mark_may_name_its_byte_order(mark, codec, name):
+    data = mark + ('<?xml version="1.0" encoding="%s"?><a/>' % name).encode(codec)
+    assert xmlparse._check_encoding(data) is None
+
+
+def test_a_utf16_mark_declaring_an_eight_bit_encoding_is_refused_before_libxml2():
+    """Without the byte order mark read, the declaration would be read as Latin-1 and
+    an eight-bit encoding pass."""
+    data = LE + '<?xml version="1.0" encoding="US-ASCII"?><a/>'.encode("utf-16-le")
+    assert refusal_of(data)[1] == "encoding US-ASCII with a UTF-16LE byte order mark is " \
+                                  "not accepted"
+
+
+def test_a_truncated_utf16_document_is_refused_cleanly():
+    """An odd byte at the end: the declaration is still read (undecodable bytes replaced),
+    and the document refused with a code, never a Python error."""
+    code, _ = refusal_of(LE + "<a/>".encode("utf-16-le") + b"\x00")
+    assert code in ("XML00001", "XML00004")
+
+
+def test_what_only_looks_like_a_declaration_declares_nothing():
+    with pytest.raises(Refusal) as info:  # <?xmlfoo is a processing instruction
+        xmlparse.parse(b'<?xmlfoo encoding="UTF-7"?><a/>')
+    assert info.value.code in ("XML00001", "XML00005")
+    assert xmlparse._check_encoding(b'<?xmlfoo encoding="UTF-7"?><a/>') is None
+
+
+# --- what the parser is made of (xmlparse._parser) ------------------------------------------
+
+def test_the_parser_drops_comments_and_keeps_instructions_to_refuse_them():
+    parser = xmlparse._parser()
+    assert etree.fromstring(b"<a>x<!-- c -->y</a>", parser).text == "xy"
+    assert len(etree.fromstring(b"<a><?pi x?></a>", parser)) == 1
+
+
+def test_the_parser_is_made_once_per_thread():
+    import threading
+    first = xmlparse._parser()
+    assert xmlparse._parser() is first
+    other = []
+    thread = threading.Thread(target=lambda: other.append(xmlparse._parser()))
+    thread.start()
+    thread.join()
+    assert other[0] is not first
+
+
+def test_the_parser_keeps_libxml2s_limits():
+    with pytest.raises(etree.XMLSyntaxError):
+        etree.fromstring(b"<a>" * 5000 + b"</a>" * 5000, xmlparse._parser())
+
+
+def test_the_parser_expands_no_entity():
+    inner = etree.fromstring(b'<!DOCTYPE a [<!ENTITY e "inner">]><a>&e;</a>', xmlparse._parser())
+    assert inner.text is None and "inner" not in "".join(inner.itertext())
+
+
+def test_the_resolver_answers_with_an_empty_document(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET")
+    parser = etree.XMLParser(load_dtd=True, resolve_entities=True, no_network=True)
+    parser.resolvers.add(xmlparse._NoExternalAccess())
+    root = etree.fromstring(('<!DOCTYPE a [<!ENTITY e SYSTEM "%s">]><a>&e;</a>'
+                             % secret.as_uri()).encode(), parser)
+    assert "SECRET" not in etree.tostring(root).decode()
+
+
+# --- libxml2's errors, classified (xmlparse._classify, _first_line, _has_declaration) ----
+
+@pytest.mark.parametrize("message, code", [
+    ("Entity 'x' not defined", "XML00002"),
+    ("StartTag: invalid element name, DOCTYPE", "XML00002"),
+    ("Validation failed: no DTD found", "XML00002"),
+    ("internal error: external subset", "XML00002"),
+    ("Excessive depth in document: 256", "XML00003"),
+    ("xmlSAX2Characters: huge text node", "XML00003"),
+    ("Resource too large", "XML00003"),
+    ("Memory allocation limit exceeded", "XML00003"),
+    ("Unsupported encoding: X", "XML00004"),
+    ("Input is not proper UTF-8, indicate encoding !", "XML00004"),
+    ("PCDATA invalid Char value 0x1", "XML00001"),
+    ("xmlParseCharRef: invalid xmlChar value 0", "XML00001"),
+    ("CData section not finished: Char 0x0 out of allowed range", "XML00004"),
+    ("Invalid bytes in character encoding", "XML00004"),
+    ("Bytes: 0xFF 0xFE 0xC3 0x3C", "XML00004"),
+    ("Opening and ending tag mismatch: b line 1 and a", "XML00001"),
+    ("", "XML00001"),
+])
+def test_libxml2_messages_map_to_stable_codes(message, code):
+    assert xmlparse._classify(message) == code
+
+
+def test_each_keyword_alone_decides():
+    """Every word is enough by itself, in any case (no word leans on another)."""
+    for words, code in ((("entity", "doctype", "dtd", "subset"), "XML00002"),
+                        (("depth", "huge", "too large", "limit"), "XML00003"),
+                        (("encoding", "utf-8", "char 0x", "bytes:"), "XML00004")):
+        for word in words:
+            assert xmlparse._classify("x %s y" % word.upper()) == code, word
+
+
+def test_a_syntax_error_is_answered_with_libxml2s_first_line_cut_at_200():
+    assert refusal_of(b"<a><b></a>") == (
+        "XML00001", "Opening and ending tag mismatch: b line 1 and a, line 1, column 11 "
+        "(<string>, line 1)")
+    assert xmlparse._first_line(ValueError("one\ntwo")) == "one"
+    assert xmlparse._first_line(ValueError("x" * 300)) == "x" * 200
+    assert xmlparse._first_line(ValueError()) == "ValueError"
+
+
+def test_an_undeclared_entity_gets_the_fixed_answer_not_libxml2s():
+    assert refusal_of(b"<a>&undeclared;</a>") == ("XML00002", xmlparse.DECLARATION_REFUSED)
+
+
+@pytest.mark.parametrize("data", [
+    b'<!ENTITY x "y"><a/>',  # an ENTITY without its DOCTYPE, a syntax error
+    LE + '<!DOCTYPE a [ <a/>'.encode("utf-16-le"),
+    BE + '<!DOCTYPE a [ <a/>'.encode("utf-16-be"),
+    LE + '<a><!ENTITY x "y"></a>'.encode("utf-16-le"),
+])
+def test_a_declaration_in_a_broken_document_gets_the_fixed_answer(data):
+    assert refusal_of(data) == ("XML00002", xmlparse.DECLARATION_REFUSED)
+    assert xmlparse._has_declaration(data)
