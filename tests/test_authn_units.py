@@ -431,3 +431,20 @@ def test_transport_of_a_tls_request_carries_the_client_certificate_as_der():
 def test_transport_of_a_plain_request_has_no_certificate():
     assert Transport.of(_Request(False)) == Transport(peer="192.0.2.7", secure=False)
     assert Transport.of(_Request(True, None, host=None)) == Transport(secure=True)
+
+
+def test_a_certificate_counts_only_over_tls():
+    """A transport that could show a certificate while the request is not secure: none
+    is taken (isSecure decides, not the transport's abilities)."""
+    ca_key, ca = pki.make_ca("transport CA")
+    _, cert = pki.issue(ca_key, ca, "client")
+    request = _Request(True, cert)
+    request._secure = False
+    assert Transport.of(request).client_certificate == b""
+
+
+def test_a_peer_without_a_host_is_recorded_as_empty():
+    """A UNIX socket's address has no host: the peer is "", never a placeholder."""
+    request = _Request(False)
+    request.getClientAddress = lambda: SimpleNamespace(name="/run/kszws.sock")
+    assert Transport.of(request).peer == ""

@@ -389,3 +389,68 @@ def test_a_failed_log_write_is_reported_with_its_ticket(hub, project, caplog):
     assert got[0].ticket == exchange.ticket
     message = caplog.records[0].getMessage()
     assert exchange.ticket in message and "disk full" in message
+
+
+# --- what the exchange records, exactly (mutation survivors of hub/pipeline.py) -------------
+
+def test_a_signed_call_records_its_certificate_subject_and_institution(hub, project, parts):
+    registry = parts[0]
+    reply, exchange = answered(hub, signed_request(project))
+    assert reply.status == 200
+    assert exchange.institution is registry.institutions["cpas-eupen"]
+    assert exchange.certificate_subject == load_certificate(
+        project.certs_dir / "cpas-eupen.crt").subject
+
+
+def test_replies_live_300_seconds_unless_configured(parts, project):
+    registry, catalogue, endpoint, authenticator, signer = parts
+    default = Hub(authenticator, Replays(), HeldLog(), catalogue, signer, lambda: NOW)
+    default.endpoint = endpoint
+    reply, _ = answered(default, b"<broken")
+    root = xmlparse.parse(reply.body)
+    lifetime = wsse.parse_xsd_datetime(root.findtext(".//{%s}Expires" % wsse.WSU)) - \
+        wsse.parse_xsd_datetime(root.findtext(".//{%s}Created" % wsse.WSU))
+    assert lifetime == datetime.timedelta(seconds=300)
+
+
+def test_a_wrong_content_type_is_quoted_up_to_64_characters(hub):
+    content_type = b"application/" + b"x" * 100
+    _, exchange = answered(hub, b"<a/>", content_type=content_type)
+    assert exchange.detail == "Content-Type %r" % content_type[:64].decode()
+
+
+def test_exchanges_in_flight_are_counted_one_by_one(hub, project):
+    handle(hub, request_envelope("one"), basic(project))
+    handle(hub, request_envelope("two"), basic(project))
+    assert hub.in_flight == 2
+    hub.exchange_log.commit()
+    assert hub.in_flight == 1
+    hub.exchange_log.commit()
+    assert hub.in_flight == 0
+
+
+def test_an_endpoint_may_make_its_own_tickets(hub, project):
+    hub.endpoint.new_ticket = lambda: "OWN-TICKET-1"
+    try:
+        reply, exchange = answered(hub, request_envelope(), basic(project))
+    finally:
+        del hub.endpoint.new_ticket
+    assert exchange.ticket == reply.ticket == "OWN-TICKET-1"
+
+
+def test_a_fault_carries_the_reasons_diagnostic_size_and_ticket(hub):
+    from kszws.wire.reasons import REASONS
+    reply, exchange = answered(hub, b"<broken")
+    root = xmlparse.parse(reply.body)
+    assert root.findtext(".//faultstring") == REASONS["XML00001"].diagnostic
+    assert exchange.reply_size == len(reply.body) and reply.ticket == exchange.ticket
+
+
+def test_the_refusal_details_name_what_was_wrong(hub, project):
+    env = soap.envelope(etree.Element("{urn:x}notAnOperation"))
+    _, exchange = answered(hub, env, basic(project))
+    assert exchange.detail == "no operation takes {urn:x}notAnOperation"
+    env = request_envelope()
+    env.find(".//echo").addnext(etree.Element("extra"))
+    _, exchange = answered(hub, env, basic(project))
+    assert exchange.reason_code == "MSG00008" and "extra" in exchange.detail
