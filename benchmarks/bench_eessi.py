@@ -334,7 +334,7 @@ def main(argv=None):
             for inst in BELGIAN for _ in range(args.pullers)]
         cpu = CpuWatch({"hub": lambda: hub.hub.proc.pid, "register": lambda: source.proc.pid,
                         "German access point": lambda: german.proc.pid},
-                       hub.hub.url + "/metrics")
+                       lambda: hub.hub.url + "/metrics")
         t0 = time.perf_counter()
         for p in pullers:
             p.start()
@@ -419,9 +419,9 @@ class CpuWatch:
 
     def __init__(self, processes, metrics_url):
         self.processes = processes  # {name: a function giving its pid now}
-        self.metrics_url = metrics_url
+        self.metrics_url = metrics_url  # a function: a killed hub comes back on another port
         self.start = self._now()
-        self.scraped = scrape(metrics_url)
+        self.scraped = scrape(metrics_url())
 
     def _now(self):
         mine = os.times()
@@ -435,14 +435,14 @@ class CpuWatch:
         print("    CPU per SED: %s; total %.1f ms: %d cores allow at most %.0f SEDs/s" % (
             ", ".join("%s %.1f ms" % (name, 1000 * v) for name, v in spent.items()),
             1000 * total, os.cpu_count(), os.cpu_count() / total if total else 0), flush=True)
-        scraped = scrape(self.metrics_url)
+        scraped = scrape(self.metrics_url())
         print("    the hub's /metrics during the run: %s" % moved(self.scraped, scraped, (
             "kszws_exchanges_total", "kszws_source_call_seconds_count",
             "kszws_log_batch_size_count")), flush=True)
         self.start, self.scraped = now, scraped
 
     def restart(self):
-        self.start, self.scraped = self._now(), scrape(self.metrics_url)
+        self.start, self.scraped = self._now(), scrape(self.metrics_url())
 
 
 def report(what, count, elapsed, latencies, peer, smoke, not_full):
