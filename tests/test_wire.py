@@ -348,8 +348,10 @@ def test_the_parser_is_made_once_per_thread():
 
 
 def test_the_parser_keeps_libxml2s_limits():
-    with pytest.raises(etree.XMLSyntaxError):
-        etree.fromstring(b"<a>" * 5000 + b"</a>" * 5000, xmlparse._parser())
+    """256 levels, libxml2's default (huge_tree would allow 2,048)."""
+    with pytest.raises(etree.XMLSyntaxError, match="depth"):
+        etree.fromstring(b"<a>" * 300 + b"</a>" * 300, xmlparse._parser())
+    assert refusal_of(b"<a>" * 300 + b"</a>" * 300)[0] == "XML00003"
 
 
 def test_the_parser_expands_no_entity():
@@ -419,6 +421,7 @@ def test_an_undeclared_entity_gets_the_fixed_answer_not_libxml2s():
     LE + '<!DOCTYPE a [ <a/>'.encode("utf-16-le"),
     BE + '<!DOCTYPE a [ <a/>'.encode("utf-16-be"),
     LE + '<a><!ENTITY x "y"></a>'.encode("utf-16-le"),
+    BE + '<a><!ENTITY x "y"></a>'.encode("utf-16-be"),
 ])
 def test_a_declaration_in_a_broken_document_gets_the_fixed_answer(data):
     assert refusal_of(data) == ("XML00002", xmlparse.DECLARATION_REFUSED)
