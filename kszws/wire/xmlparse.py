@@ -118,10 +118,6 @@ def parse(data):
         if code == "XML00002" or _has_declaration(data):
             raise Refusal("XML00002", DECLARATION_REFUSED) from None
         raise Refusal(code, _first_line(exc)) from None
-    except ValueError as exc:  # e.g. an encoding lxml refuses
-        raise Refusal("XML00004", _first_line(exc)) from None
-    if root is None:
-        raise Refusal("XML00001", "empty document")
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise Refusal("XML00002", DECLARATION_REFUSED)
