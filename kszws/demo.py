@@ -488,9 +488,9 @@ def banner(info, path):
     if "command" in info["example"]:
         lines += ["", "Try a signed call:", "  " + info["example"]["command"]]
     if "identify_person" in info["example"]:
-        lines += ["", "Identify a person (classic sendXML, signed; by SSIN, then phonetic; "
-                  "without a file on the person the reply has a warning, exit code 1, and no "
-                  "extended data):",
+        lines += ["", "Identify a person (classic sendXML, signed): by SSIN (without a file "
+                  "on the person: a warning, exit code 1, and no extended data), then by name "
+                  "(phonetic):",
                   "  " + info["example"]["identify_person"],
                   "  " + info["example"]["identify_person_phonetic"]]
     if info["example"].get("walkthrough"):

@@ -16,8 +16,8 @@ The list, for dashboards, is in the README ("Metrics").
 import os
 import time
 
-from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter,
-                               Histogram, generate_latest)
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.core import GaugeMetricFamily
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -134,7 +134,8 @@ def exposition(state=None):
         registry.register(_Default())
     if state is not None:
         registry.register(state)
-    return CONTENT_TYPE_LATEST, generate_latest(registry)
+    # The text format every Prometheus reads (0.0.4), not the newer 1.0.0 older ones refuse.
+    return CONTENT_TYPE_PLAIN_0_0_4, generate_latest(registry)
 
 
 class _Default:

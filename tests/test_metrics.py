@@ -33,7 +33,7 @@ def hub(tmp_path_factory):
 def scrape(hub):
     reply = requests.get(hub.url + "/metrics", timeout=10)
     assert reply.status_code == 200
-    assert reply.headers["Content-Type"].startswith("text/plain; version=")
+    assert reply.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
     samples = {}
     for family in text_string_to_metric_families(reply.text):
         for sample in family.samples:
