@@ -41,13 +41,12 @@ LOG_BATCH_SIZE = Histogram(
 
 def exchange_answered(exchange):
     """Count an exchange and its latency (called with its log row)."""
-    institution = exchange.institution
+    sector = exchange.sector
     EXCHANGES.labels(exchange.service or "-", exchange.operation or "-",
-                     str(institution.sector) if institution is not None else "-",
+                     "-" if sector is None else str(sector),
                      exchange.outcome, exchange.reason_code or "-").inc()
-    if exchange.replied_at is not None:
-        EXCHANGE_SECONDS.labels(exchange.service or "-").observe(
-            max(0.0, (exchange.replied_at - exchange.received_at).total_seconds()))
+    if exchange.seconds is not None:
+        EXCHANGE_SECONDS.labels(exchange.service or "-").observe(exchange.seconds)
 
 
 def source_call(source, operation):

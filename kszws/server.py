@@ -123,29 +123,31 @@ def _add_access_point(router, settings, registry, db, identity, replay, exchange
     return outbound
 
 
-def _replay_size(db):
-    def size():
+def _reading(db, query):
+    """A reader for /health and /metrics: `query(conn, *args)` on a connection of its own
+    (they run in a thread, outside any request's transaction)."""
+    def read(*args):
         with db.engine.connect() as conn:
-            return conn.exec_driver_sql("SELECT count(*) FROM replay_cache").scalar()
-    return size
+            return query(conn, *args)
+    return read
+
+
+def _replay_size(db):
+    return _reading(db, lambda conn: conn.exec_driver_sql(
+        "SELECT count(*) FROM replay_cache").scalar())
 
 
 def _mailbox_backlog(db):
     from kszws import mailbox
 
-    def backlog():
-        with db.engine.connect() as conn:
-            return mailbox.backlog(conn)
-    return backlog
+    return _reading(db, mailbox.backlog)
 
 
 def _inbox_status(db, alert_hours):
     from kszws.eessi import store
 
-    def status(now):
-        with db.engine.connect() as conn:
-            return store.inbox_status(conn, now, datetime.timedelta(hours=alert_hours))
-    return status
+    alert_after = datetime.timedelta(hours=alert_hours)
+    return _reading(db, lambda conn, now: store.inbox_status(conn, now, alert_after))
 
 
 def employments_of(sources):

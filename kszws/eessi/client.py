@@ -43,7 +43,7 @@ def party(settings, name, url=None):
     inst = repo.institutions.get(name) or repo.by_kszws(name)
     if inst is None:
         raise UsageError("%r is neither an EESSI id nor a kszws institution of the Repository "
-                        "(kszws eessi institutions lists them)" % name)
+                         "(kszws eessi institutions lists them)" % name)
     if inst.kszws is not None:
         cert = Path(registry.institutions[inst.kszws].certificates[0])
         base = url or hub_https_url(settings, "AS4 runs over HTTPS")
@@ -73,7 +73,7 @@ def document(sed_bytes, sender, receiver, buc=None, case=None, role=None):
         return sed_bytes, sbdh.read(sed_bytes)
     if not buc:
         raise UsageError("the file holds a bare SED (%s): say which BUC it belongs to (--buc)"
-                        % etree.QName(root).localname)
+                         % etree.QName(root).localname)
     opens = case is None
     role = role or ("CaseOwner" if opens else "CounterParty")
     other = "CounterParty" if role == "CaseOwner" else "CaseOwner"
@@ -132,7 +132,7 @@ def _signal(reply):
         return ebms.read(etree.fromstring(reply.content))
     except (etree.XMLSyntaxError, EbmsError, ValueError):
         raise UsageError("HTTP %d: not an ebMS answer: %r" % (reply.status_code,
-                                                             reply.content[:200])) from None
+                                                              reply.content[:200])) from None
 
 
 def pull(settings, as_, ack=False, url=None):

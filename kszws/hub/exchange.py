@@ -33,6 +33,18 @@ class Exchange:
     ssins: set = field(default_factory=set)
     cbes: set = field(default_factory=set)
 
+    @property
+    def seconds(self):
+        """Arrival to answer, or None before the answer."""
+        if self.replied_at is None:
+            return None
+        return max(0.0, (self.replied_at - self.received_at).total_seconds())
+
+    @property
+    def sector(self):
+        """The caller's sector, or None (anonymous, or a foreign access point)."""
+        return self.institution.sector if self.institution is not None else None
+
     def refuse(self, refusal):
         self.outcome = "ERROR" if refusal.reason.fault_code == "Server" else "REFUSED"
         self.reason_code = refusal.code

@@ -39,20 +39,18 @@ def record(exchange):
 
 
 def fields(exchange):
-    institution = exchange.institution
-    duration = ((exchange.replied_at - exchange.received_at).total_seconds() * 1000
-                if exchange.replied_at is not None else None)
+    seconds = exchange.seconds
     return {
         "time": exchange.received_at.isoformat(timespec="milliseconds"),
         "ticket": exchange.ticket,
         "caller": exchange.caller,
-        "sector": institution.sector if institution is not None else None,
+        "sector": exchange.sector,
         "auth": exchange.auth_method,
         "service": exchange.service,
         "operation": exchange.operation,
         "outcome": exchange.outcome,
         "code": exchange.reason_code,
-        "duration_ms": round(duration, 3) if duration is not None else None,
+        "duration_ms": round(seconds * 1000, 3) if seconds is not None else None,
         "request_bytes": exchange.request_size,
         "reply_bytes": exchange.reply_size,
     }
