@@ -46,6 +46,10 @@ def one_clear_line(result):
      "field xmlString: cannot read /no/such/file.xml (No such file or directory)"),
     (("AttestationService", "publishAttestation", "payload=<not xml"),
      "field payload: XML expected"),
+    (("AttestationService", "publishAttestation",
+      'payload=<!DOCTYPE a [<!ENTITY e SYSTEM "file:///etc/passwd">]><a>&e;</a>'),
+     "field payload: XML expected (inline or @file.xml): a document type declaration or "
+     "entity is present"),  # refused by the hub's own parser: nothing read, nothing sent
 ])
 def test_a_mistake_is_one_clear_line_and_exit_3(hub, args, says):
     result = call(hub, *args)
