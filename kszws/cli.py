@@ -131,6 +131,18 @@ def _parser():
                         "indented")
     s.set_defaults(func=cmd_call)
 
+    s = sub.add_parser("soapui", help="SoapUI projects of the running hub's services, with "
+                       "demo requests, test suites and the WS-Security they need")
+    s.add_argument("action", choices=["export"])
+    s.add_argument("--as", dest="institution", help="only what this institution does alone, "
+                   "signed with its key (default: every test case, each step signed by the "
+                   "demo institution whose role it needs)")
+    s.add_argument("--out", default="soapui", help="folder to write (default: ./soapui)")
+    s.add_argument("--url", help="hub base URL (default: from conf/kszws.toml)")
+    s.add_argument("--per-service", action="store_true",
+                   help="one project per service instead of one for all")
+    s.set_defaults(func=cmd_soapui)
+
     s = sub.add_parser("validate", help="check messages against the published schemas")
     s.add_argument("files", nargs="+")
     s.set_defaults(func=cmd_validate)
@@ -419,6 +431,25 @@ def _call_help(settings, service=None, operation=None):
 
 
 # -- validate ----------------------------------------------------------------------------------
+
+def cmd_soapui(settings, args):
+    from kszws import calling
+    from kszws.soapui import export
+
+    try:
+        written, keystores = export(settings, args.out, args.institution, args.url,
+                                    args.per_service)
+    except calling.UsageError as exc:
+        print("kszws soapui: %s" % exc, file=sys.stderr)
+        return calling.FAILED
+    for path in written:
+        print("wrote %s" % path)
+    print("keystore passwords are in the projects (WS-Security configurations, Keystores "
+          "tab): %s" % ", ".join(sorted(k.alias for k in keystores.values())))
+    print("open in SoapUI 5.x: File > Import Project; run a test suite, or send "
+          "\"Request 1\" of an operation")
+    return calling.OK
+
 
 def cmd_validate(settings, args):
     from kszws.hub.validation import SchemaCatalogue, check_message

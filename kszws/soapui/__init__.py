@@ -1,0 +1,237 @@
+"""`kszws soapui export`: SoapUI projects of the hub's services, made from the running hub
+(its WSDLs and schemas, cached in the project so that it opens offline) and the demo data
+(scenarios.py), with the keystores and WS-Security configuration a signed call needs."""
+import secrets
+from pathlib import Path
+from urllib.parse import urljoin
+
+import requests
+import zeep
+from lxml import etree
+
+from kszws.calling import UsageError, any_payloads, named
+from kszws.client import TransportError, hub_url
+from kszws.registry import load_registry
+from kszws.security import pki
+from kszws.security.keystore import key_path_for
+from kszws.soapui import project, scenarios
+
+WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
+XSD_NS = "http://www.w3.org/2001/XMLSchema"
+ALL_IN_ONE = "kszws-soapui-project.xml"
+
+
+def export(settings, out_dir, institution=None, base_url=None, per_service=False):
+    """Write the project(s) and the keystores they name into `out_dir`; returns the paths
+    written. `institution` (--as): the projects hold only what it does alone."""
+    registry = load_registry(settings)
+    integrator = _integrator(registry, institution)
+    suites = scenarios.suites(registry, settings.project_root / "examples", integrator)
+    if institution:
+        suites = {name: [c for c in cases if scenarios.callers([c]) <= {integrator}]
+                  for name, cases in suites.items()}
+        suites = {name: cases for name, cases in suites.items() if cases}
+    base = hub_url(settings, None, base_url)
+    out_dir = Path(out_dir)
+    signers = sorted(set().union(*map(scenarios.callers, suites.values())))
+    keys = {who: _signing_key(registry, who) for who in signers}
+    keystores = {_wss_name(who): project.Keystore("keys/%s.p12" % who,
+                                                  secrets.token_urlsafe(15), who)
+                 for who in signers}
+    builder = _Builder(settings, registry, base)
+    groups = ({name: {name: cases} for name, cases in suites.items()} if per_service
+              else {None: suites})
+    # Everything is built (and the hub read) before anything is written.
+    files = {}
+    for service, group in groups.items():
+        built = [builder.suite(name, cases) for name, cases in group.items()]
+        used = sorted({step.service for cases in group.values() for case in cases
+                       for step in case.steps})
+        interfaces = [builder.interface(name, group) for name in used]
+        names = {step.outgoing_wss for suite in built for case in suite.cases
+                 for step in case.steps} | {op.outgoing_wss for i in interfaces
+                                           for op in i.operations}
+        title = "kszws %s" % (service or "hub") + (" (as %s)" % institution if institution
+                                                     else "")
+        root = project.document(title, _description(base), interfaces, built,
+                                {n: k for n, k in keystores.items() if n in names})
+        files[out_dir / ("%s-soapui-project.xml" % service if service else ALL_IN_ONE)] = \
+            project.serialize(root)
+    (out_dir / "keys").mkdir(parents=True, exist_ok=True)
+    written = []
+    ca = settings.certs_dir / "ca.crt"
+    chain = [pki.read_cert(ca)] if ca.exists() else []
+    for who, (key, cert) in keys.items():
+        store = keystores[_wss_name(who)]
+        pki.write_keystore(str(out_dir / store.path), who, key, cert, chain, store.password)
+        written.append(out_dir / store.path)
+    for path, data in files.items():
+        path.write_bytes(data)
+        written.append(path)
+    return written, keystores
+
+
+def _integrator(registry, institution):
+    if institution is None:
+        return "cpas-eupen" if "cpas-eupen" in registry.institutions else next(
+            i.id for i in registry.clients() if i.auth == "signature")
+    inst = named("institution", institution, registry.institutions, " (--as)")
+    if inst.auth != "signature":
+        raise UsageError("%s authenticates with %s: the exported projects sign their "
+                         "requests (WS-Security), give an institution that signs (--as)"
+                         % (inst.id, inst.auth))
+    return inst.id
+
+
+def _wss_name(institution):
+    return "sign as %s" % institution
+
+
+def _description(base):
+    return ("kszws hub at %s: a request per operation, and test suites on the demo data "
+            "(kszws demo). Each signed request names its outgoing WS-Security "
+            "configuration (Timestamp, then a Signature of the Body and the Timestamp: "
+            "RSA-SHA256, SHA-256, exclusive C14N, BinarySecurityToken) and the keystore "
+            "in keys/." % base)
+
+
+def _signing_key(registry, who):
+    """(private key, certificate) of the institution, from the demo PKI."""
+    inst = registry.institution(who)
+    cert_path = inst.certificates[0]
+    key_path = key_path_for(cert_path)
+    if not Path(key_path).exists():
+        raise UsageError("no private key for %s at %s: only the demo PKI's keys can be "
+                         "exported (run `kszws pki init` or `kszws demo`)" % (who, key_path))
+    return pki.read_key(key_path), pki.read_cert(cert_path)
+
+
+class _Builder:
+    """Turns scenarios into SoapUI model objects, fetching each service's contract once."""
+
+    def __init__(self, settings, registry, base):
+        self.settings = settings
+        self.registry = registry
+        self.base = base
+        self.clients = {}
+        self.session = requests.Session()
+        self.session.trust_env = False
+        ca = settings.certs_dir / "ca.crt"
+        self.session.verify = str(ca) if ca.exists() else True
+
+    def client(self, service):
+        if service not in self.clients:
+            wsdl = named("service", service, self.registry.services).wsdl
+            self.clients[service] = zeep.Client(wsdl=str(wsdl))
+        return self.clients[service]
+
+    def binding(self, service):
+        return next(iter(self.client(service).wsdl.bindings.values()))
+
+    def endpoint(self, service):
+        return self.base + self.registry.services[service].path
+
+    def envelope(self, step):
+        """The step's request envelope as text, unsigned (SoapUI signs when sending)."""
+        client = self.client(step.service)
+        op = self.binding(step.service)._operations[step.operation]
+        if not getattr(op.input.body.type, "elements", None):
+            message = client.create_message(client.service, step.operation,
+                                            *step.fields.values())
+        else:
+            message = client.create_message(client.service, step.operation,
+                                            **any_payloads(op, step.fields))
+        for name, expansion in step.expand.items():
+            for element in message.iter("{*}%s" % name, name):
+                element.text = expansion
+        etree.indent(message, space="   ")
+        return etree.tostring(message, encoding="unicode")
+
+    def action(self, service, operation):
+        return self.binding(service)._operations[operation].soapaction or ""
+
+    def suite(self, service, cases):
+        return project.TestSuite("%s TestSuite" % service, tuple(
+            project.TestCase(case.name, case.description,
+                             tuple(self.step(step) for step in case.steps))
+            for case in cases))
+
+    def step(self, step):
+        return project.RequestStep(
+            step.name, self.binding(step.service).name.localname, step.operation,
+            self.action(step.service, step.operation), self.endpoint(step.service),
+            self.envelope(step),
+            "" if step.caller == scenarios.ANONYMOUS else _wss_name(step.caller),
+            _assertions(step))
+
+    def interface(self, service, suites):
+        """The service's interface; each operation's request is its first step in the
+        scenarios (in `suites` first, then in all of them)."""
+        everywhere = scenarios.suites(self.registry, self.settings.project_root / "examples")
+        first = {}
+        for cases in (*suites.values(), *everywhere.values()):
+            for case in cases:
+                for step in case.steps:
+                    if step.service != service:
+                        continue
+                    if step.operation not in first or _alone(step) > _alone(
+                            first[step.operation]):
+                        first[step.operation] = step
+        binding = self.binding(service)
+        operations = []
+        for name in sorted(binding._operations):
+            step = first.get(name)
+            if step is None:
+                raise UsageError("no demo request for %s.%s (kszws/soapui/scenarios.py)"
+                                 % (service, name))
+            operations.append(project.Operation(
+                name, self.action(service, name), self.envelope(step),
+                "" if step.caller == scenarios.ANONYMOUS else _wss_name(step.caller)))
+        wsdl_url = self.endpoint(service) + "?wsdl"
+        return project.Interface(binding.name.localname, binding.name.text, wsdl_url,
+                                 tuple(self.parts(wsdl_url)), self.endpoint(service),
+                                 tuple(operations))
+
+    def parts(self, url, seen=None):
+        """(url, text, type) of the WSDL at `url` and of every schema it imports, as the
+        hub serves them."""
+        seen = set() if seen is None else seen
+        if url in seen:
+            return []
+        seen.add(url)
+        try:
+            reply = self.session.get(url, timeout=30)
+        except requests.RequestException as exc:
+            raise TransportError(url, exc) from None
+        if reply.status_code != 200:
+            raise UsageError("the hub answered %d for %s" % (reply.status_code, url))
+        root = etree.fromstring(reply.content)
+        kind = project.WSDL_TYPE if root.tag == "{%s}definitions" % WSDL_NS else \
+            project.XSD_TYPE
+        found = [(url, reply.content.decode("utf-8"), kind)]
+        for ref in root.iter("{%s}import" % XSD_NS, "{%s}include" % XSD_NS,
+                             "{%s}import" % WSDL_NS):
+            location = ref.get("schemaLocation") or ref.get("location")
+            if location:
+                found += self.parts(urljoin(url, location), seen)
+        return found
+
+
+def _alone(step):
+    """How well a step stands alone as an operation's example request: 2 answered without
+    a fault and needing no earlier reply, 1 needing one, 0 refused."""
+    if step.fault:
+        return 0
+    return 1 if any("#Response#" in v for v in step.expand.values()) else 2
+
+
+def _assertions(step):
+    if step.fault:
+        return (project.Assertion("SOAP Response", "SOAP Response"),
+                project.Assertion("SOAP Fault", "SOAP Fault"),
+                project.Assertion("XPath Match", "refused with %s" % step.fault,
+                                  "//reasonCode", step.fault))
+    return (project.Assertion("SOAP Response", "SOAP Response"),
+            project.Assertion("Not SOAP Fault", "Not SOAP Fault"),
+            *(project.Assertion("XPath Match", "%s = %s" % (path, expected), path, expected)
+              for path, expected in step.checks))
