@@ -27,10 +27,11 @@ def export(settings, out_dir, institution=None, base_url=None, per_service=False
     registry = load_registry(settings)
     integrator = _integrator(registry, institution)
     suites = scenarios.suites(registry, settings.project_root / "examples", integrator)
-    if institution:
+    if institution:  # what it does alone; a service it never calls is left out
         suites = {name: [c for c in cases if scenarios.callers([c]) <= {integrator}]
                   for name, cases in suites.items()}
-        suites = {name: cases for name, cases in suites.items() if cases}
+        suites = {name: cases for name, cases in suites.items()
+                  if scenarios.callers(cases) or registry.services[name].anonymous}
     base = hub_url(settings, None, base_url)
     out_dir = Path(out_dir)
     signers = sorted(set().union(*map(scenarios.callers, suites.values())))

@@ -45,8 +45,8 @@ def customer(registry, who):
 
 def suites(registry, examples_dir, integrator="cpas-eupen"):
     """{service name: [Case]} for the services of the demo configuration. `integrator`
-    makes the steps any CPAS could make (a signed echo, an employer's record, the access
-    log); the other steps are made by the demo institution whose role they need."""
+    signs the echo of TestConnectionService; the other steps are made by the demo
+    institution whose role they need."""
     def cbe(who):
         return registry.institution(who).cbe
 
@@ -56,7 +56,6 @@ def suites(registry, examples_dir, integrator="cpas-eupen"):
     def example(name):
         return (examples_dir / name).read_text(encoding="utf-8")
 
-    integrator_ic = ic(integrator)
     proof_max = {"personData": {"lastName": "Mustermann", "firstName": "Max",
                                 "birthDate": "1970-10-08"}}
     proof_anne = {"personData": {"lastName": "Van den Berghe", "firstName": "Anne-Marie",
@@ -156,7 +155,7 @@ def suites(registry, examples_dir, integrator="cpas-eupen"):
             Case("who consulted Max's data", "A portal acting for Max himself asks who "
                  "consulted his data.",
                  (Step("consultAccessLog", "AccessLogService", "consultAccessLog",
-                       integrator, {"informationCustomer": integrator_ic,
+                       "cpas-eupen", {"informationCustomer": ic("cpas-eupen"),
                                     "actingFor": {"citizen": MAX}, "ssin": MAX,
                                     "period": {"startDate": "2026-01-01"}}, (ok,)),)),
         ],
@@ -171,7 +170,7 @@ def suites(registry, examples_dir, integrator="cpas-eupen"):
             Case("only an authentic source pushes mutations", "Pushing mutations is the "
                  "National Register's own job: anyone else is refused (SEC00012).",
                  (Step("notifyMutations by a CPAS", "MutationService", "notifyMutations",
-                       integrator, {"mutation": [{"seq": 1, "kind": "address", "ssin": ANNE,
+                       "cpas-eupen", {"mutation": [{"seq": 1, "kind": "address", "ssin": ANNE,
                                                   "eventDate": "2026-01-01"}]},
                        fault="SEC00012"),)),
         ],
@@ -247,12 +246,12 @@ def suites(registry, examples_dir, integrator="cpas-eupen"):
         "EmployerDirectoryService": [
             Case("an employer's record", "A CPAS consults an employer and searches by name.",
                  (Step("consultEmployer", "EmployerDirectoryService", "consultEmployer",
-                       integrator, {"informationCustomer": integrator_ic,
+                       "cpas-eupen", {"informationCustomer": ic("cpas-eupen"),
                                     "legalContext": "PCSA:SOCIAL_INQUIRY",
                                     "employer": {"cbeNumber": cbe("boulangerie-dupont")}},
                        (ok,)),
                   Step("searchEmployers", "EmployerDirectoryService", "searchEmployers",
-                       integrator, {"informationCustomer": integrator_ic,
+                       "cpas-eupen", {"informationCustomer": ic("cpas-eupen"),
                                     "legalContext": "PCSA:SOCIAL_INQUIRY",
                                     "name": "Boulangerie"}, (ok,)))),
         ],
@@ -311,10 +310,12 @@ def suites(registry, examples_dir, integrator="cpas-eupen"):
                   Step("declare", "PensionCadastreService", "declare", "onp-rvp",
                        {"informationCustomer": ic("onp-rvp"),
                         "declaration": [{"ssin": MAX, "month": "2019-12",
-                                         "benefitReference": "RVP-SOAPUI",
+                                         "benefitReference": "(each run its own)",
                                          "benefitType": "statutory_retirement",
                                          "grossAmount": 100000,
-                                         "familySituation": "single"}]}, (ok,)),
+                                         "familySituation": "single"}]},
+                       (("//result/accepted", "true"),),
+                       expand={"benefitReference": "RVP-SOAPUI-${=System.currentTimeMillis()}"}),
                   Step("correct", "PensionCadastreService", "correct", "onp-rvp",
                        {"informationCustomer": ic("onp-rvp"),
                         "correction": [{"declarationId": 0, "grossAmount": 110000,
