@@ -5,6 +5,7 @@ HTTP only: everything SOAP happens in the hub pipeline (hub/pipeline.py).
 """
 import json
 import logging
+import re
 
 from twisted.internet import threads
 from twisted.web import http, resource, server
@@ -288,10 +289,18 @@ class Router(resource.Resource):
         child = self.routes.get(request.path.rstrip(b"/") or b"/")
         if child is not None:
             return child.render(request)
-        d = self.hub.refuse(NoEndpoint, _transport(request), "SOAP0002",
-                            "no endpoint at %s" % request.path.decode("latin-1")[:100])
+        d = self.hub.refuse(NoEndpoint, _transport(request), "HTTP0006",
+                            "no endpoint at %s" % _loggable_path(request.path))
         d.addCallback(_send, request)
         return server.NOT_DONE_YET
+
+
+def _loggable_path(path):
+    """The path as the log row may hold it: anyone can send any path, so runs of digits
+    (an SSIN, an enterprise number) are masked and the length is capped; the log row
+    must not become a place to write personal data into."""
+    return re.sub(r"[0-9]{4,}", lambda m: "#" * len(m.group()),
+                  path.decode("latin-1")[:100])
 
 
 class Metrics(resource.Resource):

@@ -171,7 +171,10 @@ def test_get_without_wsdl_and_other_methods(net):
 
 
 def test_unknown_path(net):
-    refused(net, soap.serialize(request_envelope()), "SOAP0002", path="/no/such/service")
+    """404, a signed fault and a log row; the path's digits (anyone's SSIN) are not kept."""
+    answer, row = refused(net, soap.serialize(request_envelope()), "HTTP0006", status=404,
+                          path="/no/such/service/70100853190")
+    assert row["detail"] == "no endpoint at /no/such/service/###########"
 
 
 def test_wrong_basic_password(net):

@@ -38,6 +38,7 @@ REASONS = _table(
            408),
     Reason("HTTP0005", "Client", "The HTTP request is malformed (request line, headers or "
                                  "chunked body).", 400),
+    Reason("HTTP0006", "Client", "There is no service at this path.", 404),
     Reason("XML00001", "Client", "The message is not well-formed XML."),
     Reason("XML00002", "Client", "Document type declarations (DTD) and entities are refused."),
     Reason("XML00003", "Client", "The message exceeds the nesting or size limits of the parser."),
