@@ -79,8 +79,8 @@ def structure(operation):
         return "  one value: %s (e.g. FIELD=@file.xml)" % operation.input.signature(
             as_output=False)
     lines = []
-    for name, element in fields.items():
-        _structure(name, element, 1, lines, frozenset())
+    for name, element in operation.input.body.type.elements_nested:
+        _child(name, element, 1, lines, frozenset())
     return "\n".join(lines)
 
 
@@ -103,8 +103,31 @@ def _structure(name, element, depth, lines, unfolded):
         attr_type = getattr(getattr(attr, "type", None), "qname", None)
         lines.append("%s  @%s: %s" % (pad, attr_name,
                                       attr_type.localname if attr_type is not None else "?"))
-    for child_name, child in getattr(kind, "elements", None) or []:
-        _structure(child_name, child, depth + 1, lines, unfolded | {type_name})
+    for child_name, child in getattr(kind, "elements_nested", None) or []:
+        _child(child_name, child, depth + 1, lines, unfolded | {type_name})
+
+
+def _child(name, child, depth, lines, unfolded):
+    """An element, or a choice of elements (e.g. cbeNumber, or sector and institution):
+    each option under "one of", so that no alternative reads as required."""
+    from zeep.xsd.elements.indicators import Choice, Indicator
+
+    if isinstance(child, Choice):
+        lines.append("  " * depth + "one of:")
+        for option in child:
+            members = list(option.elements) if isinstance(option, Indicator) else [
+                (option.attr_name or option.name, option)]
+            first = len(lines)
+            for member_name, member in members:
+                _structure(member_name, member, depth + 2, lines, unfolded)
+            # an option of a choice is not optional in itself: no "?" on it
+            lines[first] = "  " * (depth + 1) + "- " + lines[first].lstrip().replace(
+                "?:", ":", 1)
+    elif isinstance(child, Indicator):  # a nested sequence or all: its elements in turn
+        for member_name, member in child.elements_nested:
+            _child(member_name, member, depth, lines, unfolded)
+    else:
+        _structure(name, child, depth, lines, unfolded)
 
 
 def check_fields(service, name, operation, fields):
@@ -184,6 +207,25 @@ def xml_text(element):
     etree.cleanup_namespaces(element)  # the envelope's declarations a copy carries along
     etree.indent(element)
     return etree.tostring(element, encoding="unicode").strip()
+
+
+def fault_lines(detail):
+    """A fault's detail as `name: value` lines, one per leaf (reasonCode, diagnostic...),
+    indented by depth: what a person reads, where --xml shows the XML."""
+    lines = []
+
+    def walk(element, depth):
+        children = [c for c in element if isinstance(c.tag, str)]
+        name = etree.QName(element).localname
+        if children:
+            if depth:
+                lines.append("%s%s:" % ("  " * depth, name))
+            for child in children:
+                walk(child, depth + 1)
+        else:
+            lines.append("%s%s: %s" % ("  " * depth, name, (element.text or "").strip()))
+    walk(detail, 0)
+    return "\n".join(lines)
 
 
 def as_json(result):

@@ -386,7 +386,8 @@ def _call(settings, args):
     except zeep.exceptions.Fault as fault:
         print("kszws call: refused: %s %s" % (fault.code or "", fault.message), file=sys.stderr)
         if fault.detail is not None:
-            print(calling.xml_text(fault.detail), file=sys.stderr)
+            print(calling.xml_text(fault.detail) if args.xml else
+                  calling.fault_lines(fault.detail), file=sys.stderr)
         return calling.REFUSED
     except calling.UsageError:
         raise

@@ -77,6 +77,10 @@ def test_the_services_operations_and_fields_are_listed(hub):
     assert fields.returncode == 0
     assert "  period: PeriodType\n    startDate: date\n    endDate?: date" in fields.stdout
     assert "(any XML element: an XML string, or @file.xml)" in fields.stdout
+    # a choice reads as one: the enterprise number, or the sector and institution
+    assert ("    customerIdentification: OrganizationIdentificationType\n      one of:\n"
+            "        - cbeNumber: CbeNumberType\n        - sector: sector\n"
+            "          institution: institution\n") in fields.stdout
 
 
 def test_a_reply_is_shown_as_data_and_as_faithful_json(hub):
@@ -98,6 +102,8 @@ def test_a_fault_is_a_refusal_exit_2_with_its_code(hub):
                   'searchInformation={"ssin": "70100853190"}', "--as", "cpas-eupen")
     assert result.returncode == calling.REFUSED, result.stdout + result.stderr
     assert "ACC00002" in result.stderr and "Traceback" not in result.stderr
+    assert "      reasonCode: ACC00002" in result.stderr.splitlines()  # read, not XML
+    assert "<reasonCode>" not in result.stderr
 
 
 def test_a_classic_refusal_is_exit_2_and_shows_its_details(hub):
