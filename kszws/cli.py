@@ -256,8 +256,13 @@ def cmd_demo(settings, args):
     try:
         return server.serve(settings, host, args.port, args.workers, announce)
     finally:
+        print("kszws demo: stopping the sources ...", flush=True)
         demo.stop_sources(sources)
         holder.close()
+        # demo.json describes a running network: gone with it, so that a later `kszws
+        # call` does not take a stopped demo's URL
+        (settings.data_dir / "demo.json").unlink(missing_ok=True)
+        print("kszws demo: stopped (the data stays in %s)" % settings.data_dir, flush=True)
 
 
 def cmd_source(settings, args):
@@ -557,6 +562,7 @@ def cmd_directory(settings, args):
 
     from kszws import directory
     from kszws.clock import utcnow
+    from kszws.progress import Progress
     from kszws.registry import load_registry
     from kszws.store import database_from_settings
 
@@ -581,12 +587,15 @@ def cmd_directory(settings, args):
     lines = [_directory_line(row) for row in rows[header:]]
     chunks = [lines[i:i + args.chunk] for i in range(0, len(lines), args.chunk)]
     accepted, rejected, offset = 0, 0, header
-    for (n, bad), chunk in zip(directory.bulk_load(db, utcnow(), inst, chunks, codes), chunks):
-        accepted += n
-        rejected += len(bad)
-        for r in bad:
-            print("line %d: %s %s: %s" % (offset + r.index, r.ssin, r.code, r.diagnostic))
-        offset += len(chunk)
+    with Progress("loading %s" % Path(args.file).name, len(lines)) as shown:
+        for (n, bad), chunk in zip(directory.bulk_load(db, utcnow(), inst, chunks, codes),
+                                   chunks):
+            accepted += n
+            rejected += len(bad)
+            for r in bad:
+                print("line %d: %s %s: %s" % (offset + r.index, r.ssin, r.code, r.diagnostic))
+            offset += len(chunk)
+            shown.update(offset - header)
     print("%d registrations loaded for %s, %d lines refused" % (accepted, inst.id, rejected))
     return 1 if rejected else 0
 

@@ -78,6 +78,9 @@ def hub_url(settings, institution=None, given=None):
                                 institution.id, _known_https(settings)))
         return given.rstrip("/")
     if not client_cert:
+        demo = _demo_info(settings).get("url")  # a running demo (on the port it chose)
+        if demo:
+            return demo
         scheme = "https" if settings.main_port_is_https else "http"
         return "%s://%s:%d" % (scheme, _host(settings.host), settings.port)
     return hub_https_url(settings, "%s authenticates with a TLS client certificate, which "
@@ -103,13 +106,19 @@ def _host(host):
     return host if ":" not in host else "[%s]" % host
 
 
-def _demo_https_url(settings):
-    """The HTTPS URL the running demo wrote to <data_dir>/demo.json, if any."""
+def _demo_info(settings):
+    """The hub entry the running demo wrote to <data_dir>/demo.json ({} without one)."""
     try:
         info = json.loads((settings.data_dir / "demo.json").read_text())
     except (OSError, ValueError):
-        return None
-    return (info.get("hub") or {}).get("https_url")
+        return {}
+    hub = info.get("hub") if isinstance(info, dict) else None
+    return hub if isinstance(hub, dict) else {}
+
+
+def _demo_https_url(settings):
+    """The HTTPS URL the running demo wrote to <data_dir>/demo.json, if any."""
+    return _demo_info(settings).get("https_url")
 
 
 def _known_https(settings):

@@ -30,7 +30,24 @@ def demo(tmp_path_factory):
         yield project, info["hub"]["url"]
     finally:
         proc.send_signal(signal.SIGTERM)
+        rest = proc.stdout.read()
         proc.wait(30)
+    # Stopped, it says so, and its demo.json (which `kszws call` follows) is gone.
+    assert "kszws demo: stopped" in rest
+    assert not (project.data_dir / "demo.json").exists()
+
+
+def test_without_url_the_running_demo_is_found(demo, tmp_path):
+    """The demo chose its own port (--port 0): `kszws call` and the export follow
+    demo.json instead of conf/kszws.toml's port."""
+    project, url = demo
+    assert ":%d" % project.port not in url
+    called = run_kszws(project, "call", "TestConnectionService", "sendTestMessage", "echo=hi")
+    assert called.returncode == 0 and "echo: hi" in called.stdout, called.stderr
+    exported = run_kszws(project, "soapui", "export", "--out", str(tmp_path),
+                         "--per-service")
+    assert exported.returncode == 0, exported.stderr
+    assert url in (tmp_path / "TestConnectionService-soapui-project.xml").read_text()
 
 
 def export(project, url, out, *more):

@@ -2,6 +2,9 @@
 
     kszws source employer-directory [--population N] [--reseed] [--wsdl]
 """
+import sys
+
+from kszws.progress import Progress
 from kszws.registry import load_registry
 
 ID = "employer-directory"
@@ -39,7 +42,8 @@ def run(settings, args):
             store.clear(db)
         wanted = args.population or source.population
         print("seeding %d synthetic employers..." % wanted, flush=True)
-        population.generate(db, wanted)
+        with Progress("seeding employers", wanted, sys.stdout) as shown:
+            population.generate(db, wanted, progress=shown.update)
     population.add_demo_employers(db)
     employers = population.count_employers(db)
     db.dispose()  # each worker opens its own connections, after the fork

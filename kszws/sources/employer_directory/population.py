@@ -53,8 +53,9 @@ DEMO_EMPLOYERS = (
 )
 
 
-def generate(db, count, seed=11):
-    """`count` synthetic employers (the demo ones not counted)."""
+def generate(db, count, seed=11, progress=None):
+    """`count` synthetic employers (the demo ones not counted); progress(done) now and
+    then."""
     rnd = random.Random(seed)
     fakers = {lang: Faker(locale) for lang, locale in (("nl", "nl_BE"), ("fr", "fr_BE"),
                                                        ("de", "de_DE"))}
@@ -110,6 +111,8 @@ def generate(db, count, seed=11):
             add(conn, dict(cbe=cbe, nsso=ids.make_nsso_number(serial + 1_000_000),
                            register="RSZPPO" if public else "RSZ", start=start.isoformat(),
                            end=end and end.isoformat(), history=history))
+            if progress and (n + 1) % 100 == 0:
+                progress(n + 1)
 
 
 def add_demo_employers(db):

@@ -2,6 +2,9 @@
 
     kszws source national-register [--population N] [--reseed] [--wsdl]
 """
+import sys
+
+from kszws.progress import Progress
 from kszws.registry import load_registry
 
 ID = "national-register"
@@ -46,7 +49,8 @@ def run(settings, args):
         if have:
             store.clear(db)
         print("seeding %d synthetic persons..." % wanted, flush=True)
-        population.generate(db, wanted)
+        with Progress("seeding persons", wanted, sys.stdout) as shown:
+            population.generate(db, wanted, progress=shown.update)
     population.add_demo_persons(db)
     persons = population.count_persons(db)
     db.dispose()  # each worker opens its own connections, after the fork

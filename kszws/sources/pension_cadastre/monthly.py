@@ -39,9 +39,10 @@ def payload(month, payer, ssin, result, rows, reference):
             for row, share in mine]}, separators=(",", ":"))
 
 
-def close_month(db, rates, month, now):
+def close_month(db, rates, month, now, progress=None):
     """Compute `month` ('YYYY-MM-01') for everyone and write the attestations that changed.
-    Returns (persons, attestations written)."""
+    Returns (persons, attestations written). progress(persons done, persons in all) after
+    each batch."""
     period = rates.period_for(datetime.date.fromisoformat(month))
     if period is None:
         raise ValueError("no rates in conf/pension_rates.toml for %s" % month[:7])
@@ -51,6 +52,11 @@ def close_month(db, rates, month, now):
                            " WHERE month = ? ORDER BY id"), [month])
         latest = {(payer, ssin): (version, hash(text))  # the newest version of each
                   for payer, ssin, version, text in cur.fetchall()}
+        total = None
+        if progress:
+            cur.execute(db.sql("SELECT COUNT(DISTINCT ssin) FROM pc_declaration"
+                               " WHERE month = ? AND status = 'active'"), [month])
+            total = cur.fetchone()[0]
         cur.execute(db.sql(
             "SELECT ssin, payer, declaration, benefit_ref, benefit_type, pillar, gross_cents,"
             " family FROM pc_declaration WHERE month = ? AND status = 'active'"
@@ -83,6 +89,8 @@ def close_month(db, rates, month, now):
                     _changed(out, latest, month, payer, ssin, result, group,
                              period.reference, stamp)
             written += _write(db, writer, out)
+            if progress:
+                progress(persons, total)
         if pending:
             raise AssertionError("rows left after the last batch")  # pragma: no cover
         # Payers that had an attestation but no benefit in force any more: an empty one.

@@ -13,10 +13,12 @@ Only the hub calls it (signed both ways); `payer` is the institution the hub aut
 Database work runs in Twisted's thread pool: the reactor never waits on it.
 """
 import datetime
+import sys
 
 from spyne import Array, Boolean, ComplexModel, Integer, Long, ServiceBase, Unicode, rpc
 from twisted.internet import threads
 
+from kszws.progress import Progress
 from kszws.sources.pension_cadastre import declarations as decl
 from kszws.sources.pension_cadastre import monthly
 
@@ -186,8 +188,17 @@ def service(db, rates, today=datetime.date.today):
                 raise _fault("no rates for %s in conf/pension_rates.toml" % first[:7])
 
             def work():
+                shown = None
+
+                def progress(done, total):  # in the source's output, beside its log
+                    nonlocal shown
+                    shown = shown or Progress("closing %s" % first[:7], total, sys.stdout)
+                    shown.update(done)
+
                 persons, written = monthly.close_month(db, rates, first,
-                                                       datetime.datetime.utcnow())
+                                                       datetime.datetime.utcnow(), progress)
+                if shown:
+                    shown.finish()
                 return CloseResult(month=first[:7], persons=persons, attestations=written)
 
             return threads.deferToThread(work)
