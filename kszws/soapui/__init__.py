@@ -34,28 +34,27 @@ def export(settings, out_dir, institution=None, base_url=None, per_service=False
                   if scenarios.callers(cases) or registry.services[name].anonymous}
     base = hub_url(settings, None, base_url)
     out_dir = Path(out_dir)
-    signers = sorted(set().union(*map(scenarios.callers, suites.values())))
-    keys = {who: _signing_key(registry, who) for who in signers}
-    keystores = {_wss_name(who): project.Keystore("keys/%s.p12" % who,
-                                                  secrets.token_urlsafe(15), who)
-                 for who in signers}
     builder = _Builder(settings, registry, base)
     groups = ({name: {name: cases} for name, cases in suites.items()} if per_service
               else {None: suites})
     # Everything is built (and the hub read) before anything is written.
-    files = {}
+    built = {}
     for service, group in groups.items():
-        built = [builder.suite(name, cases) for name, cases in group.items()]
         used = sorted({step.service for cases in group.values() for case in cases
                        for step in case.steps})
-        interfaces = [builder.interface(name, group) for name in used]
-        names = {step.outgoing_wss for suite in built for case in suite.cases
-                 for step in case.steps} | {op.outgoing_wss for i in interfaces
-                                           for op in i.operations}
+        built[service] = ([builder.interface(name, group) for name in used],
+                          [builder.suite(name, cases) for name, cases in group.items()])
+    signers = sorted({who for interfaces, test_suites in built.values()
+                      for who in _signers(interfaces, test_suites)})
+    keys = {who: _signing_key(registry, who) for who in signers}
+    keystores = {who: project.Keystore("keys/%s.p12" % who, secrets.token_urlsafe(15), who)
+                 for who in signers}
+    files = {}
+    for service, (interfaces, test_suites) in built.items():
         title = "kszws %s" % (service or "hub") + (" (as %s)" % institution if institution
                                                      else "")
-        root = project.document(title, _description(base), interfaces, built,
-                                {n: k for n, k in keystores.items() if n in names})
+        root = project.document(title, _description(base), interfaces, test_suites, {
+            _wss_name(who): keystores[who] for who in _signers(interfaces, test_suites)})
         files[out_dir / ("%s-soapui-project.xml" % service if service else ALL_IN_ONE)] = \
             project.serialize(root)
     (out_dir / "keys").mkdir(parents=True, exist_ok=True)
@@ -63,7 +62,7 @@ def export(settings, out_dir, institution=None, base_url=None, per_service=False
     ca = settings.certs_dir / "ca.crt"
     chain = [pki.read_cert(ca)] if ca.exists() else []
     for who, (key, cert) in keys.items():
-        store = keystores[_wss_name(who)]
+        store = keystores[who]
         pki.write_keystore(str(out_dir / store.path), who, key, cert, chain, store.password)
         written.append(out_dir / store.path)
     for path, data in files.items():
@@ -84,8 +83,19 @@ def _integrator(registry, institution):
     return inst.id
 
 
+WSS_PREFIX = "sign as "
+
+
 def _wss_name(institution):
-    return "sign as %s" % institution
+    return WSS_PREFIX + institution
+
+
+def _signers(interfaces, test_suites):
+    """The institutions whose outgoing configuration some request names."""
+    names = {op.outgoing_wss for i in interfaces for op in i.operations} | {
+        step.outgoing_wss for suite in test_suites for case in suite.cases
+        for step in case.steps}
+    return {name[len(WSS_PREFIX):] for name in names if name}
 
 
 def _description(base):
@@ -166,18 +176,18 @@ class _Builder:
             _assertions(step))
 
     def interface(self, service, suites):
-        """The service's interface; each operation's request is its first step in the
-        scenarios (in `suites` first, then in all of them)."""
+        """The service's interface; each operation's request is the step of the scenarios
+        that best stands alone (_alone), taken from `suites` when they have one."""
         everywhere = scenarios.suites(self.registry, self.settings.project_root / "examples")
         first = {}
-        for cases in (*suites.values(), *everywhere.values()):
-            for case in cases:
-                for step in case.steps:
-                    if step.service != service:
-                        continue
-                    if step.operation not in first or _alone(step) > _alone(
-                            first[step.operation]):
-                        first[step.operation] = step
+        for source in (suites, everywhere):  # the project's own steps first
+            found = {}
+            for cases in source.values():
+                for step in (s for case in cases for s in case.steps if s.service == service):
+                    if step.operation not in found or _alone(step) > _alone(
+                            found[step.operation]):
+                        found[step.operation] = step
+            first = {**found, **first}
         binding = self.binding(service)
         operations = []
         for name in sorted(binding._operations):
