@@ -23,7 +23,7 @@ def hub_client(settings, service_name, institution_id=None, base_url=None, regis
                timeout=30, anonymous=False):
     """(zeep service proxy, HistoryPlugin) for `service_name`, called as `institution_id`,
     or as nobody (`anonymous`: no signature, no credentials)."""
-    registry = registry or load_registry(settings)
+    registry = registry or load_registry(settings, client=True)
     client, history = _zeep_client(settings, registry, service_name, timeout)
     return _bound(settings, registry, client, service_name, institution_id, base_url,
                   anonymous), history
@@ -134,7 +134,7 @@ def call(settings, service_name, operation, fields, institution_id=None, base_ur
     its one field's value as is. UsageError when nothing could be sent as asked
     (unknown service, operation, institution or field); TransportError when the hub did
     not answer."""
-    registry = load_registry(settings)
+    registry = load_registry(settings, client=True)
     client, history = _zeep_client(settings, registry, service_name, 30)
     binding = next(iter(client.wsdl.bindings.values()))
     op = named("operation", operation, binding._operations, " in %s" % service_name)

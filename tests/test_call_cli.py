@@ -156,3 +156,21 @@ def test_classic_exit_codes_follow_the_worst_result_summary():
     warning, text = calling.classic_summary(reply("21007005"))
     assert warning == calling.WARNING and "21007005 WARNING:" in text
     assert calling.classic_summary(reply("31007003"))[0] == calling.REFUSED
+
+
+def test_the_garbage_collector_is_off_only_for_short_lived_commands(tmp_path):
+    """`kszws call` and its kind skip the cyclic GC (a sixth of a call's start-up CPU);
+    long-running commands keep it."""
+    import gc
+
+    from kszws.cli import main
+
+    try:
+        for argv, enabled in ((["call"], False),
+                              (["--data-dir", str(tmp_path), "log", "--limit", "1"], True)):
+            gc.enable()
+            with pytest.raises(SystemExit):
+                main(argv)
+            assert gc.isenabled() == enabled, argv
+    finally:
+        gc.enable()

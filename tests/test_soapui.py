@@ -217,3 +217,26 @@ def test_assertions_fail_when_the_reply_differs():
     assert check(assertion("XPath Match", "//status/code", "MSG00000"), ok) is None
     assert check(assertion("XPath Match", "//status/code", "MSG00001"), ok)
     assert check(assertion("XPath Match", "//reasonCode", "SEC00001"), fault) is None
+
+
+def test_the_readme_tour_pastes(demo, tmp_path):
+    """The README's five-minute tour, each line run by a shell as printed (the demo here
+    chose its own port and configuration folder: those two are put in)."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    tour = readme[readme.index("A five-minute tour"):]
+    opening = tour.index("```sh\n") + 6
+    block = tour[opening:tour.index("\n```", opening)]
+    project, url = demo
+    kszws = "%s -m kszws --conf %s" % (sys.executable, project.conf_dir)
+    lines = [line.split("  #")[0].strip() for line in block.splitlines() if line.strip()]
+    assert len(lines) >= 6
+    for line in lines:
+        command = line.replace(".venv/bin/kszws", kszws).replace("http://127.0.0.1:8080", url)
+        result = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True,
+                                text=True, timeout=120)
+        assert result.returncode == 0, (line, result.stderr)
+        assert result.stdout.strip(), line
+        assert "Traceback" not in result.stderr
+    assert (tmp_path / "soapui" / "kszws-soapui-project.xml").exists()

@@ -17,7 +17,10 @@ from kszws.registry.model import (AUTH_MODES, UNIVERSAL, AttestationType, Instit
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
 
-def load_registry(settings):
+def load_registry(settings, client=False):
+    """The registry of conf/. `client`: only what a caller of the hub needs (institutions,
+    sectors, sources, services): the quality codes, access rules and attestation types,
+    whose parsing is most of a registry's load, stay empty (`kszws call` starts faster)."""
     conf = settings.conf_dir
     sectors = _load_sectors(conf / "sectors.toml")
     institutions = _load_institutions(conf / "institutions.toml", settings, sectors)
@@ -26,9 +29,12 @@ def load_registry(settings):
         raise ConfigError(conf / "institutions.toml", settings.hub_institution,
                           "the hub institution named in kszws.toml [hub] is not declared "
                           "with kind = \"hub\"")
-    quality_codes = _load_quality_codes(conf / "quality_codes.toml", sectors)
     sources = _load_sources(conf / "sources.toml", settings, institutions)
     services = _load_services(conf / "services.toml", settings, sources)
+    if client:
+        return Registry(hub=hub, institutions=institutions, services=services,
+                        sectors=sectors, sources=sources)
+    quality_codes = _load_quality_codes(conf / "quality_codes.toml", sectors)
     registry = Registry(hub=hub, institutions=institutions, services=services, sectors=sectors,
                         sources=sources, quality_codes=quality_codes)
     access = _load_access(conf / "access.toml", registry)

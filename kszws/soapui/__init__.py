@@ -24,7 +24,7 @@ ALL_IN_ONE = "kszws-soapui-project.xml"
 def export(settings, out_dir, institution=None, base_url=None, per_service=False):
     """Write the project(s) and the keystores they name into `out_dir`; returns the paths
     written. `institution` (--as): the projects hold only what it does alone."""
-    registry = load_registry(settings)
+    registry = load_registry(settings, client=True)
     integrator = _integrator(registry, institution)
     suites = scenarios.suites(registry, settings.project_root / "examples", integrator)
     if institution:  # what it does alone; a service it never calls is left out
