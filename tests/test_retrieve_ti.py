@@ -161,3 +161,23 @@ def test_suds_with_the_real_cbss_wsdl(classic_net, cbss):
     payload = soap.body_payload(etree.fromstring(reply).find(soap.BODY))
     assert payload.findtext("status/value") == "DATA_FOUND"
     assert original_schema().validate(payload)
+
+
+def test_namespaces_are_declared_where_cbss_declares_them(classic_net):
+    """Issue 15 (8): the xm25 namespace is declared on each information group, as the
+    register writes them (a real reply: ../shared/cbss/samples/lino_demo_tx25_1.xml), not
+    once above them; the echoed informationCustomer carries no declaration it only
+    inherited in the request (the WS-Security utility namespace of the signed Body)."""
+    proxy, history = hub_client(classic_net.settings, "RetrieveTIGroupsService", "cpas-eupen",
+                                classic_net.url)
+    proxy.retrieveTI(informationCustomer=customer(), legalContext="PCSA:SOCIAL_INQUIRY",
+                     searchInformation={"ssin": "70100853190", "history": True})
+    text = etree.tostring(history.last_received["envelope"], encoding="unicode")
+    assert "<rrn_it_implicit>" in text
+    payload = soap.body_payload(history.last_received["envelope"].find(soap.BODY))
+    groups = list(payload.find("rrn_it_implicit"))
+    assert len(groups) >= 5
+    # one declaration per group, none above them (rrn_it_implicit) nor below
+    assert text.count('xmlns:r="%s"' % XM25) == len(groups)
+    info_start = text[text.index("<informationCustomer"):].split(">", 1)[0]
+    assert "xmlns" not in info_start, info_start

@@ -45,6 +45,15 @@ def cbss_fault(tag, code, ticket, received, replied, diagnostic=None, informatio
     return elt
 
 
+def echo(element):
+    """A copy of a request's block for the reply, without the namespace declarations it
+    only inherited there (the WS-Security utility namespace of a signed Body, say): the
+    echo carries what it uses, as CBSS writes it."""
+    copy = etree.fromstring(etree.tostring(element))
+    etree.cleanup_namespaces(copy)
+    return copy
+
+
 def response(tag, request_element, ticket, received, replied, code, found, information=()):
     """The head of a kszws new-style response `tag`: the request's informationCustomer
     echoed, informationCBSS, and a status: DATA_FOUND / NO_DATA_FOUND when `code` is an
@@ -52,7 +61,7 @@ def response(tag, request_element, ticket, received, replied, code, found, infor
     root = etree.Element(tag, nsmap={"ns0": tag[1:].split("}")[0]})
     info = request_element.find("informationCustomer")
     if info is not None:
-        root.append(etree.fromstring(etree.tostring(info)))
+        root.append(echo(info))
     information_cbss(root, ticket, received, replied)
     reason = REASONS[code]
     status = etree.SubElement(root, "status")

@@ -44,7 +44,7 @@ def response(query, ticket, received, replied, code, person=None, members=(),
     when found, rrn_it_implicit."""
     root = etree.Element(RESPONSE, nsmap={"ns0": INTF})
     if query.information_customer is not None:
-        root.append(_copy(query.information_customer))
+        root.append(newstyle.echo(query.information_customer))
     newstyle.information_cbss(root, ticket, received, replied)
     etree.SubElement(root, "legalContext").text = query.legal_context
     search = etree.SubElement(root, "searchInformation")
@@ -62,7 +62,3 @@ def response(query, ticket, received, replied, code, person=None, members=(),
     if person is not None:
         xm25.file_info(root, person, query.language, query.history, country_name, members)
     return root
-
-
-def _copy(element):
-    return etree.fromstring(etree.tostring(element))

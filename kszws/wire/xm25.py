@@ -19,7 +19,10 @@ def r(local):
 
 
 def _sub(parent, local, text=None, **attrib):
-    elt = etree.SubElement(parent, r(local), **attrib)
+    # A group directly under rrn_it_implicit declares r: itself, as the register writes
+    # it (each group is a document of its own there); below, the declaration is inherited.
+    nsmap = {"r": NS} if etree.QName(parent).namespace != NS else None
+    elt = etree.SubElement(parent, r(local), attrib, nsmap=nsmap)
     if text is not None:
         elt.text = str(text)
     return elt
@@ -46,7 +49,7 @@ def code_label(parent, local, code, label):
 def file_info(parent, person, language, history, country_name, members=()):
     """The rrn_it_implicit element (FileInfoType) for `person`. `country_name(nis,
     language)` names countries; `members` are records of the household members."""
-    info = etree.SubElement(parent, "rrn_it_implicit", nsmap={"r": NS})
+    info = etree.SubElement(parent, "rrn_it_implicit")
     number = _sub(_sub(info, "NationalNumber", Type="000", Structure="A1"), "NationalNumber")
     _sub(number, "NationalNumber", person["ssin"])
     date(number, person["birthDate"])
