@@ -355,3 +355,57 @@ def test_a_comment_inserted_into_the_signed_string_does_not_cut_it(classic_net):
     assert reply.summary() == ("YES", 0, [])
     basic = reply.root.find(".//" + ipr("Basic"))
     assert basic.findtext(ipr("SocialSecurityUser")) == "70100853190"
+
+
+def detail_information(reply, index=0):
+    """[(reason code, [(FieldName, FieldValue)])] of ServiceReply `index`."""
+    summary = reply.service_replies()[index].find(ssdn.c("ResultSummary"))
+    return [(d.findtext(ssdn.c("ReasonCode")),
+             [(i.findtext(ssdn.c("FieldName")), i.findtext(ssdn.c("FieldValue")))
+              for i in d.findall(ssdn.c("Information"))])
+            for d in summary.findall(ssdn.c("Detail"))]
+
+
+def test_details_name_what_they_concern(classic_net):
+    """Issue 15 (3): a mismatch lists each field compared with the value the request gave,
+    the validation gives the validated SSIN, the ignored phonetic criteria are named."""
+    verification = ('<ipr:PersonData><ipr:LastName>Musterfrau</ipr:LastName>'
+                    '<ipr:FirstName>Max</ipr:FirstName>'
+                    '<ipr:BirthDate>1970-10-08</ipr:BirthDate></ipr:PersonData>')
+    reply = basic_call(classic_net, identify("70100853190", verification=verification,
+                                             phonetic={"LastName": "Somebody",
+                                                       "BirthDate": "1900-00-00"}))
+    assert detail_information(reply) == [
+        ("21007001", [("Phonetic Criteria", None)]),
+        ("22007007", [("Person Data: Last Name", "Musterfrau"),
+                      ("Person Data: First Name", "Max"),
+                      ("Person Data: Birth Date", "1970-10-08")])]
+    validated = basic_call(classic_net, identify("70100853190", verification=(
+        '<ipr:SISCardNumber>1234567897</ipr:SISCardNumber>')))
+    assert detail_information(validated) == [("12007001", [("SSIN", "70100853190")])]
+    conforms(reply, IDENTIFY_ROOT)
+
+
+def test_every_missing_argument_is_reported(classic_net):
+    """Issue 15 (4): every problem of the criteria in its own Detail, not only the first:
+    the family name missing and an incomplete birth date without a tolerance. (A missing
+    BirthDate the schema refuses first; ManageAccess reports a missing proof and a missing
+    purpose together, tests/test_manage_access.py.)"""
+    reply = basic_call(classic_net, identify(phonetic={
+        "LastName": "", "FirstName": "", "MiddleName": "", "BirthDate": "1938-06-00"}))
+    assert detail_information(reply) == [
+        ("31000007", [("Phonetic Criteria: Last Name", None)]),
+        ("31009001", [("Phonetic Criteria: Birth Date", "1938-06-00"),
+                      ("Phonetic Criteria: Birth Date Tolerance", None)])]
+
+
+def test_a_mismatch_and_the_validation_come_together(classic_net):
+    """Issue 15 (5): the SIS card validates the identity (12007001, Extended given) while
+    the birth date in PersonData differs (22007007): both, as CBSS answers."""
+    verification = ('<ipr:SISCardNumber>1234567897</ipr:SISCardNumber>'
+                    '<ipr:PersonData><ipr:LastName>Mustermann</ipr:LastName>'
+                    '<ipr:BirthDate>1971-10-08</ipr:BirthDate></ipr:PersonData>')
+    reply = basic_call(classic_net, identify("70100853190", verification=verification))
+    assert reply.summary(0) == ("WARNING", 1, ["22007007", "12007001"])
+    assert reply.root.find(".//" + ipr("Extended")) is not None
+    conforms(reply, IDENTIFY_ROOT)

@@ -73,41 +73,62 @@ def identify_person(register, query):
     """(details, persons, extended) for an IdentifyPerson query."""
     details = []
     if query.ssin:
-        if query.phonetic is not None:
-            details.append(Detail("21007001"))
+        if query.phonetic is not None:  # named: the criteria ignored for the SSIN
+            details.append(Detail("21007001", [("Phonetic Criteria", None)]))
         found, person = yield resolve(register, query.ssin, "SSIN")
         details += found
         if person is None:
             return details, [], False
-        mismatches = verify(query, person)
+        mismatches, validated = verify(query, person)
         details += mismatches
-        validated = query.verifies and not mismatches
-        if validated:
-            details.append(Detail("12007001"))
+        if validated:  # and Extended follows from this alone
+            details.append(Detail("12007001", [("SSIN", person["ssin"])]))
         return details, [person], validated
     phonetic = query.phonetic
     if phonetic is None:
         return [Detail("31000007", [("Search Criteria", None)])], [], False
+    # Every problem of the criteria, each in its Detail, not only the first (the schema
+    # already requires a BirthDate of the right form).
+    problems = []
     if not phonetic.last_name:
-        return [Detail("31000007", [("Phonetic Criteria: Last Name", None)])], [], False
+        problems.append(Detail("31000007", [("Phonetic Criteria: Last Name", None)]))
     if incomplete(phonetic.birth_date) and phonetic.tolerance is None:
-        return [Detail("31009001", [("Phonetic Criteria: Birth Date", phonetic.birth_date),
-                                    ("Phonetic Criteria: Birth Date Tolerance", None)])], [], False
+        problems.append(Detail("31009001", [
+            ("Phonetic Criteria: Birth Date", phonetic.birth_date),
+            ("Phonetic Criteria: Birth Date Tolerance", None)]))
+    if problems:
+        return problems, [], False
     persons = yield register.search(phonetic)
     return details, persons, False
 
 
 def verify(query, person):
-    """The details of every piece of VerificationData that does not match the person."""
-    out = []
-    if query.sis_card and query.sis_card != (person["sisCardNumber"] or ""):
-        out.append(Detail("22007008", [("SIS Card Number", query.sis_card)]))
-    if query.identity_card and query.identity_card != (person["eidCardNumber"] or ""):
-        out.append(Detail("22007009", [("Identity Card Number", query.identity_card)]))
+    """(the details of every piece of VerificationData that does not match the person,
+    whether the identity is validated). As the schema says, one piece that matches
+    validates it: a SIS card that matches and a birth date that differs give both the
+    mismatch warning and the validation."""
+    out, matched = [], False
+    if query.sis_card:
+        if query.sis_card != (person["sisCardNumber"] or ""):
+            out.append(Detail("22007008", [("SIS Card Number", query.sis_card)]))
+        else:
+            matched = True
+    if query.identity_card:
+        if query.identity_card != (person["eidCardNumber"] or ""):
+            out.append(Detail("22007009", [("Identity Card Number", query.identity_card)]))
+        else:
+            matched = True
     data = query.person_data
-    if data is not None and not person_data_matches(data, person):
-        out.append(Detail("22007007"))
-    return out
+    if data is not None:
+        if person_data_matches(data, person):
+            matched = True
+        else:  # each field compared, with the value the request gave
+            out.append(Detail("22007007", [
+                ("Person Data: %s" % name, value) for name, value in (
+                    ("Last Name", data.last_name), ("First Name", data.first_name),
+                    ("Middle Name", data.middle_name), ("Birth Date", data.birth_date))
+                if value]))
+    return out, matched
 
 
 def person_data_matches(data, person):
@@ -152,6 +173,7 @@ def check_proof(register, query):
     details, person = yield resolve(register, query.ssin, "SSIN")
     if person is None:
         return details, None
-    if verify(query, person):
+    mismatches, _ = verify(query, person)
+    if mismatches:  # a proof must match in every piece given
         return details + [Detail("31008001")], None
     return details, person["ssin"]
