@@ -41,7 +41,7 @@ def test_identify_by_ssin(classic_net):
     assert reply.summary(0) == ("YES", 0, [])
     basic = reply.root.find(".//" + ipr("Basic"))
     assert basic.findtext(ipr("SocialSecurityUser")) == "70100853190"
-    assert basic.findtext(ipr("LastName")) == "Mustermann"
+    assert basic.findtext(ipr("LastName")) == "MUSTERMANN"
     assert basic.findtext(ipr("BirthDate")) == "1970-10-08"
     assert basic.find(ipr("Address")).findtext(ipr("MunicipalityCode")) == "63023"
     assert reply.root.find(".//" + ipr("Extended")) is None  # identity not validated
@@ -79,7 +79,7 @@ def test_ssin_and_phonetic_criteria_warn_and_ignore_the_phonetic(classic_net):
     reply = basic_call(classic_net, identify("70100853190", phonetic={
         "LastName": "Somebody", "BirthDate": "1900-00-00", "Tolerance": "0"}))
     assert reply.summary(0) == ("WARNING", 1, ["21007001"])
-    assert reply.root.findtext(".//" + ipr("LastName")) == "Mustermann"
+    assert reply.root.findtext(".//" + ipr("LastName")) == "MUSTERMANN"
 
 
 def test_wrong_check_digit(classic_net):
@@ -409,3 +409,37 @@ def test_a_mismatch_and_the_validation_come_together(classic_net):
     assert reply.summary(0) == ("WARNING", 1, ["22007007", "12007001"])
     assert reply.root.find(".//" + ipr("Extended")) is not None
     conforms(reply, IDENTIFY_ROOT)
+
+
+def test_names_and_places_in_capitals_in_each_official_language(classic_net):
+    """Issue 15 (1, 2): names, municipalities, streets and birth places in capitals, as
+    CBSS writes them (../shared/cbss/samples/lino_demo_ipr_1.xml); the municipality and
+    the street once per official language of the municipality (Dutch and French in
+    Brussels, German and French in Eupen) with `lang`, the street's code and the box; the
+    birth place likewise."""
+    register_in_directory(classic_net.settings, ["cpas-eupen"], ["90041506248"])
+    brussels = basic_call(classic_net, identify("90041506248", verification=(
+        '<ipr:PersonData><ipr:LastName>Peeters</ipr:LastName>'
+        '<ipr:BirthDate>1990-04-15</ipr:BirthDate></ipr:PersonData>')))
+    basic = brussels.root.find(".//" + ipr("Basic"))
+    assert (basic.findtext(ipr("LastName")), basic.findtext(ipr("FirstName"))) == (
+        "PEETERS", "SOFIE")
+    address = basic.find(ipr("Address"))
+    assert [(e.get("lang"), e.text) for e in address.findall(ipr("Municipality"))] == [
+        ("nl", "BRUSSEL"), ("fr", "BRUXELLES")]
+    assert [(e.get("lang"), e.text) for e in address.findall(ipr("Street"))] == [
+        ("nl", "HOOGSTRAAT"), ("fr", "RUE HAUTE")]
+    assert address.findtext(ipr("StreetCode")).isdigit()
+    assert address.findtext(ipr("Box")) == "3"
+    assert [c.tag.split("}")[1] for c in address] == [
+        "CountryCode", "MunicipalityCode", "Municipality", "Municipality", "PostalCode",
+        "StreetCode", "Street", "Street", "HouseNumber", "Box"]
+    extended = brussels.root.find(".//" + ipr("Extended"))
+    assert [(e.get("lang"), e.text) for e in extended.findall(ipr("BirthLocation"))] == [
+        ("nl", "BRUSSEL"), ("fr", "BRUXELLES")]
+    conforms(brussels, IDENTIFY_ROOT)
+    eupen = basic_call(classic_net, identify("70100853190"))
+    municipality = eupen.root.findall(".//%s/%s" % (ipr("Address"), ipr("Municipality")))
+    assert [(e.get("lang"), e.text) for e in municipality] == [("de", "EUPEN"), ("fr", "EUPEN")]
+    street = eupen.root.findall(".//%s/%s" % (ipr("Address"), ipr("Street")))
+    assert [(e.get("lang"), e.text) for e in street] == [("de", "GOSPERTSTRASSE")]

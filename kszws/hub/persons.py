@@ -15,7 +15,17 @@ def person_record(person):
     record = serialize_object(person, dict)
     record["addresses"] = list((record.get("addresses") or {}).get("Address") or [])
     record["household"] = list((record.get("household") or {}).get("HouseholdMember") or [])
+    for holder, key in ([(record, "birthPlaceNames")] +
+                        [(a, k) for a in record["addresses"]
+                         for k in ("municipalityNames", "streetNames")]):
+        holder[key] = _names(holder.get(key))
     return record
+
+
+def _names(array):
+    """[(lang, name)] of a source's LangName array (absent: [])."""
+    return [(n["lang"], n["name"]) for n in ((array or {}).get("LangName") or [])
+            if n.get("name")]
 
 
 class NationalRegister:

@@ -18,6 +18,17 @@ class Municipality:
     def name(self):
         return self.name_nl if self.language in ("nl", "de") else self.name_fr
 
+    @property
+    def official_names(self):
+        """[(language, name)] in each official language of the municipality, as the
+        register gives them: Dutch and French in Brussels, German and French in the
+        German-speaking area (name_nl holds the German name there), one elsewhere."""
+        if self.nis // 1000 == 21:
+            return [("nl", self.name_nl), ("fr", self.name_fr)]
+        if self.language == "de":
+            return [("de", self.name_nl), ("fr", self.name_fr)]
+        return [(self.language, self.name)]
+
 
 MUNICIPALITIES = (
     Municipality(11002, "2000", "Antwerpen", "Anvers", "nl", 53),
@@ -67,7 +78,33 @@ STREETS = {
            "Klosterstraße", "Neustraße", "Bergstraße", "Marktplatz", "Herbesthaler Straße"),
 }
 
+# The Dutch names of the French street names, for Brussels, where a street has both.
+STREETS_NL_OF_FR = {
+    "Rue de la Station": "Stationsstraat", "Rue de l'Église": "Kerkstraat",
+    "Grand-Rue": "Grote Straat", "Rue du Moulin": "Molenstraat", "Avenue Louise": "Louizalaan",
+    "Chaussée de Bruxelles": "Brusselsesteenweg", "Rue des Écoles": "Schoolstraat",
+    "Place du Marché": "Marktplein", "Rue Haute": "Hoogstraat",
+    "Boulevard Émile Jacqmain": "Emile Jacqmainlaan", "Rue de la Loi": "Wetstraat",
+    "Rue Saint-Gilles": "Sint-Gillisstraat", "Avenue des Tilleuls": "Lindenlaan",
+    "Rue du Château": "Kasteelstraat", "Rue Neuve": "Nieuwstraat",
+}
+# Each street name's code in the register's street list (codes are per municipality in
+# the register; here one list serves every municipality of a language).
+STREET_CODES = {name: 1000 * (1 + i) + j for i, lang in enumerate(("nl", "fr", "de"))
+                for j, name in enumerate(STREETS[lang], 1)}
+
 BELGIUM = nis.BELGIUM
+
+
+def street_names(town, street):
+    """[(language, name)] of `street` in `town`: both names in Brussels, else its one name
+    in the municipality's language; [] for a street not in the lists (a mutation may
+    record any street)."""
+    if town is None or street not in STREET_CODES:
+        return []
+    if town.nis // 1000 == 21 and street in STREETS_NL_OF_FR:
+        return [("nl", STREETS_NL_OF_FR[street]), ("fr", street)]
+    return [(town.language, street)]
 
 
 def municipality(nis):

@@ -92,11 +92,25 @@ def _add(parent, local, value, **attrib):
     return add_text(parent, q(local), value, **attrib)
 
 
+def _upper(value):
+    """Names and places as CBSS's IdentifyPerson writes them: in capitals."""
+    return value.upper() if isinstance(value, str) else value
+
+
+def _names(parent, local, variants, fallback):
+    """One `local` per official language (`lang`), in capitals; the one name the register
+    gave, without `lang`, when it has no variants (an address abroad, an old record)."""
+    if not variants:
+        _add(parent, local, _upper(fallback))
+    for lang, name in variants[:5]:
+        _add(parent, local, _upper(name), lang=lang)
+
+
 def _basic(basic, person):
     _add(basic, "SocialSecurityUser", person["ssin"])
-    _add(basic, "LastName", person["lastName"])
-    _add(basic, "FirstName", person["firstNames"])
-    _add(basic, "MiddleName", person["middleName"])
+    _add(basic, "LastName", _upper(person["lastName"]))
+    _add(basic, "FirstName", _upper(person["firstNames"]))
+    _add(basic, "MiddleName", _upper(person["middleName"]))
     _add(basic, "BirthDate", person["birthDate"])
     _add(basic, "Gender", person["gender"])
     current = [a for a in person["addresses"] if not a.get("toDate")]
@@ -107,14 +121,15 @@ def _basic(basic, person):
         post = etree.SubElement(basic, q("DiplomaticPost"))
         _add(post, "CountryCode", address["countryCode"])
         _add(post, "Post", address["diplomaticPost"])
-        _add(post, "AddressPlainText", (address.get("plainText") or "")[:100])
+        _add(post, "AddressPlainText", _upper((address.get("plainText") or "")[:100]))
         return
     elt = etree.SubElement(basic, q("Address"))
     _add(elt, "CountryCode", address["countryCode"])
     _add(elt, "MunicipalityCode", address["municipalityCode"])
-    _add(elt, "Municipality", address["municipality"])
+    _names(elt, "Municipality", address.get("municipalityNames"), address["municipality"])
     _add(elt, "PostalCode", address["postalCode"])
-    _add(elt, "Street", address["street"])
+    _add(elt, "StreetCode", address.get("streetCode"))
+    _names(elt, "Street", address.get("streetNames"), address["street"])
     _add(elt, "HouseNumber", address["houseNumber"])
     _add(elt, "Box", address["box"])
 
@@ -122,7 +137,7 @@ def _basic(basic, person):
 def _extended(ext, person):
     _add(ext, "CivilState", person["civilState"])
     _add(ext, "BirthLocationCode", person["birthPlaceCode"])
-    _add(ext, "BirthLocation", person["birthPlace"])
+    _names(ext, "BirthLocation", person.get("birthPlaceNames"), person["birthPlace"])
     _add(ext, "DeceaseDate", person["deceaseDate"])
     _add(ext, "InscriptionRegister", "1" if person["register"] == "RN_RR" else "2")
     _add(ext, "NationalityCode", person["nationalityCode"])

@@ -231,7 +231,7 @@ def count_persons(db):
 
 def add_person(db, ssin, last_name, first_names, birth_date, gender, municipality_nis=63023,
                street="Gospertstraße", house_number="1", household_id=None, relationship=1,
-               **fields):
+               box=None, **fields):
     """Write one known person (tests, demos) with a current address and, when given, a
     household membership. `fields` override person columns (register, status, cards...)."""
     town = geography.municipality(municipality_nis)
@@ -253,7 +253,7 @@ def add_person(db, ssin, last_name, first_names, birth_date, gender, municipalit
                                           "ssin": ssin} for k in names.last_name_keys(last_name)])
         conn.execute(address.insert(), [Generator._address(
             ssin, datetime.date.fromisoformat(record["registered_on"]), None, town, street,
-            house_number, None)])
+            house_number, box)])
         if household_id is not None:
             conn.execute(household_member.insert(), [{
                 "ssin": ssin, "household_id": household_id, "relationship": relationship,
@@ -280,6 +280,10 @@ DEMO_PERSONS = [
          gender=1),
     dict(ssin="55050500169", last_name="Dupont", first_names="Pierre", birth_date="1955-05-05",
          gender=1, status="cancelled"),
+    # Born and living in Brussels: the municipality, street and birth place in Dutch and
+    # French, a box number.
+    dict(ssin="90041506248", last_name="Peeters", first_names="Sofie", birth_date="1990-04-15",
+         gender=2, municipality_nis=21004, street="Rue Haute", house_number="12", box="3"),
 ]
 
 

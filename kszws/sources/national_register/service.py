@@ -17,10 +17,17 @@ import datetime
 from spyne import Array, Boolean, ComplexModel, Integer, ServiceBase, Unicode, rpc
 from twisted.internet import threads
 
+from kszws.sources import geography
 from kszws.sources.national_register import store
 
 NS = "urn:kszws:source:nationalregister:v1"
 DEFAULT_MAXIMUM = 20
+
+
+class LangName(ComplexModel):
+    """A name in one of the official languages (nl, fr, de)."""
+    __namespace__ = NS
+    _type_info = [("lang", Unicode), ("name", Unicode)]
 
 
 class Address(ComplexModel):
@@ -30,6 +37,9 @@ class Address(ComplexModel):
         ("countryCode", Integer), ("municipalityCode", Integer), ("municipality", Unicode),
         ("postalCode", Unicode), ("street", Unicode), ("houseNumber", Unicode), ("box", Unicode),
         ("diplomaticPost", Integer), ("plainText", Unicode),
+        # the names in each official language of the municipality, the street's code
+        ("municipalityNames", Array(LangName)), ("streetCode", Integer),
+        ("streetNames", Array(LangName)),
     ]
 
 
@@ -49,6 +59,7 @@ class Person(ComplexModel):
         ("deceaseDate", Unicode), ("deceasePlaceCode", Integer), ("sisCardNumber", Unicode),
         ("eidCardNumber", Unicode), ("language", Unicode), ("registeredOn", Unicode),
         ("addresses", Array(Address)), ("household", Array(HouseholdMember)),
+        ("birthPlaceNames", Array(LangName)),  # a Belgian municipality's official names
     ]
 
 
@@ -78,11 +89,28 @@ _ADDRESS_COLUMNS = {
 
 def _person(record, addresses, household=()):
     fields = {k: record[c] for k, c in _PERSON_COLUMNS.items()}
-    fields["addresses"] = [Address(**{k: a[c] for k, c in _ADDRESS_COLUMNS.items()})
-                           for a in addresses]
+    fields["addresses"] = [_address(a) for a in addresses]
+    birth_town = geography.municipality(record["birth_place_nis"])
+    fields["birthPlaceNames"] = _names(birth_town.official_names if birth_town else [])
     fields["household"] = [HouseholdMember(ssin=m["ssin"], relationship=m["relationship"],
                                            entryDate=m["entry_date"]) for m in household]
     return Person(**fields)
+
+
+def _address(row):
+    """An address as the register gives it: its names in each official language of the
+    municipality (the official lists, by NIS code) and the street's code."""
+    fields = {k: row[c] for k, c in _ADDRESS_COLUMNS.items()}
+    town = geography.municipality(row["municipality_nis"]) if row["municipality_nis"] else None
+    if town is not None:
+        fields["municipalityNames"] = _names(town.official_names)
+        fields["streetNames"] = _names(geography.street_names(town, row["street"]))
+        fields["streetCode"] = geography.STREET_CODES.get(row["street"])
+    return Address(**fields)
+
+
+def _names(pairs):
+    return [LangName(lang=lang, name=name) for lang, name in pairs]
 
 
 def birth_window(birth_date, tolerance):
