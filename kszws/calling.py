@@ -10,6 +10,7 @@ Exit codes (README): 0 success, 1 a warning reply (classic ReturnCode 1), 2 a re
 an error reply (classic ReturnCode >= 2, any SOAP Fault), 3 a transport or usage error.
 The zeep client itself is kszws/client.py's."""
 import copy
+import datetime
 import difflib
 import json
 from pathlib import Path
@@ -131,15 +132,37 @@ def _child(name, child, depth, lines, unfolded):
 
 
 def check_fields(service, name, operation, fields):
-    """UsageError for a field the request does not have."""
+    """UsageError for a field the request does not have, at any depth of a JSON value
+    (informationCustomer's customerIdentification.cbeNumber...), before anything is sent."""
     known = request_fields(operation)
     if not known:
+        body = operation.input.body
+        only = body.name if body is not None else "xmlString"
         if len(fields) > 1:
-            raise UsageError("%s.%s takes one value (e.g. xmlString=@request.xml), not %d "
-                             "fields" % (service, name, len(fields)))
+            raise UsageError("%s.%s takes one value (e.g. %s=@request.xml), not %d "
+                             "fields" % (service, name, only, len(fields)))
+        for field in fields:
+            named("field", field, {only: None}, " in %s.%s" % (service, name))
         return
-    for field in fields:
-        named("field", field, known, " in %s.%s" % (service, name))
+    for field, value in fields.items():
+        _check_value(field, value, named("field", field, known, " in %s.%s" % (service, name)))
+
+
+def _check_value(path, value, element):
+    """A JSON value against the element it fills: its keys must be the type's fields."""
+    if isinstance(value, list):
+        for item in value:
+            _check_value(path, item, element)
+        return
+    if not isinstance(value, dict) or element is None or _holds_only_any(element):
+        return
+    children = dict(getattr(element.type, "elements", None) or [])
+    children.update({n: None for n, _ in getattr(element.type, "attributes", None) or []})
+    if not children:
+        return
+    for key, item in value.items():
+        child = named("field", key, children, " in %s" % path)
+        _check_value("%s.%s" % (path, key), item, child)
 
 
 def any_payloads(operation, fields):
@@ -198,6 +221,9 @@ def plain(value):
         return value.decode("utf-8", "replace")
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
+    if isinstance(value, datetime.datetime):  # as the reply wrote it: ISO, Z for UTC
+        text = value.isoformat(timespec="milliseconds" if value.microsecond else "seconds")
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
     return str(value)  # dates, decimals
 
 
@@ -271,6 +297,27 @@ def _is_xml(value):
 
 
 # -- classic replies (sendXML: an SSDNReply as a string) ----------------------------------
+
+def status_code(result):
+    """The exit code of a new-style reply by its status: a business refusal (NO_RESULT,
+    e.g. a proof that does not match) is a refusal; a batch whose items were all refused
+    (status information refused > 0, accepted 0) too, partly refused a warning."""
+    status = result.get("status") if isinstance(result, dict) else None
+    if not isinstance(status, dict):
+        return OK
+    if status.get("value") == "NO_RESULT":
+        return REFUSED
+    counts = {}
+    for item in status.get("information") or []:
+        if isinstance(item, dict) and item.get("fieldName") in ("accepted", "refused"):
+            try:
+                counts[item["fieldName"]] = int(item.get("fieldValue"))
+            except (TypeError, ValueError):
+                pass
+    if counts.get("refused"):
+        return REFUSED if not counts.get("accepted") else WARNING
+    return OK
+
 
 def classic_summary(reply_text):
     """(exit code, readable text) of an SSDNReply: each ResultSummary (ok, ReturnCode, its

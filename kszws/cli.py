@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from kszws.config import ConfigError, load_settings
@@ -116,8 +117,10 @@ def _parser():
     s = sub.add_parser("call", help="a signed call from the command line (alone: the "
                        "services; with a service: its operations and their fields)",
                        description="Exit codes: 0 success, 1 a warning reply (classic "
-                       "ReturnCode 1), 2 a refusal or error reply (classic ReturnCode >= 2, "
-                       "any SOAP Fault), 3 a transport or usage error.")
+                       "ReturnCode 1, a batch partly refused), 2 a refusal or error reply "
+                       "(classic ReturnCode >= 2, any SOAP Fault, a status NO_RESULT, a "
+                       "batch wholly refused), 3 a transport or usage error (a mistake in "
+                       "the command line included).")
     s.add_argument("service", nargs="?", help="service name, as in conf/services.toml "
                    "(none: list them)")
     s.add_argument("operation", nargs="?", help="operation of the service (none: list them "
@@ -126,6 +129,7 @@ def _parser():
                    help="request fields; a VALUE starting with { or [ is read as JSON, "
                         "@FILE reads the file (e.g. an SSDNRequest for sendXML's xmlString, "
                         "or the XML of an xsd:any field such as an attestation's payload)")
+    _command_line_mistakes_exit_3(s)
     s.add_argument("--help-fields", action="store_true",
                    help="show the operation's request structure and exit")
     s.add_argument("--as", dest="institution", help="calling institution id (default: the "
@@ -145,6 +149,7 @@ def _parser():
     s = sub.add_parser("soapui", help="SoapUI projects of the running hub's services, with "
                        "demo requests, test suites and the WS-Security they need")
     s.add_argument("action", choices=["export"])
+    _command_line_mistakes_exit_3(s)
     s.add_argument("--as", dest="institution", help="only what this institution does alone, "
                    "signed with its key (default: every test case, each step signed by the "
                    "demo institution whose role it needs)")
@@ -167,7 +172,7 @@ def _parser():
     s.add_argument("--outcome", choices=["OK", "REFUSED", "ERROR"])
     s.add_argument("--since", type=_datetime, help="ISO date or date-time (UTC)")
     s.add_argument("--until", type=_datetime)
-    s.add_argument("--limit", type=int, default=50)
+    s.add_argument("--limit", type=_positive, default=50)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_log)
 
@@ -205,6 +210,15 @@ def _parser():
     return p
 
 
+def _command_line_mistakes_exit_3(s):
+    """`kszws call` documents exit code 2 for a refusal: its command-line mistakes exit 3,
+    as its other usage errors do (argparse's own is 2). -v is also taken after the
+    command, where people type it."""
+    s.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                   help="on an error, the traceback too")
+    s.error = lambda message: s.exit(3, "%s: error: %s\n" % (s.prog, message))
+
+
 def _server_options(s):
     s.add_argument("--host")
     s.add_argument("--port", type=int)
@@ -212,8 +226,22 @@ def _server_options(s):
 
 
 def _datetime(text):
-    value = datetime.datetime.fromisoformat(text)
+    try:
+        value = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not an ISO date or date-time (UTC), e.g. "
+                                         "2026-12-01 or 2026-12-01T10:00" % text) from None
     return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+
+
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError("%r is not a number of rows (1 or more)" % text)
+    return value
 
 
 # -- serve, demo, source ------------------------------------------------------------------
@@ -385,6 +413,8 @@ def cmd_call(settings, args):
             return calling.OK
         return _call(settings, args)
     except calling.UsageError as exc:  # nothing was sent, or nothing came back
+        if args.verbose:
+            traceback.print_exc()
         print("kszws call: %s" % exc, file=sys.stderr)
         return calling.FAILED
 
@@ -413,7 +443,7 @@ def _call(settings, args):
         print("kszws call: the reply was not accepted: %s: %s" % (type(exc).__name__, exc),
               file=sys.stderr)
         return calling.REFUSED
-    code = calling.OK
+    code = calling.status_code(result)
     if isinstance(result, str):  # sendXML: the SSDNReply text
         code, text = calling.classic_summary(result)
     if args.xml:
@@ -457,6 +487,8 @@ def cmd_soapui(settings, args):
         written, keystores = export(settings, args.out, args.institution, args.url,
                                     args.per_service)
     except calling.UsageError as exc:
+        if args.verbose:
+            traceback.print_exc()
         print("kszws soapui: %s" % exc, file=sys.stderr)
         return calling.FAILED
     for path in written:
@@ -514,6 +546,10 @@ def cmd_log(settings, args):
         print("%s: %d rows, head at seq %d" % ("OK" if report.ok else "BROKEN", report.rows,
                                                report.head_seq))
         return 0 if report.ok else 1
+    problem = _unknown_log_filter(settings, args)
+    if problem:  # an empty table would say "nothing happened", not "no such name"
+        print("kszws log: %s" % problem, file=sys.stderr)
+        return 2
     rows = exchange_log.search(db, ticket=args.ticket, caller=args.caller,
                                subject=args.subject, service=args.service,
                                outcome=args.outcome, since=args.since, until=args.until,
@@ -523,6 +559,25 @@ def cmd_log(settings, args):
         return 0
     print(_log_table(rows))
     return 0
+
+
+def _unknown_log_filter(settings, args):
+    """What is wrong with --service or --caller: a name no exchange can have."""
+    from kszws.calling import UsageError, named
+    from kszws.registry import load_registry
+
+    registry = load_registry(settings, client=True)
+    # log rows name a service by its conf name, or "EESSI" and "-" (no endpoint)
+    services = dict.fromkeys(list(registry.services) + ["EESSI", "-"])
+    try:
+        if args.service is not None:
+            named("service", args.service, services, " (--service)")
+        if args.caller is not None and not args.caller.startswith(("DE:", "BE:")) \
+                and ":" not in args.caller:
+            named("institution", args.caller, registry.institutions, " (--caller)")
+    except UsageError as exc:
+        return str(exc)
+    return None
 
 
 def _log_table(rows):

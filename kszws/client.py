@@ -3,6 +3,7 @@ institution is registered (signature, HTTP Basic or client certificate). Used by
 `kszws call`, the tests and the benchmarks."""
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 import zeep
@@ -60,9 +61,18 @@ def _bound(settings, registry, client, service_name, institution_id, base_url, a
             session.auth = (inst.basic_username, password)
         else:
             session.cert = (inst.certificates[0], str(key_path_for(inst.certificates[0])))
-    base = hub_url(settings, inst, base_url)
+    base = _without_service_path(hub_url(settings, inst, base_url), registry)
     binding = next(iter(client.wsdl.bindings))
     return client.create_service(binding, base + registry.services[service_name].path)
+
+
+def _without_service_path(base, registry):
+    """The base URL, when --url was given as an endpoint the demo printed (the hub's URL
+    and a service's path): the service paths are added here."""
+    for service in registry.services.values():
+        if service.path and service.path in base:
+            return base[:base.index(service.path)]
+    return base
 
 
 def hub_url(settings, institution=None, given=None):
@@ -72,6 +82,9 @@ def hub_url(settings, institution=None, given=None):
     the one the running demo wrote to demo.json; a plain-HTTP URL is refused for it."""
     client_cert = institution is not None and institution.auth == "client-cert"
     if given:
+        if urlsplit(given).scheme.lower() not in ("http", "https") or not urlsplit(given).netloc:
+            raise UsageError("--url %r is not a URL: give the hub's base URL with its scheme, "
+                             "e.g. http://127.0.0.1:8080" % given)
         if client_cert and not given.lower().startswith("https:"):
             raise UsageError("%s authenticates with a TLS client certificate, which only HTTPS "
                             "carries: give the hub's HTTPS URL (--url https://...)%s" % (
@@ -150,7 +163,7 @@ def call(settings, service_name, operation, fields, institution_id=None, base_ur
         else:
             result = getattr(proxy, operation)(**any_payloads(op, fields))
     except requests.RequestException as exc:
-        raise TransportError(proxy._binding_options["address"], exc) from None
+        raise TransportError(proxy._binding_options["address"], exc) from exc
     except zeep.exceptions.ValidationError as exc:
         raise UsageError("%s.%s: %s" % (service_name, operation, exc)) from None
     reply = history.last_received["envelope"] if history.last_received else None

@@ -50,6 +50,14 @@ def one_clear_line(result):
       'payload=<!DOCTYPE a [<!ENTITY e SYSTEM "file:///etc/passwd">]><a>&e;</a>'),
      "field payload: XML expected (inline or @file.xml): a document type declaration or "
      "entity is present"),  # refused by the hub's own parser: nothing read, nothing sent
+    (("MailboxService", "listItems",
+      'informationCustomer={"customerIdentification": {"cbeNumbr": "0212310036"}}'),
+     "no field 'cbeNumbr' in informationCustomer.customerIdentification; did you mean "
+     "cbeNumber?"),  # at any depth of a JSON value, before anything is sent
+    (("KSZBCSSWebServiceConnector", "sendXML", "foo=<a/>"),
+     "no field 'foo' in KSZBCSSWebServiceConnector.sendXML; valid: xmlString"),
+    (("TestConnectionService", "sendTestMessage", "echo=x", "--as"),
+     "error: argument --as: expected one argument"),  # argparse's own: 3 too
 ])
 def test_a_mistake_is_one_clear_line_and_exit_3(hub, args, says):
     result = call(hub, *args)
@@ -174,3 +182,56 @@ def test_the_garbage_collector_is_off_only_for_short_lived_commands(tmp_path):
             assert gc.isenabled() == enabled, argv
     finally:
         gc.enable()
+
+
+def test_url_mistakes_are_explained_and_a_pasted_endpoint_works(hub):
+    without_scheme = call(hub, "TestConnectionService", "sendTestMessage", "echo=x",
+                          "--url", hub.url.split("://")[1], url=False)
+    assert without_scheme.returncode == calling.FAILED
+    assert "is not a URL: give the hub's base URL with its scheme" in one_clear_line(
+        without_scheme)
+    endpoint = hub.url + "/SOA4520/TestConnectionServiceService/sendTestMessage"
+    pasted = call(hub, "TestConnectionService", "sendTestMessage", "echo=x", "--url",
+                  endpoint, url=False)
+    assert pasted.returncode == 0 and "echo: x" in pasted.stdout, pasted.stderr
+
+
+def test_verbose_after_the_command_shows_the_traceback(hub):
+    url = "http://127.0.0.1:%d" % free_port()
+    result = run_kszws(hub.settings, "call", "TestConnectionService", "sendTestMessage",
+                       "echo=x", "--url", url, "-v")
+    assert result.returncode == calling.FAILED
+    assert "Traceback" in result.stderr and "ConnectionError" in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("kszws call: the hub at ")
+
+
+def test_a_business_refusal_in_the_status_exits_2(hub):
+    """A new-style refusal comes as a status, not a fault: NO_RESULT (a proof that does not
+    match), or a batch whose items were all refused, exits 2, a batch partly refused 1."""
+    customer = 'informationCustomer={"customerIdentification": {"cbeNumber": "0212310036"}}'
+    wrong = call(hub, "ReferenceDirectoryService", "register", customer, "ssin=70100853190",
+                 "qualityCode=1", 'period={"startDate": "2026-01-01"}',
+                 'proof={"personData": {"lastName": "Musterfrau", "firstName": "Max", '
+                 '"birthDate": "1970-10-08"}}', "--as", "cpas-eupen")
+    assert wrong.returncode == calling.REFUSED, wrong.stdout + wrong.stderr
+    assert "NO_RESULT" in wrong.stdout
+
+    def batch(accepted, refused):
+        return {"status": {"value": "DATA_FOUND", "information": [
+            {"fieldName": "accepted", "fieldValue": str(accepted)},
+            {"fieldName": "refused", "fieldValue": str(refused)}]}}
+    assert calling.status_code(batch(0, 1)) == calling.REFUSED
+    assert calling.status_code(batch(2, 1)) == calling.WARNING
+    assert calling.status_code(batch(1, 0)) == calling.OK
+    assert calling.status_code({"echo": "x"}) == calling.OK
+
+
+def test_log_filters_name_what_exists(hub):
+    for args, says in ((["--service", "mailboxservice"], "did you mean MailboxService?"),
+                       (["--caller", "cpas-eupn"], "did you mean cpas-eupen")):
+        result = run_kszws(hub.settings, "log", *args)
+        assert result.returncode == 2 and says in one_clear_line(result)
+    for args in (["--limit", "-1"], ["--since", "yesterday"]):
+        result = run_kszws(hub.settings, "log", *args)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert run_kszws(hub.settings, "log", "--service", "EESSI").returncode == 0

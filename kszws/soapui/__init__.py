@@ -42,7 +42,8 @@ def export(settings, out_dir, institution=None, base_url=None, per_service=False
     for service, group in groups.items():
         used = sorted({step.service for cases in group.values() for case in cases
                        for step in case.steps})
-        built[service] = ([builder.interface(name, group) for name in used],
+        built[service] = ([builder.interface(name, group, own_only=bool(institution))
+                           for name in used],
                           [builder.suite(name, cases) for name, cases in group.items()])
     signers = sorted({who for interfaces, test_suites in built.values()
                       for who in _signers(interfaces, test_suites)})
@@ -78,8 +79,9 @@ def _integrator(registry, institution):
     inst = named("institution", institution, registry.institutions, " (--as)")
     if inst.auth != "signature":
         raise UsageError("%s authenticates with %s: the exported projects sign their "
-                         "requests (WS-Security), give an institution that signs (--as)"
-                         % (inst.id, inst.auth))
+                         "requests (WS-Security), give an institution that signs (--as), "
+                         "e.g. %s" % (inst.id, inst.auth, ", ".join(
+                             i.id for i in registry.clients() if i.auth == "signature")))
     return inst.id
 
 
@@ -175,12 +177,13 @@ class _Builder:
             "" if step.caller == scenarios.ANONYMOUS else _wss_name(step.caller),
             _assertions(step))
 
-    def interface(self, service, suites):
+    def interface(self, service, suites, own_only=False):
         """The service's interface; each operation's request is the step of the scenarios
         that best stands alone (_alone), taken from `suites` when they have one."""
         everywhere = scenarios.suites(self.registry, self.settings.project_root / "examples")
         first = {}
-        for source in (suites, everywhere):  # the project's own steps first
+        # the project's own steps first; with --as, only them (no other institution's key)
+        for source in (suites,) if own_only else (suites, everywhere):
             found = {}
             for cases in source.values():
                 for step in (s for case in cases for s in case.steps if s.service == service):
@@ -192,6 +195,9 @@ class _Builder:
         operations = []
         for name in sorted(binding._operations):
             step = first.get(name)
+            if step is None and own_only:  # an operation it makes in no test case
+                operations.append(project.Operation(name, self.action(service, name), "", ""))
+                continue
             if step is None:
                 raise UsageError("no demo request for %s.%s (kszws/soapui/scenarios.py)"
                                  % (service, name))

@@ -144,6 +144,8 @@ def _interface(root, interface):
                         receivesAttachments="false", sendsAttachments="false",
                         anonymous="optional")
         _settings(operation)
+        if not op.request:  # no demo request for it in this project (--as)
+            continue
         call = _el(operation, "call", id=_id(interface.name, op.name, "Request 1"),
                    name="Request 1")
         if op.outgoing_wss:
