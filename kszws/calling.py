@@ -235,6 +235,26 @@ def xml_text(element):
     return etree.tostring(element, encoding="unicode").strip()
 
 
+_BIDI = set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A)) | {0x200E, 0x200F, 0x061C}
+
+
+def printable(text, limit=2000):
+    """Text from a reply, safe on a terminal: control characters (C0, C1: cursor moves,
+    8-bit escapes), line breaks and bidirectional overrides shown as \\uXXXX, so that a
+    hostile reply cannot forge output lines or rewrite what is shown; at most `limit`
+    characters."""
+    text = str(text)
+    cut = len(text) > limit
+    text = "".join("\\u%04x" % ord(c) if ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or
+                   ord(c) in _BIDI else c for c in text[:limit])
+    return text + (" ..." if cut else "")
+
+
+def safe_lines(text):
+    """printable() for a multi-line text: each line made safe, the line breaks kept."""
+    return "\n".join(printable(line, 1 << 30) for line in str(text).split("\n"))
+
+
 def fault_lines(detail):
     """A fault's detail as `name: value` lines, one per leaf (reasonCode, diagnostic...),
     indented by depth: what a person reads, where --xml shows the XML."""
@@ -249,7 +269,8 @@ def fault_lines(detail):
             for child in children:
                 walk(child, depth + 1)
         else:
-            lines.append("%s%s: %s" % ("  " * depth, name, (element.text or "").strip()))
+            lines.append("%s%s: %s" % ("  " * depth, printable(name, 100),
+                                       printable((element.text or "").strip())))
     walk(detail, 0)
     return "\n".join(lines)
 

@@ -23,6 +23,10 @@ DEMO_TLS_PORT = 8443
 SHORT_LIVED = {"call", "soapui", "authorizations", "maintenance"}
 
 
+# Commands that only read: a closed standard output (`| head`) ends them without error.
+READERS = {"log", "authorizations", "call", "validate"}
+
+
 def main(argv=None):
     gc.disable()
     parser = _parser()
@@ -39,9 +43,14 @@ def main(argv=None):
         code = 2
     except KeyboardInterrupt:
         code = 130
-    except BrokenPipeError:  # `kszws log | head`: the reader has all it wanted
+    except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        code = 0
+        # `kszws log | head`: the reader has all it wanted. A command that changes data
+        # (a directory load) stopped half-way: not a success.
+        code = 0 if args.command in READERS else 1
+        if code:
+            print("kszws %s: standard output closed before the end: stopped" % args.command,
+                  file=sys.stderr)
     sys.exit(code or 0)
 
 
@@ -430,7 +439,9 @@ def _call(settings, args):
         result, reply_xml = call(settings, args.service, args.operation, fields,
                                  args.institution, args.url, args.anonymous)
     except zeep.exceptions.Fault as fault:
-        print("kszws call: refused: %s %s" % (fault.code or "", fault.message), file=sys.stderr)
+        print("kszws call: refused: %s %s" % (calling.printable(fault.code or "", 100),
+                                              calling.printable(fault.message)),
+              file=sys.stderr)
         if fault.detail is not None:
             print(calling.xml_text(fault.detail) if args.xml else
                   calling.fault_lines(fault.detail), file=sys.stderr)
@@ -440,8 +451,8 @@ def _call(settings, args):
     except Exception as exc:  # a reply that is not what the contract says: its signature...
         if args.verbose:
             raise
-        print("kszws call: the reply was not accepted: %s: %s" % (type(exc).__name__, exc),
-              file=sys.stderr)
+        print("kszws call: the reply was not accepted: %s: %s" % (
+            type(exc).__name__, calling.printable(exc, 300)), file=sys.stderr)
         return calling.REFUSED
     code = calling.status_code(result)
     if isinstance(result, str):  # sendXML: the SSDNReply text
@@ -450,8 +461,9 @@ def _call(settings, args):
         print(reply_xml.rstrip())
     elif args.json:
         print(calling.as_json(result))
-    else:
-        print(text if isinstance(result, str) else calling.readable(result))
+    else:  # for a person on a terminal: what the hub sent cannot move the cursor
+        print(calling.safe_lines(text if isinstance(result, str) else
+                                 calling.readable(result)))
     return code
 
 

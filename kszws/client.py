@@ -2,6 +2,7 @@
 institution is registered (signature, HTTP Basic or client certificate). Used by
 `kszws call`, the tests and the benchmarks."""
 import json
+import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -120,13 +121,36 @@ def _host(host):
 
 
 def _demo_info(settings):
-    """The hub entry the running demo wrote to <data_dir>/demo.json ({} without one)."""
+    """The URLs the running demo wrote to <data_dir>/demo.json: {"url": ..., "https_url":
+    ...} with what is there and well-formed; {} without a file, for a malformed one, or
+    one a demo left behind (killed: its process is gone), so that a stale or planted file
+    never sends a request, or a Basic password, elsewhere than conf/kszws.toml says."""
     try:
-        info = json.loads((settings.data_dir / "demo.json").read_text())
-    except (OSError, ValueError):
+        with open(settings.data_dir / "demo.json", "rb") as fh:
+            info = json.loads(fh.read(1 << 20))
+    except (OSError, ValueError, RecursionError):
         return {}
     hub = info.get("hub") if isinstance(info, dict) else None
-    return hub if isinstance(hub, dict) else {}
+    if not isinstance(hub, dict) or not _alive(hub.get("pid")):
+        return {}
+    return {key: hub[key] for key in ("url", "https_url")
+            if isinstance(hub.get(key), str) and urlsplit(hub[key]).scheme in ("http", "https")
+            and urlsplit(hub[key]).hostname in LOOPBACK}
+
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}  # where `kszws demo` listens
+
+
+def _alive(pid):
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: not our demo
+        return False
+    return True
 
 
 def _demo_https_url(settings):

@@ -189,6 +189,7 @@ def describe(settings, registry, base, https_base=None):
     example = runnable(example, command_prefix(settings))
     return {
         "hub": {"url": base, "https_url": https_base, "health": base + "/health",
+                "pid": os.getpid(),  # `kszws call` follows this file while it runs
                 "institution": registry.hub.id, "certificate": registry.hub.certificates[0]},
         "ca": str(settings.certs_dir / "ca.crt"),
         "database": settings.store_url if "@" not in settings.store_url else "(postgresql)",
@@ -465,8 +466,9 @@ def eessi_walkthrough(settings, registry):
 def write(settings, info):
     path = settings.data_dir / "demo.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n")
-    path.chmod(0o600)  # it holds demo passwords
+    # it holds demo passwords: 0600 from the start, never written through a link
+    pki.write_private(path, (json.dumps(info, indent=2, ensure_ascii=False) + "\n")
+                      .encode("utf-8"))
     return path
 
 

@@ -6,6 +6,7 @@ HTTP only: everything SOAP happens in the hub pipeline (hub/pipeline.py).
 import json
 import logging
 import re
+from urllib.parse import unquote
 
 from twisted.internet import threads
 from twisted.web import http, resource, server
@@ -225,7 +226,7 @@ class SoapResource(resource.Resource):
             return self._contract(request)
         else:
             d = self.hub.refuse(self.endpoint, _transport(request), "HTTP0001",
-                                "method %s" % request.method.decode("latin-1")[:16])
+                                "method %s" % _masked(request.method.decode("latin-1")[:16]))
         d.addCallback(_send, request)
         return server.NOT_DONE_YET
 
@@ -296,11 +297,19 @@ class Router(resource.Resource):
 
 
 def _loggable_path(path):
-    """The path as the log row may hold it: anyone can send any path, so runs of digits
-    (an SSIN, an enterprise number) are masked and the length is capped; the log row
-    must not become a place to write personal data into."""
-    return re.sub(r"[0-9]{4,}", lambda m: "#" * len(m.group()),
-                  path.decode("latin-1")[:100])
+    """What the log row says of a path where no service is. Anyone can send any path, and
+    the log must not become a place to write personal data into (an SSIN however it is
+    written, a name): only its first segment, percent-decoded, every digit masked, at
+    most 40 characters, and the length of the rest."""
+    text = unquote(path.decode("latin-1"), errors="replace")
+    first, _, rest = text.lstrip("/").partition("/")
+    shown = _masked(first)[:40]
+    return "/%s%s" % (shown, " (+%d characters)" % (len(text) - 1 - len(shown))
+                      if rest or len(first) > 40 else "")
+
+
+def _masked(text):
+    return re.sub(r"[0-9]", "#", text)
 
 
 class Metrics(resource.Resource):

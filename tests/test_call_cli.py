@@ -235,3 +235,28 @@ def test_log_filters_name_what_exists(hub):
         result = run_kszws(hub.settings, "log", *args)
         assert result.returncode == 2 and "Traceback" not in result.stderr
     assert run_kszws(hub.settings, "log", "--service", "EESSI").returncode == 0
+
+
+def test_only_a_running_demo_s_well_formed_loopback_url_is_followed(hub, tmp_path):
+    """demo.json steers `kszws call` only while the demo that wrote it runs, and only to a
+    loopback http(s) URL: a stale file (the demo killed), a malformed one or one naming
+    another host leaves conf/kszws.toml's URL, so that no request and no Basic password
+    goes elsewhere."""
+    import os
+
+    from kszws.client import hub_url
+    from kszws.config import load_settings
+
+    settings = load_settings(str(hub.settings.conf_dir), str(tmp_path), None)
+    configured = hub_url(settings)
+    stale_pid = 2 ** 22 + 12345  # beyond pid_max: no such process
+    for content in ('{"hub": {"url": "http://127.0.0.1:1", "pid": %d}}' % stale_pid,
+                    '{"hub": {"url": "http://127.0.0.1:1"}}',  # no pid
+                    '{"hub": {"url": 123, "pid": %d}}' % os.getpid(),
+                    '{"hub": {"url": "http://10.1.2.3:8080", "pid": %d}}' % os.getpid(),
+                    '{"hub": ["x"]}', "[" * 100000, "not json"):
+        (tmp_path / "demo.json").write_text(content)
+        assert hub_url(settings) == configured, content[:60]
+    (tmp_path / "demo.json").write_text('{"hub": {"url": "http://127.0.0.1:1", "pid": %d}}'
+                                        % os.getpid())
+    assert hub_url(settings) == "http://127.0.0.1:1"

@@ -355,3 +355,17 @@ def test_log_columns_stay_aligned_and_a_closed_pipe_is_no_error(project):
         sys.executable, project.conf_dir), shell=True, capture_output=True, text=True,
         timeout=60)
     assert len(piped.stdout.splitlines()) == 2 and piped.stderr == ""
+
+
+def test_a_closed_output_stops_a_load_as_a_failure(project, tmp_path):
+    """`kszws directory load ... | head`: the load stopped half-way, and says so (exit 1);
+    a reader (`kszws log | head`) ends quietly (tests above)."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text("".join("9999999999%d,1,2026-01-01\n" % (i % 10) for i in range(5000)))
+    result = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", "%s -m kszws --conf %s directory load %s --as "
+         "cpas-eupen --chunk 100 | head -1" % (sys.executable, project.conf_dir, bad)],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert "standard output closed before the end: stopped" in result.stderr
+    assert "Traceback" not in result.stderr

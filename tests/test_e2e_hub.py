@@ -171,10 +171,18 @@ def test_get_without_wsdl_and_other_methods(net):
 
 
 def test_unknown_path(net):
-    """404, a signed fault and a log row; the path's digits (anyone's SSIN) are not kept."""
+    """404, a signed fault and a log row holding only the path's first segment, decoded
+    and with its digits masked, and the length of the rest: anyone can send any path,
+    and the log is no place for an SSIN (however written) or a name."""
     answer, row = refused(net, soap.serialize(request_envelope()), "HTTP0006", status=404,
                           path="/no/such/service/70100853190")
-    assert row["detail"] == "no endpoint at /no/such/service/###########"
+    assert row["detail"] == "no endpoint at /no (+25 characters)"
+    for path, logged in (("/70.10.08-531.90", "/##.##.##-###.##"),
+                         ("/%37%30%31%30%30%38%35%33%31%39%30", "/###########"),
+                         ("/Max%20Mustermann/x", "/Max Mustermann (+2 characters)")):
+        answer, row = refused(net, soap.serialize(request_envelope()), "HTTP0006",
+                              status=404, path=path)
+        assert row["detail"] == "no endpoint at " + logged, (path, row["detail"])
 
 
 def test_wrong_basic_password(net):

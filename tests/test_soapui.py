@@ -240,3 +240,101 @@ def test_the_readme_tour_pastes(demo, tmp_path):
         assert result.stdout.strip(), line
         assert "Traceback" not in result.stderr
     assert (tmp_path / "soapui" / "kszws-soapui-project.xml").exists()
+
+
+class _Hostile:
+    """A fake hub on loopback answering every GET with `body(path)` (bytes, or an
+    iterator of chunks)."""
+
+    def __init__(self, body):
+        import http.server
+        import threading
+
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                data = body(self.path, outer.port)
+                self.send_response(200)
+                self.send_header("Content-Type", "text/xml")
+                self.end_headers()
+                try:
+                    for chunk in ([data] if isinstance(data, bytes) else data):
+                        self.wfile.write(chunk)
+                except OSError:
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+WSDL_IMPORTING = ('<definitions xmlns="http://schemas.xmlsoap.org/wsdl/" '
+                  'xmlns:xs="http://www.w3.org/2001/XMLSchema"><types><xs:schema>'
+                  '<xs:import namespace="urn:x" schemaLocation="%s"/></xs:schema></types>'
+                  '</definitions>')
+
+
+def _endless(path, port):
+    if "?wsdl" in path:
+        return (WSDL_IMPORTING % "/big.xsd").encode()
+    return iter(lambda: b"<a>" + b"x" * 65536, None)
+
+
+def _chain(path):
+    """/sN.xsd imports /sN+1.xsd, for ever."""
+    n = int(path[2:].split(".")[0]) if path.startswith("/s") else 0
+    return (WSDL_IMPORTING % "/s%d.xsd" % (n + 1)).encode()
+
+
+@pytest.mark.parametrize("body, says", [
+    (lambda path, port: (WSDL_IMPORTING % "http://127.0.0.2:9/secret").encode(),
+     "imports http://127.0.0.2:9/secret, outside the hub"),
+    (lambda path, port: b'<!DOCTYPE d SYSTEM "file:///etc/passwd"><definitions/>',
+     "is not a UTF-8 WSDL or schema kszws reads"),
+    (lambda path, port: b"\xff\xfe not xml", "is not a UTF-8 WSDL or schema kszws reads"),
+    (_endless, "is larger than 4 MB"),
+    (lambda path, port: _chain(path), "imports more than 50 documents"),
+])
+def test_a_hostile_hub_gets_one_line_and_nothing_written(demo, tmp_path, body, says):
+    """What an export fetches is bounded and parsed by the hub's own hardened parser: a
+    --url serving another host's schema, a DOCTYPE, bytes that are not UTF-8 XML, an
+    endless body, an endless chain of imports: one line, exit 3, nothing written."""
+    project, _ = demo
+    hostile = _Hostile(body)
+    try:
+        out = tmp_path / "out"
+        result = run_kszws(project, "soapui", "export", "--out", str(out), "--url",
+                           "http://127.0.0.1:%d" % hostile.port, timeout=120)
+    finally:
+        hostile.close()
+    assert result.returncode == 3, result.stderr
+    assert says in result.stderr and len(result.stderr.strip().splitlines()) == 1, \
+        result.stderr
+    assert not out.exists()
+
+
+def test_secrets_are_written_into_new_files_only(demo, tmp_path):
+    """A keystore or project already there (another user's file, 0666, or a symlink to a
+    file of theirs) is replaced, never written through: keys and their passwords end up
+    in new files readable by their owner only."""
+    project, url = demo
+    out = tmp_path / "out"
+    (out / "keys").mkdir(parents=True)
+    planted = out / "keys" / "cpas-eupen.p12"
+    planted.write_bytes(b"")
+    planted.chmod(0o666)
+    victim = tmp_path / "victim"
+    victim.write_text("untouched")
+    (out / "kszws-soapui-project.xml").symlink_to(victim)
+    assert export(project, url, out).returncode == 0
+    assert victim.read_text() == "untouched"
+    for path in (planted, out / "kszws-soapui-project.xml"):
+        assert not path.is_symlink() and (path.stat().st_mode & 0o777) == 0o600, path

@@ -5,9 +5,11 @@ certificates come from the real PKI; only `conf/institutions.toml` changes. `ksz
 keystore ID` packs an institution's key and certificate as PKCS#12 for the tools that want
 a keystore (SoapUI, Java clients, browsers).
 """
+import contextlib
 import datetime
 import ipaddress
 import os
+import tempfile
 from pathlib import Path
 
 from cryptography import x509
@@ -120,7 +122,7 @@ def names_loopback(cert):
 
 
 def write_key(path, key):
-    _write_private(path, key.private_bytes(serialization.Encoding.PEM,
+    write_private(path, key.private_bytes(serialization.Encoding.PEM,
                                            serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
 
@@ -135,7 +137,7 @@ def write_keystore(path, alias, key, cert, chain, password):
     8u301 (SoapUI 5.7 ships Java 17); mode 0600 like the PEM keys."""
     data = pkcs12.serialize_key_and_certificates(alias.encode("utf-8"), key, cert, chain,
                                                  _pkcs12_encryption(password))
-    _write_private(path, data)
+    write_private(path, data)
 
 
 def write_truststore(path, certificates, password):
@@ -143,7 +145,7 @@ def write_truststore(path, certificates, password):
     is {alias: certificate}."""
     entries = [pkcs12.PKCS12Certificate(cert, alias.encode("utf-8"))
                for alias, cert in certificates.items()]
-    _write_private(path, pkcs12.serialize_java_truststore(entries,
+    write_private(path, pkcs12.serialize_java_truststore(entries,
                                                           _pkcs12_encryption(password)))
 
 
@@ -157,10 +159,20 @@ def _pkcs12_encryption(password):
             .build(password.encode("utf-8")))
 
 
-def _write_private(path, data):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+def write_private(path, data):
+    """Write a secret (a key, a keystore) readable by its owner only. Through a new file
+    renamed into place: a file or symlink already at `path` (someone else's, 0666, or
+    pointing elsewhere) is replaced, never written through, and a reader never sees half."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".%s." % path.name)  # 0600
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def read_key(path):

@@ -2,8 +2,9 @@
 (its WSDLs and schemas, cached in the project so that it opens offline) and the demo data
 (scenarios.py), with the keystores and WS-Security configuration a signed call needs."""
 import secrets
+import time
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import zeep
@@ -15,10 +16,16 @@ from kszws.registry import load_registry
 from kszws.security import pki
 from kszws.security.keystore import key_path_for
 from kszws.soapui import project, scenarios
+from kszws.wire import xmlparse
+from kszws.wire.reasons import Refusal
 
 WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
 XSD_NS = "http://www.w3.org/2001/XMLSchema"
 ALL_IN_ONE = "kszws-soapui-project.xml"
+# What an export may fetch: the hub's WSDLs import a few schemas each.
+MAX_PARTS = 50  # documents per interface
+MAX_BYTES = 4 << 20  # per document
+EXPORT_SECONDS = 120  # the whole export's fetching
 
 
 def export(settings, out_dir, institution=None, base_url=None, per_service=False):
@@ -58,18 +65,26 @@ def export(settings, out_dir, institution=None, base_url=None, per_service=False
             _wss_name(who): keystores[who] for who in _signers(interfaces, test_suites)})
         files[out_dir / ("%s-soapui-project.xml" % service if service else ALL_IN_ONE)] = \
             project.serialize(root)
-    (out_dir / "keys").mkdir(parents=True, exist_ok=True)
-    written = []
+    targets = [out_dir / k.path for k in keystores.values()] + list(files)
+    for path in [out_dir, out_dir / "keys"]:
+        if path.exists() and not path.is_dir():
+            raise UsageError("--out: %s is a file, not a folder" % path)
+    for path in targets:
+        if path.is_dir():
+            raise UsageError("--out: %s is a folder, where the export writes a file" % path)
     ca = settings.certs_dir / "ca.crt"
     chain = [pki.read_cert(ca)] if ca.exists() else []
-    for who, (key, cert) in keys.items():
-        store = keystores[who]
-        pki.write_keystore(str(out_dir / store.path), who, key, cert, chain, store.password)
-        written.append(out_dir / store.path)
-    for path, data in files.items():
-        path.write_bytes(data)
-        written.append(path)
-    return written, keystores
+    try:
+        (out_dir / "keys").mkdir(parents=True, exist_ok=True)
+        for who, (key, cert) in keys.items():
+            store = keystores[who]
+            pki.write_keystore(str(out_dir / store.path), who, key, cert, chain,
+                               store.password)
+        for path, data in files.items():  # they hold the keystores' passwords: 0600 too
+            pki.write_private(path, data)
+    except OSError as exc:
+        raise UsageError("--out: %s" % exc) from None
+    return targets, keystores
 
 
 def _integrator(registry, institution):
@@ -131,6 +146,7 @@ class _Builder:
         self.session.trust_env = False
         ca = settings.certs_dir / "ca.crt"
         self.session.verify = str(ca) if ca.exists() else True
+        self.deadline = time.monotonic() + EXPORT_SECONDS
 
     def client(self, service):
         if service not in self.clients:
@@ -209,29 +225,66 @@ class _Builder:
                                  tuple(self.parts(wsdl_url)), self.endpoint(service),
                                  tuple(operations))
 
-    def parts(self, url, seen=None):
-        """(url, text, type) of the WSDL at `url` and of every schema it imports, as the
-        hub serves them."""
-        seen = set() if seen is None else seen
-        if url in seen:
-            return []
-        seen.add(url)
+    def parts(self, wsdl_url):
+        """(url, text, type) of the WSDL at `wsdl_url` and of every schema it imports, as
+        the hub serves them. What the answers make it fetch is bounded (the hub's own
+        origin only, MAX_PARTS documents of MAX_BYTES each, EXPORT_SECONDS in all) and
+        each is read with the hub's own hardened parser: a hostile --url gets a clear
+        error, never a file, another host's document or all the memory."""
+        found, queue, seen = [], [wsdl_url], {wsdl_url}
+        while queue:
+            url = queue.pop(0)
+            if len(found) == MAX_PARTS:
+                raise UsageError("%s imports more than %d documents" % (wsdl_url, MAX_PARTS))
+            data = self._fetch(url)
+            try:
+                root = xmlparse.parse(data)
+                text = data.decode("utf-8")
+            except (Refusal, UnicodeDecodeError) as exc:
+                raise UsageError("%s is not a UTF-8 WSDL or schema kszws reads: %s"
+                                 % (url, getattr(exc, "detail", None) or exc)) from None
+            kind = project.WSDL_TYPE if root.tag == "{%s}definitions" % WSDL_NS else \
+                project.XSD_TYPE
+            found.append((url, text, kind))
+            for ref in root.iter("{%s}import" % XSD_NS, "{%s}include" % XSD_NS,
+                                 "{%s}import" % WSDL_NS):
+                location = ref.get("schemaLocation") or ref.get("location")
+                target = urljoin(url, location) if location else None
+                if target is None or target in seen:
+                    continue
+                if _origin(target) != _origin(self.base):
+                    raise UsageError("%s imports %s, outside the hub (%s): not fetched"
+                                     % (url, target, _origin(self.base)))
+                seen.add(target)
+                queue.append(target)
+        return found
+
+    def _fetch(self, url):
+        """The body at `url`, at most MAX_BYTES (decompressed), within the export's time."""
+        left = self.deadline - time.monotonic()
         try:
-            reply = self.session.get(url, timeout=30)
+            if left <= 0:
+                raise requests.Timeout()
+            with self.session.get(url, timeout=(min(left, 10), min(left, 10)),
+                                  stream=True) as reply:
+                if reply.status_code != 200:
+                    raise UsageError("the hub answered %d for %s" % (reply.status_code, url))
+                chunks, size = [], 0
+                for chunk in reply.iter_content(64 * 1024):
+                    size += len(chunk)
+                    if size > MAX_BYTES:
+                        raise UsageError("%s is larger than %d MB" % (url, MAX_BYTES >> 20))
+                    if time.monotonic() > self.deadline:
+                        raise requests.Timeout()
+                    chunks.append(chunk)
+                return b"".join(chunks)
         except requests.RequestException as exc:
             raise TransportError(url, exc) from None
-        if reply.status_code != 200:
-            raise UsageError("the hub answered %d for %s" % (reply.status_code, url))
-        root = etree.fromstring(reply.content)
-        kind = project.WSDL_TYPE if root.tag == "{%s}definitions" % WSDL_NS else \
-            project.XSD_TYPE
-        found = [(url, reply.content.decode("utf-8"), kind)]
-        for ref in root.iter("{%s}import" % XSD_NS, "{%s}include" % XSD_NS,
-                             "{%s}import" % WSDL_NS):
-            location = ref.get("schemaLocation") or ref.get("location")
-            if location:
-                found += self.parts(urljoin(url, location), seen)
-        return found
+
+
+def _origin(url):
+    parts = urlsplit(url)
+    return "%s://%s" % (parts.scheme.lower(), parts.netloc.lower())
 
 
 def _alone(step):
