@@ -298,7 +298,7 @@ def data_of(project, command):
 
 def _registered_examples(project, info):
     for key, expected in (("identify_person", "<ns3:SocialSecurityUser>70100853190<"),
-                          ("identify_person_phonetic", ">Van den Berghe<")):
+                          ("identify_person_phonetic", ">VAN DEN BERGHE<")):
         result = pasted(info["example"][key])
         assert result.returncode == 0, result.stderr
         assert expected in result.stdout and "ok=YES" in result.stdout

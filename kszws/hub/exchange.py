@@ -32,6 +32,9 @@ class Exchange:
     signed_reply: bool = False
     ssins: set = field(default_factory=set)
     cbes: set = field(default_factory=set)
+    # the request's informationCustomer (new style), echoed in a fault as CBSS does; not
+    # logged
+    customer: object = None
 
     @property
     def seconds(self):

@@ -54,10 +54,18 @@ class TIGateway:
             code, person = "DAT00002", None
         else:
             code = "MSG00000"
+        members = []
+        if person is not None:  # the spouse and household named in the file, one call
+            others = {m["ssin"] for m in person["household"]} | {person.get("partnerSsin")}
+            others -= {person["ssin"], None, ""}
+            if others:
+                found = yield self.register.consult_many(sorted(others)[:99])
+                members = list(found.values())
+                exchange.ssins.update(found)
         exchange.reason_code = code
         exchange.replied_at = self.clock()
         return retrieve_ti.response(query, exchange.ticket, exchange.received_at,
-                                    exchange.replied_at, code, person,
+                                    exchange.replied_at, code, person, members=members,
                                     country_name=nis.country_name, information=information)
 
 

@@ -41,6 +41,8 @@ class ParsedSoap11(Soap11):
         ctx.in_header_doc = list(header) if header is not None else None
         ctx.in_body_doc = soap.body_payload(body)
         ctx.method_request_string = ctx.in_body_doc.tag
+        if ctx.udc is not None:  # a fault echoes it, as CBSS's do
+            ctx.udc.customer = ctx.in_body_doc.find("informationCustomer")
 
 
 class SpyneEndpoint:
@@ -85,7 +87,8 @@ class SpyneEndpoint:
     def fault_detail(self, refusal, exchange):
         return newstyle.cbss_fault(self.fault_element, refusal.code, exchange.ticket,
                                    exchange.received_at, exchange.replied_at,
-                                   refusal.detail or refusal.reason.diagnostic)
+                                   refusal.detail or refusal.reason.diagnostic,
+                                   customer=exchange.customer)
 
 
 def _fault_text(fault):

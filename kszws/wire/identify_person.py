@@ -74,8 +74,9 @@ def parse(element):
 
 
 def reply(persons, extended):
-    """IdentifyPersonReply: one LimitedLegalData per person; `extended` adds the Extended
-    block (only when the identity was validated)."""
+    """IdentifyPersonReply: one LimitedLegalData per person, each with its Extended block:
+    filled when the identity was validated (`extended`), empty otherwise, as CBSS writes
+    it (../shared/cbss/samples/lino_demo_ipr_1.xml)."""
     root = etree.Element(q("IdentifyPersonReply"), nsmap={"ns3": NS})
     if not persons:
         return root
@@ -83,8 +84,9 @@ def reply(persons, extended):
     for person in persons[:MAX_RESULTS]:
         data = etree.SubElement(results, q("LimitedLegalData"), origin=person["register"])
         _basic(etree.SubElement(data, q("Basic")), person)
+        block = etree.SubElement(data, q("Extended"))
         if extended:
-            _extended(etree.SubElement(data, q("Extended")), person)
+            _extended(block, person)
     return root
 
 

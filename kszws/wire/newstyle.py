@@ -37,9 +37,13 @@ def message(parent, tag, code, diagnostic=None, information=()):
     return elt
 
 
-def cbss_fault(tag, code, ticket, received, replied, diagnostic=None, information=()):
-    """A fault detail element of CBSSFaultType: informationCBSS then one detail."""
+def cbss_fault(tag, code, ticket, received, replied, diagnostic=None, information=(),
+               customer=None):
+    """A fault detail element of CBSSFaultType: the request's informationCustomer echoed
+    when it had one (as CBSS's faults do), informationCBSS, then one detail."""
     elt = etree.Element(tag, nsmap={"tns": tag[1:].split("}")[0]} if tag.startswith("{") else None)
+    if customer is not None:
+        elt.append(echo(customer))
     information_cbss(elt, ticket, received, replied)
     message(elt, "detail", code, diagnostic, information)
     return elt

@@ -14,6 +14,15 @@ FAMILY_ROLES = {1: ("01", {"nl": "Referentiepersoon", "fr": "Personne de référ
                 3: ("03", {"nl": "Kind", "fr": "Enfant", "de": "Kind"})}
 
 
+# The register's civil-state codes (as IdentifyPerson's CivilState carries them).
+CIVIL_STATES = {10: {"nl": "Ongehuwd", "fr": "Célibataire", "de": "Ledig"},
+                20: {"nl": "Gehuwd", "fr": "Marié(e)", "de": "Verheiratet"},
+                30: {"nl": "Weduwe(naar)", "fr": "Veuf(ve)", "de": "Verwitwet"},
+                40: {"nl": "Uit de echt gescheiden", "fr": "Divorcé(e)", "de": "Geschieden"},
+                50: {"nl": "Van tafel en bed gescheiden", "fr": "Séparé(e) de corps",
+                     "de": "Von Tisch und Bett getrennt"}}
+
+
 def r(local):
     return "{%s}%s" % (NS, local)
 
@@ -44,6 +53,21 @@ def code_label(parent, local, code, label):
     _sub(elt, "Code", code)
     _sub(elt, "Label", label or "")
     return elt
+
+
+def _street(address_element, address, language):
+    """The street as the register gives it: Code (the postal code and the street's number
+    in the municipality's list, 8 digits) and Label, in the language asked when the
+    municipality has it; a street outside the lists as Graphic text."""
+    street = _sub(address_element, "Street")
+    code = address.get("streetCode")
+    if code is None:
+        _sub(street, "Graphic", address.get("street") or "")
+        return
+    names = dict(address.get("streetNames") or ())
+    _sub(street, "Code", "%04d%04d" % (int(address.get("postalCode") or 0) % 10000,
+                                       code % 10000))
+    _sub(street, "Label", names.get(language) or address.get("street") or "")
 
 
 def file_info(parent, person, language, history, country_name, members=()):
@@ -80,7 +104,7 @@ def file_info(parent, person, language, history, country_name, members=()):
             date(entry, address["fromDate"])
             elt = _sub(entry, "Address")
             _sub(elt, "ZipCode", address.get("postalCode") or "")
-            _sub(_sub(elt, "Street"), "Graphic", address.get("street") or "")
+            _street(elt, address, language)
             _sub(elt, "HouseNumber", address.get("houseNumber") or "")
             if address.get("box"):
                 _sub(elt, "Box", address["box"])
@@ -95,6 +119,7 @@ def file_info(parent, person, language, history, country_name, members=()):
     place = _sub(birth, "Place1")
     _sub(place, "Code", person["birthPlaceCode"] if person["birthPlaceCode"] is not None else "0")
     _sub(place, "Label", person["birthPlace"] or country_name(person["birthCountryCode"], language))
+    _civil_states(info, person, language, members)
     if person["household"]:
         family = _sub(info, "FamilyMembers")
         known = {m["ssin"]: m for m in members}
@@ -103,12 +128,15 @@ def file_info(parent, person, language, history, country_name, members=()):
             date(entry, member["entryDate"])
             role, labels = FAMILY_ROLES.get(member["relationship"], ("99", {}))
             code_label(entry, "FamilyRole", role, labels.get(language, ""))
+            if member["ssin"] == person["ssin"]:
+                continue  # the file's owner: his role only, as the register writes it
             number = _sub(entry, "NationalNumber")
             _sub(number, "NationalNumber", member["ssin"])
             other = known.get(member["ssin"])
             if other is not None:
                 name = _sub(entry, "Name")
                 code_label(name, "LastName", "0", other["lastName"])
+        _head_of_family(info, person, language, known)
     if person["deceaseDate"]:
         deceases = _sub(info, "Deceases")
         decease = _sub(deceases, "Decease", Type="150", Structure="A1")
@@ -117,4 +145,67 @@ def file_info(parent, person, language, history, country_name, members=()):
         _sub(act, "ActNumber", "0")
         place = _sub(act, "Place1")
         _sub(place, "Code", person["deceasePlaceCode"] if person["deceasePlaceCode"] else "0")
+    _record_dates(info, person)
     return info
+
+
+def _national_number(parent, ssin, person=None):
+    """NationalNumberType: the number, and the birth date and sex when the record is
+    known."""
+    number = _sub(parent, "NationalNumber")
+    _sub(number, "NationalNumber", ssin)
+    if person is not None:
+        date(number, person["birthDate"])
+        if person["gender"] in (1, 2):
+            _sub(number, "Sex", person["gender"])
+    return number
+
+
+def _civil_states(info, person, language, members):
+    """CivilStates (IT120): the current civil state since its date, with the spouse."""
+    code = person.get("civilState")
+    if code is None:
+        return
+    states = _sub(info, "CivilStates")
+    state = _sub(states, "CivilState", Type="120", Structure="B1")
+    date(state, person.get("civilStateDate") or person["birthDate"])
+    code_label(state, "CivilState", code, CIVIL_STATES.get(code, {}).get(language, ""))
+    partner = person.get("partnerSsin")
+    if partner:
+        spouse = _sub(state, "Spouse")
+        known = next((m for m in members if m["ssin"] == partner), None)
+        _national_number(spouse, partner, known)
+        if known is not None:
+            name = _sub(spouse, "Name")
+            code_label(name, "LastName", "0", known["lastName"])
+            for first in (known["firstNames"] or "").split()[:14]:
+                code_label(name, "FirstName", "0", first)
+
+
+def _head_of_family(info, person, language, known):
+    """HeadOfFamily (IT141): the reference person of the household, when it is someone
+    else (a file owner who heads his household has his role in FamilyMembers)."""
+    own = next((m for m in person["household"] if m["ssin"] == person["ssin"]), None)
+    head = next((m for m in person["household"] if m["relationship"] == 1), None)
+    if own is None or head is None or head["ssin"] == person["ssin"]:
+        return
+    group = _sub(info, "HeadOfFamily")
+    entry = _sub(group, "HeadOfFamily", Type="141", Structure="A1")
+    date(entry, own["entryDate"])
+    role, labels = FAMILY_ROLES.get(own["relationship"], ("99", {}))
+    code_label(entry, "FamilyRole", role, labels.get(language, ""))
+    other = known.get(head["ssin"])
+    _national_number(entry, head["ssin"], other)
+    if other is not None:
+        name = _sub(entry, "Name")
+        code_label(name, "LastName", "0", other["lastName"])
+
+
+def _record_dates(info, person):
+    """CreationDate (IT253) and LastUpdateDate (IT254) of the record: its registration,
+    and the latest change it holds (an address, the civil state)."""
+    created = person["registeredOn"] or person["birthDate"]
+    changes = [created, person.get("civilStateDate") or "",
+               *(a.get("fromDate") or "" for a in person["addresses"])]
+    date(_sub(info, "CreationDate", Type="253", Structure="A1"), created)
+    date(_sub(info, "LastUpdateDate", Type="254", Structure="A1"), max(changes))

@@ -231,7 +231,7 @@ def count_persons(db):
 
 def add_person(db, ssin, last_name, first_names, birth_date, gender, municipality_nis=63023,
                street="Gospertstraße", house_number="1", household_id=None, relationship=1,
-               box=None, **fields):
+               box=None, abroad=None, **fields):
     """Write one known person (tests, demos) with a current address and, when given, a
     household membership. `fields` override person columns (register, status, cards...)."""
     town = geography.municipality(municipality_nis)
@@ -251,9 +251,15 @@ def add_person(db, ssin, last_name, first_names, birth_date, gender, municipalit
         conn.execute(person.insert(), [record])
         conn.execute(name_key.insert(), [{"key": k, "birth_year": record["birth_year"],
                                           "ssin": ssin} for k in names.last_name_keys(last_name)])
-        conn.execute(address.insert(), [Generator._address(
-            ssin, datetime.date.fromisoformat(record["registered_on"]), None, town, street,
-            house_number, box)])
+        since = datetime.date.fromisoformat(record["registered_on"])
+        if abroad is None:
+            row = Generator._address(ssin, since, None, town, street, house_number, box)
+        else:  # the last Belgian address's place stays the birth place
+            row = {"ssin": ssin, "kind": "abroad", "from_date": since.isoformat(),
+                   "to_date": None, "municipality_nis": None, "municipality": None,
+                   "postal_code": None, "street": None, "house_number": None, "box": None,
+                   **abroad}
+        conn.execute(address.insert(), [row])
         if household_id is not None:
             conn.execute(household_member.insert(), [{
                 "ssin": ssin, "household_id": household_id, "relationship": relationship,
@@ -280,6 +286,12 @@ DEMO_PERSONS = [
          gender=1),
     dict(ssin="55050500169", last_name="Dupont", first_names="Pierre", birth_date="1955-05-05",
          gender=1, status="cancelled"),
+    # Living abroad, known to a Belgian diplomatic post (as the real reply in
+    # ../shared/cbss/samples/lino_demo_ipr_1.xml).
+    dict(ssin="38060100133", last_name="Mustermann", first_names="Max Moritz",
+         birth_date="1938-06-01", gender=1, sis_card="1234567806",
+         abroad=dict(country_nis=103, diplomatic_post=1418,
+                     plain_text="Wilhelm-Busch-Str. 15 Berlin Deutschland")),
     # Born and living in Brussels: the municipality, street and birth place in Dutch and
     # French, a box number.
     dict(ssin="90041506248", last_name="Peeters", first_names="Sofie", birth_date="1990-04-15",
