@@ -9,6 +9,7 @@ import os
 import shutil
 import stat
 import subprocess
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -615,3 +616,24 @@ def test_name_loopback_reissues_an_old_certificate_with_its_key_and_subject(tmp_
     new.verify_directly_issued_by(ca_cert)
     assert pki.name_loopback(tmp_path, alpha) is False
     assert pki.read_cert(crt) == new
+
+
+def test_a_secret_is_written_in_its_own_folder_then_renamed(tmp_path):
+    """pki.write_private: the new file is made beside its target and renamed into place,
+    so that it works on any filesystem (a temporary file elsewhere could not be renamed
+    across devices: /dev/shm is one) and a failure leaves no stray temporary file."""
+    from kszws.security import pki
+
+    if os.path.isdir("/dev/shm") and os.stat("/dev/shm").st_dev != os.stat(tmp_path).st_dev:
+        other = Path("/dev/shm") / ("kszws-test-%d" % os.getpid())
+        other.mkdir()
+        try:
+            pki.write_private(other / "key.pem", b"secret")
+            assert (other / "key.pem").read_bytes() == b"secret"
+            assert stat.S_IMODE((other / "key.pem").stat().st_mode) == 0o600
+        finally:
+            shutil.rmtree(other)
+    (tmp_path / "taken").mkdir()  # a folder where the file should go: the rename fails
+    with pytest.raises(IsADirectoryError):
+        pki.write_private(tmp_path / "taken", b"secret")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]  # nothing left behind

@@ -11,7 +11,7 @@ from kszws.demo import ANNE, CHLOE, INCOME, MAX
 
 ANONYMOUS = "*anonymous*"  # no WS-Security at all
 
-# Prefix of every XPath, as SoapUI's XPath Match writes it.
+# Where a new-style reply says how it went (MSG00000: as asked).
 STATUS_OK = "//status/code"
 
 
@@ -85,6 +85,20 @@ def suites(registry, examples_dir, integrator="cpas-eupen"):
     # An attestation's reference is unique for ever (a cancelled one included): each run
     # publishes under a new one, made by SoapUI when it sends the request.
     fresh_reference = {"reference": "RI-SOAPUI-${=System.currentTimeMillis()}"}
+
+    # Anne's integration income, published by CPAS Eupen for her health insurer, who
+    # manages a file on her while the attestation and mailbox cases run.
+    insurer_registers_anne = register("the insurer registers Anne", "mutualite-chretienne",
+                                      ANNE, proof_anne, "2026-01-01")
+    insurer_closes_annes_file = unregister("the insurer closes Anne's file",
+                                           "mutualite-chretienne", ANNE, "2026-01-01")
+    publish_income = Step("publishAttestation", "AttestationService", "publishAttestation",
+                          "cpas-eupen", {"informationCustomer": ic("cpas-eupen"),
+                                         "type": "integration_income", "ssin": ANNE,
+                                         "reference": "(each run its own)",
+                                         "period": {"startDate": "2026-01-01"},
+                                         "decisionDate": "2025-12-15", "payload": INCOME},
+                          (ok,), expand=fresh_reference)
 
     echo = {"echo": "hello"}
     out = {
@@ -178,15 +192,8 @@ def suites(registry, examples_dir, integrator="cpas-eupen"):
             Case("an attestation's life", "CPAS Eupen publishes Anne's integration income "
                  "for her health insurer, updates it, lists and consults it, and cancels "
                  "it.",
-                 (register("the insurer registers Anne", "mutualite-chretienne", ANNE,
-                           proof_anne, "2026-01-01"),
-                  Step("publishAttestation", "AttestationService", "publishAttestation",
-                       "cpas-eupen", {"informationCustomer": ic("cpas-eupen"),
-                                      "type": "integration_income", "ssin": ANNE,
-                                      "reference": "(each run its own)",
-                                      "period": {"startDate": "2026-01-01"},
-                                      "decisionDate": "2025-12-15", "payload": INCOME},
-                       (ok,), expand=fresh_reference),
+                 (insurer_registers_anne,
+                  publish_income,
                   Step("updateAttestation", "AttestationService", "updateAttestation",
                        "cpas-eupen", {"informationCustomer": ic("cpas-eupen"),
                                       "attestationId": "0",
@@ -209,22 +216,14 @@ def suites(registry, examples_dir, integrator="cpas-eupen"):
                                       "attestationId": "0"},
                        (ok,), expand={"attestationId": previous(
                            "updateAttestation", "//attestationId")}),
-                  unregister("the insurer closes Anne's file", "mutualite-chretienne", ANNE,
-                             "2026-01-01"))),
+                  insurer_closes_annes_file)),
         ],
         "MailboxService": [
             Case("an attestation through the mailbox", "The health insurer finds the "
                  "attestation CPAS Eupen published in its mailbox, fetches and acknowledges "
                  "it.",
-                 (register("the insurer registers Anne", "mutualite-chretienne", ANNE,
-                           proof_anne, "2026-01-01"),
-                  Step("publishAttestation", "AttestationService", "publishAttestation",
-                       "cpas-eupen", {"informationCustomer": ic("cpas-eupen"),
-                                      "type": "integration_income", "ssin": ANNE,
-                                      "reference": "(each run its own)",
-                                      "period": {"startDate": "2026-01-01"},
-                                      "decisionDate": "2025-12-15", "payload": INCOME},
-                       (ok,), expand=fresh_reference),
+                 (insurer_registers_anne,
+                  publish_income,
                   Step("listItems", "MailboxService", "listItems", "mutualite-chretienne",
                        {"informationCustomer": ic("mutualite-chretienne"),
                         "kind": "attestation", "type": ["integration_income"]},
@@ -240,8 +239,7 @@ def suites(registry, examples_dir, integrator="cpas-eupen"):
                                       "attestationId": "0"},
                        (ok,), expand={"attestationId": previous(
                            "publishAttestation", "//attestationId")}),
-                  unregister("the insurer closes Anne's file", "mutualite-chretienne", ANNE,
-                             "2026-01-01"))),
+                  insurer_closes_annes_file)),
         ],
         "EmployerDirectoryService": [
             Case("an employer's record", "A CPAS consults an employer and searches by name.",
