@@ -82,21 +82,24 @@ def file_info(parent, person, language, history, country_name, members=()):
     addresses = person["addresses"] if history else [
         a for a in person["addresses"] if not a.get("toDate")][:1]
     belgian = [a for a in addresses if a.get("municipalityCode")]
-    if belgian:
+    abroad = [a for a in addresses if not a.get("municipalityCode") and a.get("countryCode")]
+    if addresses:
         owner = _sub(info, "FileOwner")
-        for address in belgian:
+        for address in addresses:  # the municipality, or the country for a stay abroad
             residence = _sub(owner, "Residences", Type="001", Structure="A1")
             date(residence, address["fromDate"])
-            code_label(residence, "Residence", address["municipalityCode"], address["municipality"])
+            if address.get("municipalityCode"):
+                code_label(residence, "Residence", address["municipalityCode"],
+                           address["municipality"])
+            else:
+                code_label(residence, "Residence", address.get("countryCode") or 0,
+                           country_name(address.get("countryCode"), language))
             _sub(residence, "Fusion", "0")
             _sub(residence, "Language", LANGUAGE_CODES.get(person["language"], "2"))
     names = _sub(info, "Names")
     name = _sub(names, "Name", Type="010", Structure="A1")
     date(name, person["registeredOn"] or person["birthDate"])
-    inner = _sub(name, "Name")
-    code_label(inner, "LastName", "0", person["lastName"])
-    for first in (person["firstNames"] or "").split()[:14]:
-        code_label(inner, "FirstName", "0", first)
+    _name(name, person)
     if belgian:
         legal = _sub(info, "LegalMainAddresses")
         for address in belgian:
@@ -108,6 +111,8 @@ def file_info(parent, person, language, history, country_name, members=()):
             _sub(elt, "HouseNumber", address.get("houseNumber") or "")
             if address.get("box"):
                 _sub(elt, "Box", address["box"])
+    if abroad:
+        _residence_abroad(info, abroad, language, country_name)
     nationalities = _sub(info, "Nationalities")
     nationality = _sub(nationalities, "Nationality", Type="031", Structure="B1")
     date(nationality, person["birthDate"])
@@ -134,8 +139,7 @@ def file_info(parent, person, language, history, country_name, members=()):
             _sub(number, "NationalNumber", member["ssin"])
             other = known.get(member["ssin"])
             if other is not None:
-                name = _sub(entry, "Name")
-                code_label(name, "LastName", "0", other["lastName"])
+                _name(entry, other, first_names=False)
         _head_of_family(info, person, language, known)
     if person["deceaseDate"]:
         deceases = _sub(info, "Deceases")
@@ -147,6 +151,35 @@ def file_info(parent, person, language, history, country_name, members=()):
         _sub(place, "Code", person["deceasePlaceCode"] if person["deceasePlaceCode"] else "0")
     _record_dates(info, person)
     return info
+
+
+def _residence_abroad(info, addresses, language, country_name):
+    """ResidenceAbroad (IT022): the diplomatic post the person is known to, the territory
+    and the address abroad as written."""
+    group = _sub(info, "ResidenceAbroad")
+    for address in addresses:
+        entry = _sub(group, "ResidenceAbroad", Type="022", Structure="B1")
+        date(entry, address["fromDate"])
+        outer = _sub(entry, "Address")
+        country = address.get("countryCode")
+        _sub(_sub(outer, "PosteDiplomatique"), "Code", address.get("diplomaticPost") or 0)
+        code_label(outer, "Territory", country, country_name(country, language))
+        inner = _sub(outer, "Address")
+        code_label(inner, "Country", country, country_name(country, language))
+        if address.get("plainText"):
+            _sub(inner, "Graphic1", address["plainText"])
+
+
+def _name(parent, person, first_names=True):
+    """NameType: the last name and the first names, each with its code in the register's
+    name table (0 where the source gave none)."""
+    name = _sub(parent, "Name")
+    code_label(name, "LastName", person.get("lastNameCode") or "0", person["lastName"])
+    if first_names:
+        codes = (person.get("firstNameCodes") or "").split()
+        for i, first in enumerate((person["firstNames"] or "").split()[:14]):
+            code_label(name, "FirstName", codes[i] if i < len(codes) else "0", first)
+    return name
 
 
 def _national_number(parent, ssin, person=None):
@@ -176,10 +209,7 @@ def _civil_states(info, person, language, members):
         known = next((m for m in members if m["ssin"] == partner), None)
         _national_number(spouse, partner, known)
         if known is not None:
-            name = _sub(spouse, "Name")
-            code_label(name, "LastName", "0", known["lastName"])
-            for first in (known["firstNames"] or "").split()[:14]:
-                code_label(name, "FirstName", "0", first)
+            _name(spouse, known)
 
 
 def _head_of_family(info, person, language, known):
@@ -197,8 +227,7 @@ def _head_of_family(info, person, language, known):
     other = known.get(head["ssin"])
     _national_number(entry, head["ssin"], other)
     if other is not None:
-        name = _sub(entry, "Name")
-        code_label(name, "LastName", "0", other["lastName"])
+        _name(entry, other, first_names=False)
 
 
 def _record_dates(info, person):

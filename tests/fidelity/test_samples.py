@@ -14,6 +14,7 @@ from kszws.wire import soap
 from tests.fidelity.structure import diff
 from tests.netfixture import CBSS, register_in_directory
 from tests.ssdntools import Reply, identify, manage, post_basic, ssdn_request
+from tests.test_retrieve_ti import original_schema
 
 SAMPLES = CBSS / "samples"
 pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason="../shared/cbss/samples absent")
@@ -159,3 +160,35 @@ def test_the_real_manage_access_request(classic_net):
     ours = reply.service_replies()[0]
     # the refusal's ServiceReply: the fragment's head (summary, ServiceId, Version), no body
     assert [c.tag for c in ours] == [c.tag for c in fragment][:3]
+
+
+def test_retrieve_ti_of_a_person_abroad(classic_net):
+    """lino_demo_tx25_1.xml's person lives abroad: his residences (the country for the stay
+    abroad) and ResidenceAbroad (the diplomatic post, the territory, the address as
+    written) beside the demo's person abroad; the name codes of the register's name table."""
+    register_in_directory(classic_net.settings, ["cpas-eupen"], [ABROAD])
+    proxy, history = hub_client(classic_net.settings, "RetrieveTIGroupsService",
+                                "cpas-eupen", classic_net.url)
+    proxy.retrieveTI(informationCustomer={"customerIdentification": {
+        "cbeNumber": "0212310036"}}, legalContext="PCSA:SOCIAL_INQUIRY",
+        searchInformation={"ssin": ABROAD, "language": "de"})
+    payload = soap.body_payload(history.last_received["envelope"].find(soap.BODY))
+    schema = original_schema()  # CBSS's own XSDs, xm25 included
+    assert schema.validate(payload), schema.error_log
+    ours = payload.find("rrn_it_implicit")
+    theirs = sample("lino_demo_tx25_1.xml").find(".//rrn_it_implicit")
+    for group in ("ResidenceAbroad", "Names"):
+        found = diff(theirs.find("{%s}%s" % (XM25, group)), ours.find("{%s}%s" % (XM25, group)),
+                     "/rrn_it_implicit")
+        same_but(found, {
+            "/rrn_it_implicit/ResidenceAbroad/ResidenceAbroad/Address/PosteDiplomatique: "
+            "children [Code, Label], ours [Code]":
+                "the post's name: kszws has no list of the diplomatic posts (Label is "
+                "optional in xm25)",
+            "/rrn_it_implicit/ResidenceAbroad/ResidenceAbroad/Address/Address: children "
+            "[Country, Graphic1, Graphic2, Graphic3], ours [Country, Graphic1]":
+                "the source keeps an address abroad as one line of text",
+        } if group == "ResidenceAbroad" else {})
+    codes = [e.text for e in ours.iter("{%s}Code" % XM25)
+             if e.getparent().tag in ("{%s}LastName" % XM25, "{%s}FirstName" % XM25)]
+    assert codes and all(len(c) == 8 and c.isdigit() and c != "00000000" for c in codes)

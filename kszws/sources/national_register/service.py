@@ -13,6 +13,7 @@ searchPersons(lastName, firstName?, middleName?, birthDate, tolerance?, gender?,
 Database work runs in Twisted's thread pool: the reactor never waits on it.
 """
 import datetime
+import hashlib
 
 from spyne import Array, Boolean, ComplexModel, Integer, ServiceBase, Unicode, rpc
 from twisted.internet import threads
@@ -60,6 +61,9 @@ class Person(ComplexModel):
         ("eidCardNumber", Unicode), ("language", Unicode), ("registeredOn", Unicode),
         ("addresses", Array(Address)), ("household", Array(HouseholdMember)),
         ("birthPlaceNames", Array(LangName)),  # a Belgian municipality's official names
+        # the codes of the names in the register's name table: the last name's, and the
+        # first names' in their order, separated by spaces
+        ("lastNameCode", Unicode), ("firstNameCodes", Unicode),
     ]
 
 
@@ -90,6 +94,9 @@ _ADDRESS_COLUMNS = {
 def _person(record, addresses, household=()):
     fields = {k: record[c] for k, c in _PERSON_COLUMNS.items()}
     fields["addresses"] = [_address(a) for a in addresses]
+    fields["lastNameCode"] = name_code(record["last_name"])
+    fields["firstNameCodes"] = " ".join(name_code(n) for n in
+                                        (record["first_names"] or "").split())
     birth_town = geography.municipality(record["birth_place_nis"])
     fields["birthPlaceNames"] = _names(birth_town.official_names if birth_town else [])
     fields["household"] = [HouseholdMember(ssin=m["ssin"], relationship=m["relationship"],
@@ -107,6 +114,17 @@ def _address(row):
         fields["streetNames"] = _names(geography.street_names(town, row["street"]))
         fields["streetCode"] = geography.STREET_CODES.get(row["street"])
     return Address(**fields)
+
+
+def name_code(name):
+    """The 8-digit code of a name's spelling in the register's name table. The real table
+    is not public: here a stable number per spelling (capitals and spaces aside), so that
+    the same name always has the same code, as in the register."""
+    if not name:
+        return None
+    digest = hashlib.blake2b(" ".join(name.upper().split()).encode("utf-8"),
+                             digest_size=8).digest()
+    return "%08d" % (int.from_bytes(digest, "big") % 10 ** 8)
 
 
 def _names(pairs):
