@@ -72,20 +72,46 @@ def request_fields(operation):
     return dict(elements) if elements is not None else {}
 
 
-def structure(operation):
+def structure(operation, values=None):
     """An operation's request as indented `field: type` lines (`?` optional, `[]`
-    repeated, `@` an attribute), nested types unfolded: what FIELD=VALUE and JSON take."""
+    repeated, `@` an attribute), nested types unfolded: what FIELD=VALUE and JSON take.
+    `values`: {type or element name: its allowed values} (enumerations())."""
     fields = request_fields(operation)
     if not fields:
-        return "  one value: %s (e.g. FIELD=@file.xml)" % operation.input.signature(
-            as_output=False)
+        body = operation.input.body
+        name = body.name if body is not None else "FIELD"
+        return "  %s: %s (e.g. %s=@request.xml)" % (
+            name, operation.input.signature(as_output=False), name)
     lines = []
     for name, element in operation.input.body.type.elements_nested:
-        _child(name, element, 1, lines, frozenset())
+        _child(name, element, 1, lines, frozenset(), values or {})
     return "\n".join(lines)
 
 
-def _structure(name, element, depth, lines, unfolded):
+def enumerations(client):
+    """{name: [allowed values]} of the enumerated simple types of a zeep client's schemas,
+    read from the schema files it loaded (zeep keeps no facets): a named type by its name,
+    an anonymous one by the name of the element it types."""
+    XS = "{http://www.w3.org/2001/XMLSchema}"
+    found = {}
+    for document in client.wsdl.types.documents:
+        location = getattr(document, "_location", None)
+        if not location or "://" in location:
+            continue
+        try:
+            tree = etree.parse(location)
+        except (OSError, etree.XMLSyntaxError):
+            continue
+        for simple in tree.iter(XS + "simpleType"):
+            values = [e.get("value") for e in simple.iter(XS + "enumeration")]
+            parent = simple.getparent()
+            name = simple.get("name") or (parent.get("name") if parent is not None else None)
+            if values and name:
+                found.setdefault(name, values)
+    return found
+
+
+def _structure(name, element, depth, lines, unfolded, values):
     from zeep.xsd import Any
 
     pad = "  " * depth
@@ -96,8 +122,12 @@ def _structure(name, element, depth, lines, unfolded):
     qname = getattr(kind, "qname", None)
     type_name = qname.localname if qname is not None else "(anonymous)"
     repeated = element.max_occurs == "unbounded" or (element.max_occurs or 1) > 1
-    lines.append("%s%s%s%s: %s" % (pad, name, "[]" if repeated else "",
-                                   "?" if not element.min_occurs else "", type_name))
+    allowed = values.get(type_name) or values.get(name)
+    lines.append("%s%s%s%s: %s%s" % (pad, name, "[]" if repeated else "",
+                                     "?" if not element.min_occurs else "", type_name,
+                                     " (one of: %s)" % ", ".join(allowed[:12]) + (
+                                         ", ..." if len(allowed) > 12 else "")
+                                     if allowed else ""))
     if type_name in unfolded:  # a recursive type: unfolded once
         return
     for attr_name, attr in getattr(kind, "attributes", None) or []:
@@ -105,10 +135,10 @@ def _structure(name, element, depth, lines, unfolded):
         lines.append("%s  @%s: %s" % (pad, attr_name,
                                       attr_type.localname if attr_type is not None else "?"))
     for child_name, child in getattr(kind, "elements_nested", None) or []:
-        _child(child_name, child, depth + 1, lines, unfolded | {type_name})
+        _child(child_name, child, depth + 1, lines, unfolded | {type_name}, values)
 
 
-def _child(name, child, depth, lines, unfolded):
+def _child(name, child, depth, lines, unfolded, values):
     """An element, or a choice of elements (e.g. cbeNumber, or sector and institution):
     each option under "one of", so that no alternative reads as required."""
     from zeep.xsd.elements.indicators import Choice, Indicator
@@ -120,15 +150,15 @@ def _child(name, child, depth, lines, unfolded):
                 (option.attr_name or option.name, option)]
             first = len(lines)
             for member_name, member in members:
-                _structure(member_name, member, depth + 2, lines, unfolded)
+                _structure(member_name, member, depth + 2, lines, unfolded, values)
             # an option of a choice is not optional in itself: no "?" on it
             lines[first] = "  " * (depth + 1) + "- " + lines[first].lstrip().replace(
                 "?:", ":", 1)
     elif isinstance(child, Indicator):  # a nested sequence or all: its elements in turn
         for member_name, member in child.elements_nested:
-            _child(member_name, member, depth, lines, unfolded)
+            _child(member_name, member, depth, lines, unfolded, values)
     else:
-        _structure(name, child, depth, lines, unfolded)
+        _structure(name, child, depth, lines, unfolded, values)
 
 
 def check_fields(service, name, operation, fields):

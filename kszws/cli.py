@@ -479,14 +479,16 @@ def _call_help(settings, service=None, operation=None):
         return "services (kszws call SERVICE lists its operations):\n" + "\n".join(
             "  %-28s %s" % (name, s.path) for name, s in sorted(registry.services.items()))
     wsdl = calling.named("service", service, registry.services).wsdl
-    binding = next(iter(zeep.Client(wsdl=str(wsdl)).wsdl.bindings.values()))
+    client = zeep.Client(wsdl=str(wsdl))
+    binding = next(iter(client.wsdl.bindings.values()))
     if operation is None:
         return "%s operations (kszws call %s OPERATION --help-fields for the structure):\n" \
             % (service, service) + "\n".join(
                 "  %s(%s)" % (name, op.input.signature(as_output=False))
                 for name, op in sorted(binding._operations.items()))
     op = calling.named("operation", operation, binding._operations, " in %s" % service)
-    return "%s.%s request:\n%s" % (service, operation, calling.structure(op))
+    return "%s.%s request:\n%s" % (service, operation,
+                                    calling.structure(op, calling.enumerations(client)))
 
 
 # -- validate ----------------------------------------------------------------------------------

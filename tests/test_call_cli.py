@@ -85,6 +85,12 @@ def test_the_services_operations_and_fields_are_listed(hub):
     assert fields.returncode == 0
     assert "  period: PeriodType\n    startDate: date\n    endDate?: date" in fields.stdout
     assert "(any XML element: an XML string, or @file.xml)" in fields.stdout
+    # allowed values, read from the schemas (zeep keeps none), and sendXML's one field
+    kinds = run_kszws(hub.settings, "call", "MailboxService", "listItems", "--help-fields")
+    assert "  kind?: KindType (one of: mutation, attestation, pension)\n" in kinds.stdout
+    send = run_kszws(hub.settings, "call", "KSZBCSSWebServiceConnector", "sendXML",
+                     "--help-fields")
+    assert "  xmlString: xsd:string (e.g. xmlString=@request.xml)" in send.stdout
     # a choice reads as one: the enterprise number, or the sector and institution
     assert ("    customerIdentification: OrganizationIdentificationType\n      one of:\n"
             "        - cbeNumber: CbeNumberType\n        - sector: sector\n"
