@@ -55,6 +55,27 @@ def test_joint_committee_as_of_a_date(db):
         assert store.as_of(conn, BAKERY, "1990-01-01") == {}
 
 
+def test_generated_histories_chain_each_value_to_the_next(db):
+    """Seeding writes every table in one statement per batch: each attribute's values
+    still follow one another, the one in force ending the day before the next begins,
+    the last open, as store.set_attribute writes them one by one."""
+    population.generate(db, 300, seed=5)
+    with db.engine.connect() as conn:
+        rows = conn.execute(store.attribute.select()).mappings().all()
+    chains = {}
+    for r in rows:
+        chains.setdefault((r["cbe"], r["name"]), []).append(r)
+    changed = 0
+    for chain in chains.values():
+        chain.sort(key=lambda r: r["valid_from"])
+        assert chain[-1]["valid_until"] is None
+        for earlier, later in zip(chain, chain[1:]):
+            changed += 1
+            assert earlier["valid_until"] == (datetime.date.fromisoformat(
+                later["valid_from"]) - datetime.timedelta(days=1)).isoformat()
+    assert changed > 50  # the generator changes some attributes over the years
+
+
 def test_generated_employers_are_valid_and_searchable(db):
     population.generate(db, 200, seed=3)
     with db.engine.connect() as conn:

@@ -62,6 +62,7 @@ def generate(db, count, seed=11, progress=None):
     for lang, fake in fakers.items():
         fake.seed_instance(seed)
     serial = 6_000_000
+    pending = []
     with db.engine.begin() as conn:
         for n in range(count):
             while True:
@@ -108,11 +109,15 @@ def generate(db, count, seed=11, progress=None):
             if rnd.random() < 0.05:
                 history.append(("debt_cents", str(rnd.randint(1000, 5_000_000) * 100),
                                 "2025-%02d-01" % rnd.randint(1, 12)))
-            add(conn, dict(cbe=cbe, nsso=ids.make_nsso_number(serial + 1_000_000),
-                           register="RSZPPO" if public else "RSZ", start=start.isoformat(),
-                           end=end and end.isoformat(), history=history))
-            if progress and (n + 1) % 100 == 0:
-                progress(n + 1)
+            pending.append(dict(cbe=cbe, nsso=ids.make_nsso_number(serial + 1_000_000),
+                                register="RSZPPO" if public else "RSZ",
+                                start=start.isoformat(), end=end and end.isoformat(),
+                                history=history))
+            if len(pending) == 500 or n + 1 == count:
+                add_many(conn, pending)
+                pending = []
+                if progress:
+                    progress(n + 1)
 
 
 def add_demo_employers(db):
@@ -123,17 +128,41 @@ def add_demo_employers(db):
 
 
 def add(conn, e):
-    """One employer with its history, [(attribute, value, from)] in date order per
-    attribute: each value holds until the next one of the same attribute."""
-    conn.execute(store.employer.insert().values(cbe=e["cbe"], nsso=e["nsso"],
-                                                register=e["register"],
-                                                start_date=e["start"], end_date=e["end"]))
+    """One employer with its history, [(attribute, value, from)]: each value holds until
+    the next one of the same attribute."""
+    add_many(conn, [e])
+
+
+def add_many(conn, employers):
+    """Several new employers, each table written in one statement (a seeding of 3,000
+    took 13 s one statement per attribute)."""
+    rows = [_rows(e) for e in employers]
+    if rows:
+        conn.execute(store.employer.insert(), [r[0] for r in rows])
+        conn.execute(store.attribute.insert(), [a for r in rows for a in r[1]])
+        conn.execute(store.name_index.insert(), [r[2] for r in rows])
+
+
+def _rows(e):
+    """(employer row, attribute rows, name index row) of a new employer: each attribute's
+    values in date order, each valid until the day before the next one."""
+    attributes = []
+    by_name = {}
     for name, value, day in sorted(e["history"], key=lambda h: (h[0], h[2])):
-        store.set_attribute(conn, e["cbe"], name, value, day)
-    current = {name: value for name, value, _ in sorted(e["history"], key=lambda h: h[2])}
-    conn.execute(store.name_index.insert().values(
-        cbe=e["cbe"], folded=names.fold(current["name"]),
-        municipality_nis=int(current["municipality_nis"])))
+        by_name.setdefault(name, []).append((day, value))
+    for name, values in by_name.items():
+        for (day, value), following in zip(values, values[1:] + [None]):
+            until = None if following is None else (
+                datetime.date.fromisoformat(following[0]) - datetime.timedelta(days=1)
+            ).isoformat()
+            attributes.append({"cbe": e["cbe"], "name": name, "value": str(value),
+                               "valid_from": day, "valid_until": until})
+    current = {name: values[-1][1] for name, values in by_name.items()}
+    return ({"cbe": e["cbe"], "nsso": e["nsso"], "register": e["register"],
+             "start_date": e["start"], "end_date": e["end"]},
+            attributes,
+            {"cbe": e["cbe"], "folded": names.fold(current["name"]),
+             "municipality_nis": int(current["municipality_nis"])})
 
 
 def count_employers(db):
