@@ -122,12 +122,9 @@ def _structure(name, element, depth, lines, unfolded, values):
     qname = getattr(kind, "qname", None)
     type_name = qname.localname if qname is not None else "(anonymous)"
     repeated = element.max_occurs == "unbounded" or (element.max_occurs or 1) > 1
-    allowed = values.get(type_name) or values.get(name)
     lines.append("%s%s%s%s: %s%s" % (pad, name, "[]" if repeated else "",
                                      "?" if not element.min_occurs else "", type_name,
-                                     " (one of: %s)" % ", ".join(allowed[:12]) + (
-                                         ", ..." if len(allowed) > 12 else "")
-                                     if allowed else ""))
+                                     _one_of(values.get(type_name) or values.get(name))))
     if type_name in unfolded:  # a recursive type: unfolded once
         return
     for attr_name, attr in getattr(kind, "attributes", None) or []:
@@ -136,6 +133,13 @@ def _structure(name, element, depth, lines, unfolded, values):
                                       attr_type.localname if attr_type is not None else "?"))
     for child_name, child in getattr(kind, "elements_nested", None) or []:
         _child(child_name, child, depth + 1, lines, unfolded | {type_name}, values)
+
+
+def _one_of(allowed):
+    """" (one of: a, b, c)" for a type's allowed values (the first 12), "" for none."""
+    if not allowed:
+        return ""
+    return " (one of: %s%s)" % (", ".join(allowed[:12]), ", ..." if len(allowed) > 12 else "")
 
 
 def _child(name, child, depth, lines, unfolded, values):
@@ -193,6 +197,15 @@ def _check_value(path, value, element):
     for key, item in value.items():
         child = named("field", key, children, " in %s" % path)
         _check_value("%s.%s" % (path, key), item, child)
+
+
+def call_arguments(operation, fields):
+    """(args, kwargs) for zeep's call of `operation`: an operation whose message is a
+    single simple element (sendXML's xmlString) takes its one field's value as is; the
+    others take their fields by name, xsd:any fields as XML (any_payloads)."""
+    if not getattr(operation.input.body.type, "elements", None):
+        return tuple(fields.values()), {}
+    return (), any_payloads(operation, fields)
 
 
 def any_payloads(operation, fields):

@@ -491,7 +491,7 @@ def _call_help(settings, service=None, operation=None):
                                     calling.structure(op, calling.enumerations(client)))
 
 
-# -- validate ----------------------------------------------------------------------------------
+# -- soapui ------------------------------------------------------------------------------------
 
 def cmd_soapui(settings, args):
     from kszws import calling
@@ -513,6 +513,8 @@ def cmd_soapui(settings, args):
           "\"Request 1\" of an operation")
     return calling.OK
 
+
+# -- validate ----------------------------------------------------------------------------------
 
 def cmd_validate(settings, args):
     from kszws.hub.validation import SchemaCatalogue, check_message

@@ -12,7 +12,7 @@ from lxml import etree
 from zeep.plugins import HistoryPlugin
 from zeep.transports import Transport
 
-from kszws.calling import UsageError, any_payloads, check_fields, named
+from kszws.calling import UsageError, call_arguments, check_fields, named
 from kszws.registry import load_registry
 from kszws.security.keystore import (KeyStoreError, key_path_for, load_certificate,
                                      load_signing_identity)
@@ -31,14 +31,20 @@ def hub_client(settings, service_name, institution_id=None, base_url=None, regis
                   anonymous), history
 
 
-def _zeep_client(settings, registry, service_name, timeout):
-    service = named("service", service_name, registry.services)
+def hub_session(settings):
+    """A requests session that trusts exactly the network's CA (the demo PKI's when it is
+    there): requests would otherwise let REQUESTS_CA_BUNDLE from the environment override
+    the session's CA."""
     session = requests.Session()
-    # Trust exactly the network's CA: requests would otherwise let REQUESTS_CA_BUNDLE from
-    # the environment override the session's CA.
     session.trust_env = False
     ca = settings.certs_dir / "ca.crt"
     session.verify = str(ca) if ca.exists() else True
+    return session
+
+
+def _zeep_client(settings, registry, service_name, timeout):
+    service = named("service", service_name, registry.services)
+    session = hub_session(settings)
     history = HistoryPlugin()
     client = zeep.Client(wsdl=str(Path(service.wsdl)), plugins=[history],
                          transport=Transport(session=session, timeout=timeout,
@@ -83,7 +89,8 @@ def hub_url(settings, institution=None, given=None):
     the one the running demo wrote to demo.json; a plain-HTTP URL is refused for it."""
     client_cert = institution is not None and institution.auth == "client-cert"
     if given:
-        if urlsplit(given).scheme.lower() not in ("http", "https") or not urlsplit(given).netloc:
+        parts = urlsplit(given)
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
             raise UsageError("--url %r is not a URL: give the hub's base URL with its scheme, "
                              "e.g. http://127.0.0.1:8080" % given)
         if client_cert and not given.lower().startswith("https:"):
@@ -146,9 +153,7 @@ def _alive(pid):
         return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: not our demo
+    except (ProcessLookupError, PermissionError):  # gone, or someone else's: not our demo
         return False
     return True
 
@@ -181,11 +186,9 @@ def call(settings, service_name, operation, fields, institution_id=None, base_ur
                        anonymous)
     except (KeyStoreError, OSError) as exc:
         raise UsageError("the keys of %s: %s" % (institution_id or "the caller", exc)) from None
+    args, kwargs = call_arguments(op, fields)
     try:
-        if not getattr(op.input.body.type, "elements", None):
-            result = getattr(proxy, operation)(*fields.values())
-        else:
-            result = getattr(proxy, operation)(**any_payloads(op, fields))
+        result = getattr(proxy, operation)(*args, **kwargs)
     except requests.RequestException as exc:
         raise TransportError(proxy._binding_options["address"], exc) from exc
     except zeep.exceptions.ValidationError as exc:

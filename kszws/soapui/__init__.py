@@ -10,8 +10,8 @@ import requests
 import zeep
 from lxml import etree
 
-from kszws.calling import UsageError, any_payloads, named
-from kszws.client import TransportError, hub_url
+from kszws.calling import UsageError, call_arguments, named
+from kszws.client import TransportError, hub_session, hub_url
 from kszws.registry import load_registry
 from kszws.security import pki
 from kszws.security.keystore import key_path_for
@@ -107,6 +107,11 @@ def _wss_name(institution):
     return WSS_PREFIX + institution
 
 
+def _wss_of(step):
+    """The outgoing WS-Security configuration a step's request names ("" unsigned)."""
+    return "" if step.caller == scenarios.ANONYMOUS else _wss_name(step.caller)
+
+
 def _signers(interfaces, test_suites):
     """The institutions whose outgoing configuration some request names."""
     names = {op.outgoing_wss for i in interfaces for op in i.operations} | {
@@ -142,11 +147,10 @@ class _Builder:
         self.registry = registry
         self.base = base
         self.clients = {}
-        self.session = requests.Session()
-        self.session.trust_env = False
-        ca = settings.certs_dir / "ca.crt"
-        self.session.verify = str(ca) if ca.exists() else True
+        self.session = hub_session(settings)
         self.deadline = time.monotonic() + EXPORT_SECONDS
+        # every scenario, for an operation the project's own test cases do not make
+        self.everywhere = scenarios.suites(registry, settings.project_root / "examples")
 
     def client(self, service):
         if service not in self.clients:
@@ -164,12 +168,8 @@ class _Builder:
         """The step's request envelope as text, unsigned (SoapUI signs when sending)."""
         client = self.client(step.service)
         op = self.binding(step.service)._operations[step.operation]
-        if not getattr(op.input.body.type, "elements", None):
-            message = client.create_message(client.service, step.operation,
-                                            *step.fields.values())
-        else:
-            message = client.create_message(client.service, step.operation,
-                                            **any_payloads(op, step.fields))
+        args, kwargs = call_arguments(op, step.fields)
+        message = client.create_message(client.service, step.operation, *args, **kwargs)
         for name, expansion in step.expand.items():
             for element in message.iter("{*}%s" % name, name):
                 element.text = expansion
@@ -189,17 +189,14 @@ class _Builder:
         return project.RequestStep(
             step.name, self.binding(step.service).name.localname, step.operation,
             self.action(step.service, step.operation), self.endpoint(step.service),
-            self.envelope(step),
-            "" if step.caller == scenarios.ANONYMOUS else _wss_name(step.caller),
-            _assertions(step))
+            self.envelope(step), _wss_of(step), _assertions(step))
 
     def interface(self, service, suites, own_only=False):
         """The service's interface; each operation's request is the step of the scenarios
         that best stands alone (_alone), taken from `suites` when they have one."""
-        everywhere = scenarios.suites(self.registry, self.settings.project_root / "examples")
         first = {}
         # the project's own steps first; with --as, only them (no other institution's key)
-        for source in (suites,) if own_only else (suites, everywhere):
+        for source in (suites,) if own_only else (suites, self.everywhere):
             found = {}
             for cases in source.values():
                 for step in (s for case in cases for s in case.steps if s.service == service):
@@ -217,9 +214,8 @@ class _Builder:
             if step is None:
                 raise UsageError("no demo request for %s.%s (kszws/soapui/scenarios.py)"
                                  % (service, name))
-            operations.append(project.Operation(
-                name, self.action(service, name), self.envelope(step),
-                "" if step.caller == scenarios.ANONYMOUS else _wss_name(step.caller)))
+            operations.append(project.Operation(name, self.action(service, name),
+                                                self.envelope(step), _wss_of(step)))
         wsdl_url = self.endpoint(service) + "?wsdl"
         return project.Interface(binding.name.localname, binding.name.text, wsdl_url,
                                  tuple(self.parts(wsdl_url)), self.endpoint(service),

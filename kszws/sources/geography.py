@@ -19,11 +19,15 @@ class Municipality:
         return self.name_nl if self.language in ("nl", "de") else self.name_fr
 
     @property
+    def in_brussels(self):
+        return self.nis // 1000 == 21  # the arrondissement of Brussels-Capital
+
+    @property
     def official_names(self):
         """[(language, name)] in each official language of the municipality, as the
         register gives them: Dutch and French in Brussels, German and French in the
         German-speaking area (name_nl holds the German name there), one elsewhere."""
-        if self.nis // 1000 == 21:
+        if self.in_brussels:
             return [("nl", self.name_nl), ("fr", self.name_fr)]
         if self.language == "de":
             return [("de", self.name_nl), ("fr", self.name_fr)]
@@ -102,7 +106,7 @@ def street_names(town, street):
     record any street)."""
     if town is None or street not in STREET_CODES:
         return []
-    if town.nis // 1000 == 21 and street in STREETS_NL_OF_FR:
+    if town.in_brussels and street in STREETS_NL_OF_FR:
         return [("nl", STREETS_NL_OF_FR[street]), ("fr", street)]
     return [(town.language, street)]
 

@@ -74,11 +74,9 @@ def file_info(parent, person, language, history, country_name, members=()):
     """The rrn_it_implicit element (FileInfoType) for `person`. `country_name(nis,
     language)` names countries; `members` are records of the household members."""
     info = etree.SubElement(parent, "rrn_it_implicit")
-    number = _sub(_sub(info, "NationalNumber", Type="000", Structure="A1"), "NationalNumber")
-    _sub(number, "NationalNumber", person["ssin"])
-    date(number, person["birthDate"])
-    if person["gender"] in (1, 2):
-        _sub(number, "Sex", person["gender"])
+    known = {m["ssin"]: m for m in members}
+    _national_number(_sub(info, "NationalNumber", Type="000", Structure="A1"),
+                     person["ssin"], person)
     addresses = person["addresses"] if history else [
         a for a in person["addresses"] if not a.get("toDate")][:1]
     belgian = [a for a in addresses if a.get("municipalityCode")]
@@ -124,19 +122,16 @@ def file_info(parent, person, language, history, country_name, members=()):
     place = _sub(birth, "Place1")
     _sub(place, "Code", person["birthPlaceCode"] if person["birthPlaceCode"] is not None else "0")
     _sub(place, "Label", person["birthPlace"] or country_name(person["birthCountryCode"], language))
-    _civil_states(info, person, language, members)
+    _civil_states(info, person, language, known)
     if person["household"]:
         family = _sub(info, "FamilyMembers")
-        known = {m["ssin"]: m for m in members}
         for member in person["household"]:
             entry = _sub(family, "FamilyMember", Type="140", Structure="A1")
             date(entry, member["entryDate"])
-            role, labels = FAMILY_ROLES.get(member["relationship"], ("99", {}))
-            code_label(entry, "FamilyRole", role, labels.get(language, ""))
+            _family_role(entry, member["relationship"], language)
             if member["ssin"] == person["ssin"]:
                 continue  # the file's owner: his role only, as the register writes it
-            number = _sub(entry, "NationalNumber")
-            _sub(number, "NationalNumber", member["ssin"])
+            _national_number(entry, member["ssin"])
             other = known.get(member["ssin"])
             if other is not None:
                 _name(entry, other, first_names=False)
@@ -194,7 +189,12 @@ def _national_number(parent, ssin, person=None):
     return number
 
 
-def _civil_states(info, person, language, members):
+def _family_role(parent, relationship, language):
+    role, labels = FAMILY_ROLES.get(relationship, ("99", {}))
+    code_label(parent, "FamilyRole", role, labels.get(language, ""))
+
+
+def _civil_states(info, person, language, known):
     """CivilStates (IT120): the current civil state since its date, with the spouse."""
     code = person.get("civilState")
     if code is None:
@@ -206,10 +206,10 @@ def _civil_states(info, person, language, members):
     partner = person.get("partnerSsin")
     if partner:
         spouse = _sub(state, "Spouse")
-        known = next((m for m in members if m["ssin"] == partner), None)
-        _national_number(spouse, partner, known)
-        if known is not None:
-            _name(spouse, known)
+        other = known.get(partner)
+        _national_number(spouse, partner, other)
+        if other is not None:
+            _name(spouse, other)
 
 
 def _head_of_family(info, person, language, known):
@@ -222,8 +222,7 @@ def _head_of_family(info, person, language, known):
     group = _sub(info, "HeadOfFamily")
     entry = _sub(group, "HeadOfFamily", Type="141", Structure="A1")
     date(entry, own["entryDate"])
-    role, labels = FAMILY_ROLES.get(own["relationship"], ("99", {}))
-    code_label(entry, "FamilyRole", role, labels.get(language, ""))
+    _family_role(entry, own["relationship"], language)
     other = known.get(head["ssin"])
     _national_number(entry, head["ssin"], other)
     if other is not None:

@@ -152,11 +152,9 @@ def _rows(e):
         by_name.setdefault(name, []).append((day, value))
     for name, values in by_name.items():
         for (day, value), following in zip(values, values[1:] + [None]):
-            until = None if following is None else (
-                datetime.date.fromisoformat(following[0]) - datetime.timedelta(days=1)
-            ).isoformat()
             attributes.append({"cbe": e["cbe"], "name": name, "value": str(value),
-                               "valid_from": day, "valid_until": until})
+                               "valid_from": day, "valid_until": None if following is None
+                               else store.day_before(following[0])})
     current = {name: values[-1][1] for name, values in by_name.items()}
     return ({"cbe": e["cbe"], "nsso": e["nsso"], "register": e["register"],
              "start_date": e["start"], "end_date": e["end"]},

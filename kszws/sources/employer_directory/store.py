@@ -99,14 +99,18 @@ def search(conn, folded_name, municipality_nis=None, limit=50):
     return [r.cbe for r in conn.execute(q.order_by(name_index.c.folded).limit(limit))]
 
 
-def set_attribute(conn, cbe, name, value, day):
-    """From `day` on, `name` is `value`: the value in force ends the day before."""
+def day_before(day):
+    """'YYYY-MM-DD' of the day before `day`: where a value ends when the next begins."""
     import datetime
 
-    previous = (datetime.date.fromisoformat(day) - datetime.timedelta(days=1)).isoformat()
+    return (datetime.date.fromisoformat(day) - datetime.timedelta(days=1)).isoformat()
+
+
+def set_attribute(conn, cbe, name, value, day):
+    """From `day` on, `name` is `value`: the value in force ends the day before."""
     conn.execute(attribute.update().where(
         attribute.c.cbe == cbe, attribute.c.name == name, attribute.c.valid_until.is_(None))
-        .values(valid_until=previous))
+        .values(valid_until=day_before(day)))
     conn.execute(attribute.insert().values(cbe=cbe, name=name, value=str(value),
                                            valid_from=day, valid_until=None))
 
