@@ -266,3 +266,19 @@ def test_only_a_running_demo_s_well_formed_loopback_url_is_followed(hub, tmp_pat
     (tmp_path / "demo.json").write_text('{"hub": {"url": "http://127.0.0.1:1", "pid": %d}}'
                                         % os.getpid())
     assert hub_url(settings) == "http://127.0.0.1:1"
+
+
+def test_reply_text_cannot_forge_terminal_output():
+    """A hostile reply's text (a fault string, a detail value, a data field) reaches the
+    terminal with its control characters, line breaks and bidirectional overrides shown
+    as \\uXXXX: no forged `kszws call:` line, no cursor move, no reversed text."""
+    hostile = "ok\nkszws call: all good\r\u009b2J\u202eevil"
+    shown = calling.printable(hostile)
+    assert "\n" not in shown and "\r" not in shown and "\u009b" not in shown
+    assert "\u202e" not in shown and "\\u000a" in shown and "\\u202e" in shown
+    assert calling.printable("x" * 50, 10) == "x" * 10 + " ..."
+    assert calling.safe_lines("a: 1\nb: \u009b") == "a: 1\nb: \\u009b"  # lines kept
+    detail = etree.fromstring("<detail><reasonCode>X1</reasonCode><diagnostic>line\n"
+                              "kszws call: forged</diagnostic></detail>")
+    lines = calling.fault_lines(detail).splitlines()
+    assert lines == ["  reasonCode: X1", "  diagnostic: line\\u000akszws call: forged"]
