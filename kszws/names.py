@@ -3,6 +3,7 @@ phonetic keys that survive particles (Van, De, Le, ...), compound and hyphenated
 and Dutch/French spelling variants. The phonetic code itself is jellyfish's Metaphone;
 this module only prepares names the way Belgian registers write them before it is
 applied. Shared by the National Register source (search) and the hub (verification)."""
+import functools
 import re
 import unicodedata
 
@@ -60,10 +61,11 @@ def phonetic(name):
     return jellyfish.metaphone(text) if text else ""
 
 
+@functools.lru_cache(maxsize=65536)
 def last_name_keys(last_name):
     """The phonetic keys under which a family name is indexed and searched; two names
-    match when their key sets meet."""
-    return {key for key in map(phonetic, spellings(last_name)) if key}
+    match when their key sets meet. Cached: a population repeats a few thousand names."""
+    return frozenset(key for key in map(phonetic, spellings(last_name)) if key)
 
 
 def first_name_key(first_names):

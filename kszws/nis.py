@@ -9,6 +9,7 @@ COUNTRIES = {
     129: ("Nederland", "Pays-Bas", "Niederlande"),
     111: ("Frankrijk", "France", "Frankreich"),
     103: ("Duitsland", "Allemagne", "Deutschland"),
+    136: ("Estland", "Estonie", "Estland"),
     128: ("Italië", "Italie", "Italien"),
     109: ("Spanje", "Espagne", "Spanien"),
     123: ("Portugal", "Portugal", "Portugal"),

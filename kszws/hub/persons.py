@@ -10,14 +10,22 @@ from kszws.wire.ssdn import Detail
 SOURCE = "national-register"
 
 
+# The arrays of a source Person: {field: item type}.
+_ARRAYS = {"addresses": "Address", "household": "HouseholdMember",
+           "civilStates": "CivilState", "occupations": "Occupation", "filiations": "Filiation",
+           "documents": "Document", "pastMemberships": "PastMembership"}
+
+
 def person_record(person):
-    """A zeep Person of the source as a dict, its arrays flattened to lists."""
+    """A zeep Person of the source as a dict, its arrays flattened to lists, its names in
+    languages to [(lang, name)]."""
     record = serialize_object(person, dict)
-    record["addresses"] = list((record.get("addresses") or {}).get("Address") or [])
-    record["household"] = list((record.get("household") or {}).get("HouseholdMember") or [])
+    for key, item in _ARRAYS.items():
+        record[key] = list((record.get(key) or {}).get(item) or [])
     for holder, key in ([(record, "birthPlaceNames")] +
                         [(a, k) for a in record["addresses"]
-                         for k in ("municipalityNames", "streetNames")]):
+                         for k in ("municipalityNames", "streetNames")] +
+                        [(e, "placeNames") for e in record["civilStates"] + record["documents"]]):
         holder[key] = _names(holder.get(key))
     return record
 

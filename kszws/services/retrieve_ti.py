@@ -55,9 +55,8 @@ class TIGateway:
         else:
             code = "MSG00000"
         members = []
-        if person is not None:  # the spouse and household named in the file, one call
-            others = {m["ssin"] for m in person["household"]} | {person.get("partnerSsin")}
-            others -= {person["ssin"], None, ""}
+        if person is not None:  # the other persons the file names, in one call
+            others = named_persons(person) - {person["ssin"]}
             if others:
                 found = yield self.register.consult_many(sorted(others)[:99])
                 members = list(found.values())
@@ -83,6 +82,16 @@ class TIGateway:
                                            query.legal_context, ssin, day, day, day)
         if not decision.allowed:
             raise decision.refusal
+
+
+def named_persons(person):
+    """The SSINs a file names beside its owner's: household, spouses, parents, heads of
+    the households he left."""
+    named = {m["ssin"] for m in person["household"]} | {person.get("partnerSsin")}
+    named |= {c.get("partnerSsin") for c in person["civilStates"]}
+    named |= {f[k] for f in person["filiations"] for k in ("parent1Ssin", "parent2Ssin")}
+    named |= {m["headSsin"] for m in person["pastMemberships"]}
+    return named - {None, ""}
 
 
 def check_customer(cbe_number, institution):

@@ -123,7 +123,9 @@ def _basic(basic, person):
         post = etree.SubElement(basic, q("DiplomaticPost"))
         _add(post, "CountryCode", address["countryCode"])
         _add(post, "Post", address["diplomaticPost"])
-        _add(post, "AddressPlainText", _upper((address.get("plainText") or "")[:100]))
+        # the address as written, its lines (up to three, xm25's Graphic1-3) on one line
+        _add(post, "AddressPlainText",
+             _upper(" ".join((address.get("plainText") or "").split())[:100]))
         return
     elt = etree.SubElement(basic, q("Address"))
     _add(elt, "CountryCode", address["countryCode"])

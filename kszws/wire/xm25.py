@@ -2,25 +2,17 @@
 register (namespace http://www.ibz.rrn.fgov.be/XSD/xm25/rn25Schema), as RetrieveTIGroups
 carries them in `rrn_it_implicit`. Written from National Register source records; the
 types kszws's source holds: national number (TI000), residences (TI001), names (TI010),
-legal main addresses (TI020), nationalities (TI031), birth place (TI100), household
-members (TI140) and decease (TI150)."""
+legal main addresses (TI020), residence abroad (TI022), nationalities (TI031),
+occupations (TI070), birth place (TI100), filiations (TI110), civil states (TI120),
+household members (TI140), heads of family (TI141), decease (TI150), driving licences of
+the old model (TI194), identity cards (TI195), passports (TI199), the record's creation
+and last update (TI253, TI254). Groups come in the order CBSS writes them; labels in the
+language asked (kszws.register_codes)."""
 from lxml import etree
 
+from kszws import register_codes as codes
+
 NS = "http://www.ibz.rrn.fgov.be/XSD/xm25/rn25Schema"
-LANGUAGE_CODES = {"fr": "1", "nl": "2", "de": "2"}  # TI001 Language: 1 French, 2 Dutch
-FAMILY_ROLES = {1: ("01", {"nl": "Referentiepersoon", "fr": "Personne de référence",
-                           "de": "Bezugsperson"}),
-                2: ("02", {"nl": "Echtgenoot", "fr": "Conjoint", "de": "Ehepartner"}),
-                3: ("03", {"nl": "Kind", "fr": "Enfant", "de": "Kind"})}
-
-
-# The register's civil-state codes (as IdentifyPerson's CivilState carries them).
-CIVIL_STATES = {10: {"nl": "Ongehuwd", "fr": "Célibataire", "de": "Ledig"},
-                20: {"nl": "Gehuwd", "fr": "Marié(e)", "de": "Verheiratet"},
-                30: {"nl": "Weduwe(naar)", "fr": "Veuf(ve)", "de": "Verwitwet"},
-                40: {"nl": "Uit de echt gescheiden", "fr": "Divorcé(e)", "de": "Geschieden"},
-                50: {"nl": "Van tafel en bed gescheiden", "fr": "Séparé(e) de corps",
-                     "de": "Von Tisch und Bett getrennt"}}
 
 
 def r(local):
@@ -70,45 +62,32 @@ def _street(address_element, address, language):
     _sub(street, "Label", names.get(language) or address.get("street") or "")
 
 
+def _pick(names, language, fallback=""):
+    """The name in `language` among [(lang, name)], else the first, else `fallback`."""
+    named = dict(names or ())
+    return named.get(language) or (names[0][1] if names else fallback) or ""
+
+
 def file_info(parent, person, language, history, country_name, members=()):
-    """The rrn_it_implicit element (FileInfoType) for `person`. `country_name(nis,
-    language)` names countries; `members` are records of the household members."""
+    """The rrn_it_implicit element (FileInfoType) for `person`, with the addresses the
+    source gave (all of them, or the current ones: `history` was the source's to apply).
+    `country_name(nis, language)` names countries; `members` are the records of the other
+    persons the file names (household, spouse, parents, heads of family)."""
     info = etree.SubElement(parent, "rrn_it_implicit")
     known = {m["ssin"]: m for m in members}
     _national_number(_sub(info, "NationalNumber", Type="000", Structure="A1"),
                      person["ssin"], person)
-    addresses = person["addresses"] if history else [
-        a for a in person["addresses"] if not a.get("toDate")][:1]
+    addresses = person["addresses"]
     belgian = [a for a in addresses if a.get("municipalityCode")]
     abroad = [a for a in addresses if not a.get("municipalityCode") and a.get("countryCode")]
     if addresses:
-        owner = _sub(info, "FileOwner")
-        for address in addresses:  # the municipality, or the country for a stay abroad
-            residence = _sub(owner, "Residences", Type="001", Structure="A1")
-            date(residence, address["fromDate"])
-            if address.get("municipalityCode"):
-                code_label(residence, "Residence", address["municipalityCode"],
-                           address["municipality"])
-            else:
-                code_label(residence, "Residence", address.get("countryCode") or 0,
-                           country_name(address.get("countryCode"), language))
-            _sub(residence, "Fusion", "0")
-            _sub(residence, "Language", LANGUAGE_CODES.get(person["language"], "2"))
+        _residences(info, person, addresses, language, country_name)
     names = _sub(info, "Names")
     name = _sub(names, "Name", Type="010", Structure="A1")
     date(name, person["registeredOn"] or person["birthDate"])
     _name(name, person)
     if belgian:
-        legal = _sub(info, "LegalMainAddresses")
-        for address in belgian:
-            entry = _sub(legal, "LegalMainAddress", Type="020", Structure="A1")
-            date(entry, address["fromDate"])
-            elt = _sub(entry, "Address")
-            _sub(elt, "ZipCode", address.get("postalCode") or "")
-            _street(elt, address, language)
-            _sub(elt, "HouseNumber", address.get("houseNumber") or "")
-            if address.get("box"):
-                _sub(elt, "Box", address["box"])
+        _legal_main_addresses(info, belgian, language)
     if abroad:
         _residence_abroad(info, abroad, language, country_name)
     nationalities = _sub(info, "Nationalities")
@@ -116,26 +95,13 @@ def file_info(parent, person, language, history, country_name, members=()):
     date(nationality, person["birthDate"])
     code_label(nationality, "Nationality", person["nationalityCode"],
                country_name(person["nationalityCode"], language))
-    birth = _sub(info, "BirthPlace", Type="100", Structure="A1")
-    date(birth, person["birthDate"])
-    _sub(birth, "ActNumber", "0")
-    place = _sub(birth, "Place1")
-    _sub(place, "Code", person["birthPlaceCode"] if person["birthPlaceCode"] is not None else "0")
-    _sub(place, "Label", person["birthPlace"] or country_name(person["birthCountryCode"], language))
-    _civil_states(info, person, language, known)
+    _occupations(info, person.get("occupations") or (), language)
+    _birth_place(info, person, language, country_name)
+    _filiations(info, person.get("filiations") or (), language, known)
+    _civil_states(info, person.get("civilStates") or (), language, known)
     if person["household"]:
-        family = _sub(info, "FamilyMembers")
-        for member in person["household"]:
-            entry = _sub(family, "FamilyMember", Type="140", Structure="A1")
-            date(entry, member["entryDate"])
-            _family_role(entry, member["relationship"], language)
-            if member["ssin"] == person["ssin"]:
-                continue  # the file's owner: his role only, as the register writes it
-            _national_number(entry, member["ssin"])
-            other = known.get(member["ssin"])
-            if other is not None:
-                _name(entry, other, first_names=False)
-        _head_of_family(info, person, language, known)
+        _family_members(info, person, language, known)
+    _heads_of_family(info, person, language, known)
     if person["deceaseDate"]:
         deceases = _sub(info, "Deceases")
         decease = _sub(deceases, "Decease", Type="150", Structure="A1")
@@ -144,25 +110,233 @@ def file_info(parent, person, language, history, country_name, members=()):
         _sub(act, "ActNumber", "0")
         place = _sub(act, "Place1")
         _sub(place, "Code", person["deceasePlaceCode"] if person["deceasePlaceCode"] else "0")
+    _documents(info, person.get("documents") or (), language)
     _record_dates(info, person)
     return info
 
 
+def _residences(info, person, addresses, language, country_name):
+    """FileOwner (TI001): the municipality of each address, or the country for a stay
+    abroad, newest first."""
+    owner = _sub(info, "FileOwner")
+    for address in addresses:
+        residence = _sub(owner, "Residences", Type="001", Structure="A1")
+        date(residence, address["fromDate"])
+        if address.get("municipalityCode"):
+            code_label(residence, "Residence", address["municipalityCode"],
+                       _pick(address.get("municipalityNames"), language,
+                             address.get("municipality")))
+        else:
+            code_label(residence, "Residence", address.get("countryCode") or 0,
+                       country_name(address.get("countryCode"), language))
+        _sub(residence, "Fusion", "0")
+        _sub(residence, "Language", codes.FILE_LANGUAGES.get(person["language"], "2"))
+
+
+def _legal_main_addresses(info, addresses, language):
+    legal = _sub(info, "LegalMainAddresses")
+    for address in addresses:
+        entry = _sub(legal, "LegalMainAddress", Type="020", Structure="A1")
+        date(entry, address["fromDate"])
+        elt = _sub(entry, "Address")
+        _sub(elt, "ZipCode", address.get("postalCode") or "")
+        _street(elt, address, language)
+        _sub(elt, "HouseNumber", address.get("houseNumber") or "")
+        if address.get("box"):
+            _sub(elt, "Box", address["box"])
+
+
 def _residence_abroad(info, addresses, language, country_name):
-    """ResidenceAbroad (IT022): the diplomatic post the person is known to, the territory
-    and the address abroad as written."""
+    """ResidenceAbroad (TI022): the diplomatic post the person is known to, the territory
+    and the address abroad as written (up to three lines)."""
     group = _sub(info, "ResidenceAbroad")
     for address in addresses:
         entry = _sub(group, "ResidenceAbroad", Type="022", Structure="B1")
         date(entry, address["fromDate"])
         outer = _sub(entry, "Address")
         country = address.get("countryCode")
-        _sub(_sub(outer, "PosteDiplomatique"), "Code", address.get("diplomaticPost") or 0)
+        post = _sub(outer, "PosteDiplomatique")
+        _sub(post, "Code", address.get("diplomaticPost") or 0)
+        if address.get("diplomaticPostName"):
+            _sub(post, "Label", address["diplomaticPostName"])
         code_label(outer, "Territory", country, country_name(country, language))
         inner = _sub(outer, "Address")
         code_label(inner, "Country", country, country_name(country, language))
-        if address.get("plainText"):
-            _sub(inner, "Graphic1", address["plainText"])
+        lines = (address.get("plainText") or "").splitlines()[:3]
+        for number, line in enumerate(lines, 1):
+            _sub(inner, "Graphic%d" % number, line)
+
+
+def _occupations(info, occupations, language):
+    """Occupations (TI070): the occupation and its social category."""
+    if not occupations:
+        return
+    group = _sub(info, "Occupations")
+    for occupation in occupations:
+        entry = _sub(group, "Occupation", Type="070", Structure="A1")
+        date(entry, occupation["fromDate"])
+        code_label(entry, "Occupation", occupation["code"],
+                   codes.label(codes.OCCUPATIONS, occupation["code"], language))
+        category = occupation["socialCategory"]
+        code_label(entry, "SocialCategory", category,
+                   codes.label(codes.SOCIAL_CATEGORIES, category, language))
+
+
+def _birth_place(info, person, language, country_name):
+    """BirthPlace (TI100), structure A1 as the register writes it for a Belgian
+    municipality (CBSS's sample lino_demo_tx25_1.xml: Eupen, A1), the country's code for
+    a birth abroad."""
+    birth = _sub(info, "BirthPlace", Type="100", Structure="A1")
+    date(birth, person["birthDate"])
+    _sub(birth, "ActNumber", "00000")
+    place = _sub(birth, "Place1")
+    _sub(place, "Code", person["birthPlaceCode"] if person["birthPlaceCode"] is not None else "0")
+    _sub(place, "Label", _pick(person.get("birthPlaceNames"), language, person["birthPlace"])
+         or country_name(person["birthCountryCode"], language))
+
+
+def _filiations(info, filiations, language, known):
+    """Filiations (TI110): the parents the act names, with their numbers and names."""
+    if not filiations:
+        return
+    group = _sub(info, "Filiations")
+    for filiation in filiations:
+        entry = _sub(group, "Filiation", Type="110", Structure="C1")
+        date(entry, filiation["fromDate"])
+        code_label(entry, "FiliationType", filiation["typeCode"],
+                   codes.label(codes.FILIATION_TYPES, filiation["typeCode"], language))
+        for local, ssin in (("Parent1", filiation["parent1Ssin"]),
+                            ("Parent2", filiation["parent2Ssin"])):
+            parent = known.get(ssin)
+            if parent is not None:  # ParentType needs the name: an unknown parent is left out
+                element = _sub(entry, local)
+                _national_number(element, ssin, parent)
+                _name(element, parent)
+
+
+def _civil_states(info, states, language, known):
+    """CivilStates (TI120): each civil state since its date, with the spouse, and the
+    place (Lieu) and act number of its record."""
+    if not states:
+        return
+    group = _sub(info, "CivilStates")
+    for state in states:
+        entry = _sub(group, "CivilState", Type="120", Structure="B1")
+        date(entry, state["fromDate"])
+        code = state["code"]
+        code_label(entry, "CivilState", code, codes.label(codes.CIVIL_STATES, code, language))
+        partner = state.get("partnerSsin")
+        if partner:
+            spouse = _sub(entry, "Spouse")
+            other = known.get(partner)
+            _national_number(spouse, partner, other)
+            if other is not None:
+                _name(spouse, other)
+        if state.get("placeCode"):
+            code_label(_sub(entry, "Lieu"), "Place1", state["placeCode"],
+                       _pick(state.get("placeNames"), language))
+        if state.get("actNumber"):
+            _sub(entry, "ActNumber", state["actNumber"])
+
+
+def _family_members(info, person, language, known):
+    """FamilyMembers (TI140): the household, the file's owner by his role only."""
+    family = _sub(info, "FamilyMembers")
+    for member in person["household"]:
+        entry = _sub(family, "FamilyMember", Type="140", Structure="A1")
+        date(entry, member["entryDate"])
+        _family_role(entry, member["relationship"], language)
+        if member["ssin"] == person["ssin"]:
+            continue
+        _national_number(entry, member["ssin"])
+        other = known.get(member["ssin"])
+        if other is not None:
+            _name(entry, other, first_names=False)
+
+
+def _heads_of_family(info, person, language, known):
+    """HeadOfFamily (TI141): the reference person of each household the owner belonged
+    to without heading it: the current one, and those he left (with DelDate)."""
+    entries = []
+    own = next((m for m in person["household"] if m["ssin"] == person["ssin"]), None)
+    head = next((m for m in person["household"] if m["relationship"] == 1), None)
+    if own is not None and head is not None and head["ssin"] != person["ssin"]:
+        entries.append((own["entryDate"], None, own["relationship"], head["ssin"]))
+    entries += [(m["entryDate"], m["leaveDate"], m["relationship"], m["headSsin"])
+                for m in person.get("pastMemberships") or ()]
+    if not entries:
+        return
+    group = _sub(info, "HeadOfFamily")
+    for since, until, relationship, head_ssin in entries:
+        entry = _sub(group, "HeadOfFamily", Type="141", Structure="A1")
+        date(entry, since)
+        if until:
+            date(entry, until, "DelDate")
+        _family_role(entry, relationship, language)
+        other = known.get(head_ssin)
+        _national_number(entry, head_ssin, other)
+        if other is not None:
+            _name(entry, other)
+
+
+def _documents(info, documents, language):
+    """DrivingLicensesOldModel (TI194), IdentityCards (TI195) and Passports (TI199), each
+    newest first, issued by a municipality or a diplomatic post."""
+    for kind, write in (("driving_licence", _driving_licence), ("identity_card", _identity_card),
+                        ("passport", _passport)):
+        mine = [d for d in documents if d["kind"] == kind]
+        if mine:
+            group = _sub(info, {"driving_licence": "DrivingLicensesOldModel",
+                                "identity_card": "IdentityCards",
+                                "passport": "Passports"}[kind])
+            for document in mine:
+                write(group, document, language)
+
+
+def _issuer(document, language):
+    """(code, label) of the municipality or the post that issued a document."""
+    code = document.get("diplomaticPost") or document.get("placeCode") or 0
+    return code, _pick(document.get("placeNames"), language)
+
+
+def _driving_licence(group, licence, language):
+    entry = _sub(group, "DrivingLicense", Type="194", Structure="A1")
+    date(entry, licence["issuedOn"])
+    code_label(entry, "TypeOfLicense", licence["typeCode"],
+               codes.label(codes.LICENCE_TYPES, licence["typeCode"], language))
+    categories = _sub(entry, "Categories")
+    for category in (licence.get("categories") or "").split():
+        code_label(categories, "Category", category, codes.LICENCE_CATEGORIES.get(category, ""))
+    _sub(entry, "LicenseNumber", licence["number"])
+    code_label(_sub(entry, "Delivery"), "Place", *_issuer(licence, language))
+
+
+def _identity_card(group, card, language):
+    entry = _sub(group, "IdentityCard", Type="195", Structure="F1")
+    date(entry, card["issuedOn"])
+    code_label(entry, "TypeOfCard", card["typeCode"],
+               codes.label(codes.CARD_TYPES, card["typeCode"], language))
+    _sub(entry, "CardNumber", card["number"])
+    code_label(_sub(entry, "Delivery"), "Place", *_issuer(card, language))
+    if card.get("expiresOn"):
+        date(entry, card["expiresOn"], "ExpiryDate")
+
+
+def _passport(group, passport, language):
+    entry = _sub(group, "Passport", Type="199", Structure="B1")
+    date(entry, passport["issuedOn"])
+    code_label(entry, "Status", "0", codes.label(codes.PASSPORT_STATUSES, "0", language))
+    ident = _sub(entry, "PassportIdent")
+    code_label(ident, "PassportType", passport["typeCode"],
+               codes.label(codes.PASSPORT_TYPES, passport["typeCode"], language))
+    _sub(ident, "PassportNumber", passport["number"])
+    issuer = _sub(entry, "Issuer")
+    code, label = _issuer(passport, language)
+    code_label(issuer, "PosteDiplomatique" if passport.get("diplomaticPost") else "Place",
+               code, label)
+    _sub(entry, "RenewalNumber", "00")
+    if passport.get("expiresOn"):
+        date(entry, passport["expiresOn"], "ExpiryDate")
 
 
 def _name(parent, person, first_names=True):
@@ -171,9 +345,9 @@ def _name(parent, person, first_names=True):
     name = _sub(parent, "Name")
     code_label(name, "LastName", person.get("lastNameCode") or "0", person["lastName"])
     if first_names:
-        codes = (person.get("firstNameCodes") or "").split()
+        codes_ = (person.get("firstNameCodes") or "").split()
         for i, first in enumerate((person["firstNames"] or "").split()[:14]):
-            code_label(name, "FirstName", codes[i] if i < len(codes) else "0", first)
+            code_label(name, "FirstName", codes_[i] if i < len(codes_) else "0", first)
     return name
 
 
@@ -190,50 +364,18 @@ def _national_number(parent, ssin, person=None):
 
 
 def _family_role(parent, relationship, language):
-    role, labels = FAMILY_ROLES.get(relationship, ("99", {}))
-    code_label(parent, "FamilyRole", role, labels.get(language, ""))
-
-
-def _civil_states(info, person, language, known):
-    """CivilStates (IT120): the current civil state since its date, with the spouse."""
-    code = person.get("civilState")
-    if code is None:
-        return
-    states = _sub(info, "CivilStates")
-    state = _sub(states, "CivilState", Type="120", Structure="B1")
-    date(state, person.get("civilStateDate") or person["birthDate"])
-    code_label(state, "CivilState", code, CIVIL_STATES.get(code, {}).get(language, ""))
-    partner = person.get("partnerSsin")
-    if partner:
-        spouse = _sub(state, "Spouse")
-        other = known.get(partner)
-        _national_number(spouse, partner, other)
-        if other is not None:
-            _name(spouse, other)
-
-
-def _head_of_family(info, person, language, known):
-    """HeadOfFamily (IT141): the reference person of the household, when it is someone
-    else (a file owner who heads his household has his role in FamilyMembers)."""
-    own = next((m for m in person["household"] if m["ssin"] == person["ssin"]), None)
-    head = next((m for m in person["household"] if m["relationship"] == 1), None)
-    if own is None or head is None or head["ssin"] == person["ssin"]:
-        return
-    group = _sub(info, "HeadOfFamily")
-    entry = _sub(group, "HeadOfFamily", Type="141", Structure="A1")
-    date(entry, own["entryDate"])
-    _family_role(entry, own["relationship"], language)
-    other = known.get(head["ssin"])
-    _national_number(entry, head["ssin"], other)
-    if other is not None:
-        _name(entry, other, first_names=False)
+    role = codes.FAMILY_ROLES.get(relationship, "99")
+    code_label(parent, "FamilyRole", role, codes.label(codes.FAMILY_ROLE_LABELS, role, language))
 
 
 def _record_dates(info, person):
-    """CreationDate (IT253) and LastUpdateDate (IT254) of the record: its registration,
-    and the latest change it holds (an address, the civil state)."""
+    """CreationDate (TI253) and LastUpdateDate (TI254) of the record: its registration,
+    and the latest change it holds (an address, a civil state, a document...)."""
     created = person["registeredOn"] or person["birthDate"]
     changes = [created, person.get("civilStateDate") or "",
-               *(a.get("fromDate") or "" for a in person["addresses"])]
+               *(a.get("fromDate") or "" for a in person["addresses"]),
+               *(c.get("fromDate") or "" for c in person.get("civilStates") or ()),
+               *(o.get("fromDate") or "" for o in person.get("occupations") or ()),
+               *(d.get("issuedOn") or "" for d in person.get("documents") or ())]
     date(_sub(info, "CreationDate", Type="253", Structure="A1"), created)
     date(_sub(info, "LastUpdateDate", Type="254", Structure="A1"), max(changes))

@@ -10,7 +10,8 @@ import logging
 from sqlalchemy import func, insert, select, update
 
 from kszws.registry.access import DATA_SERVICES
-from kszws.sources.national_register.store import address, mutation, person, push
+from kszws.sources.national_register.store import (address, civil_state, mutation, person,
+                                                   push)
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,15 @@ def _name(conn, ssin, day, data):
 
 
 def _civil_state(conn, ssin, day, data):
+    """The new current civil state, and its entry in the history (the partner stays the
+    one on file unless the mutation names another: a widow's, a divorcee's)."""
+    code = int(data.get("civil_state", 10))
+    partner = data.get("partner_ssin") or conn.execute(
+        select(person.c.partner_ssin).where(person.c.ssin == ssin)).scalar()
     conn.execute(update(person).where(person.c.ssin == ssin).values(
-        civil_state=int(data.get("civil_state", 10)), civil_state_date=day.isoformat()))
+        civil_state=code, civil_state_date=day.isoformat(), partner_ssin=partner))
+    conn.execute(insert(civil_state).values(ssin=ssin, from_date=day.isoformat(), code=code,
+                                            partner_ssin=partner))
 
 
 def _ssin_replacement(conn, ssin, day, data):

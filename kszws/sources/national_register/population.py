@@ -1,7 +1,9 @@
 """A synthetic population for the National Register source: households of Belgian
 residents with Dutch, French, German and foreign names (Faker's name lists), municipalities
-with their NIS codes, address histories, civil states, deaths, SIS and eID card numbers,
-bis numbers of the KSZ registers, and a few replaced and cancelled SSINs.
+with their NIS codes, address histories, civil states with the place and act of each
+marriage (and widowhood), occupations, filiations of the children, identity cards (the
+current one and the one before), passports and driving licences, deaths, SIS card
+numbers, bis numbers of the KSZ registers, and a few replaced and cancelled SSINs.
 
 Deterministic for a given seed: tests and benchmarks regenerate the same persons.
 `generate(db, count)` writes `count` persons in batches (a million in a few minutes).
@@ -11,9 +13,11 @@ import random
 
 from faker.providers.person import de_DE, es_ES, fr_BE, it_IT, nl_BE, pt_PT, ro_RO, tr_TR
 
-from kszws import ids, names
+from kszws import names, register_codes
 from kszws.sources import geography
-from kszws.sources.national_register.store import address, household_member, name_key, person
+from kszws.sources.national_register.store import (HISTORY, address, household_member,
+                                                   name_key, person)
+from kszws.store.db import insert_many
 
 TODAY = datetime.date(2026, 11, 1)  # the population's "now": fixed, so data is reproducible
 
@@ -60,9 +64,9 @@ class Generator:
             base = "%02d%02d%02d%03d" % (birth.year % 100, month, birth.day, seq)
             check = 97 - int(("2" if birth.year >= 2000 else "") + base) % 97
             number = "%s%02d" % (base, check)
-            if number not in self.used:
+            if number not in self.used:  # (tests check every one with python-stdnum)
                 self.used.add(number)
-                return ids.ssin(number)  # stdnum checks what we built
+                return number
         raise RuntimeError("no free SSIN for %s" % birth)
 
     def card(self, digits):
@@ -81,7 +85,7 @@ class Generator:
         return NAMES[municipality.language]
 
     def household_rows(self):
-        """The persons, addresses and memberships of one new household."""
+        """The rows of one new household: {table name: [row, ...]}."""
         self.household += 1
         hid = self.household
         rnd = self.rnd
@@ -101,7 +105,7 @@ class Generator:
             members += [(1, (22, 85), 1), (2, (22, 85), 2)]
             members += [(rnd.choice((1, 2)), (0, 20), 3) for _ in range(rnd.choice((0, 0, 1, 2, 2, 3)))]
         persons, addresses, memberships = [], [], []
-        couple = []
+        couple, children = [], []
         for gender, (age_from, age_to), relationship in members:
             born = self.birth(age_from, age_to)
             bis = foreign is not None and rnd.random() < 0.15
@@ -137,6 +141,8 @@ class Generator:
                 record["decease_place_nis"] = town.nis
             if relationship in (1, 2) and len(members) > 1:
                 couple.append(record)
+            elif relationship == 3:
+                children.append(record)
             persons.append(record)
             entry = max(born, moved_in)
             memberships.append({"ssin": ssin, "household_id": hid, "relationship": relationship,
@@ -145,15 +151,81 @@ class Generator:
             first_known = born if born_here else entry
             addresses += self.address_history(ssin, first_known, entry, town, street, number,
                                               box, record["decease_date"])
+        rows = {"nr_person": persons, "nr_address": addresses,
+                "nr_household_member": memberships}
+        rows.update((table.name, []) for table, _ in HISTORY.values())
         if len(couple) == 2:
-            married = max(couple[0]["birth_year"], couple[1]["birth_year"]) + rnd.randrange(20, 35)
-            married = min(married, TODAY.year)
-            for me, other in ((couple[0], couple[1]), (couple[1], couple[0])):
-                me["civil_state"] = 20
-                me["civil_state_date"] = "%d-%02d-%02d" % (married, rnd.randrange(1, 13), rnd.randrange(1, 29))
-                me["partner_ssin"] = other["ssin"]
-            couple[0]["civil_state_date"] = couple[1]["civil_state_date"]
-        return persons, addresses, memberships
+            self.marriage(couple, town, rows["nr_civil_state"])
+            father, mother = couple if couple[0]["gender"] == 1 else couple[::-1]
+            rows["nr_filiation"] += [{"ssin": child["ssin"], "from_date": child["birth_date"],
+                                      "type_code": "00", "parent1_ssin": father["ssin"],
+                                      "parent2_ssin": mother["ssin"]} for child in children]
+        for record in persons:
+            self.occupation(record, rows["nr_occupation"])
+            self.documents(record, town, rows["nr_document"])
+        return rows
+
+    def marriage(self, couple, town, civil_states):
+        """The couple married in the household's municipality, under one act; a partner
+        who died leaves the other widowed since that day."""
+        rnd = self.rnd
+        year = min(max(couple[0]["birth_year"], couple[1]["birth_year"]) + rnd.randrange(20, 35),
+                   TODAY.year - 1)
+        day = "%d-%02d-%02d" % (year, rnd.randrange(1, 13), rnd.randrange(1, 29))
+        act = "%04d" % rnd.randrange(1, 2000)
+        for me, other in ((couple[0], couple[1]), (couple[1], couple[0])):
+            me.update(civil_state=20, civil_state_date=day, partner_ssin=other["ssin"])
+            civil_states.append({"ssin": me["ssin"], "from_date": day, "code": 20,
+                                 "partner_ssin": other["ssin"], "place_nis": town.nis,
+                                 "act_number": act})
+        for me, other in ((couple[0], couple[1]), (couple[1], couple[0])):
+            if other["decease_date"] and not me["decease_date"]:
+                me.update(civil_state=30, civil_state_date=other["decease_date"])
+                civil_states.append({"ssin": me["ssin"], "from_date": other["decease_date"],
+                                     "code": 30, "partner_ssin": other["ssin"],
+                                     "place_nis": None, "act_number": None})
+
+    def occupation(self, record, occupations):
+        """Six in ten persons of working age have an occupation on file, since their
+        twenties."""
+        age = TODAY.year - record["birth_year"]
+        if not 22 <= age <= 67 or record["decease_date"] or self.rnd.random() >= 0.6:
+            return
+        since = "%d-%02d-01" % (record["birth_year"] + self.rnd.randrange(20, min(age, 40) + 1),
+                                self.rnd.randrange(1, 13))
+        occupations.append({"ssin": record["ssin"], "from_date": since,
+                            "code": self.rnd.choice(_OCCUPATION_CODES),
+                            "social_category": self.rnd.choice((1, 2, 2, 3, 4))})
+
+    def documents(self, record, town, documents):
+        """The identity card of each person of 12 or more (its number is the eID number;
+        valid ten years, the one before it too from 25), a passport for one adult in
+        eight, a driving licence of the old model for half of those who came of age
+        before 2013, all issued by the municipality."""
+        rnd, ssin, born = self.rnd, record["ssin"], record["birth_year"]
+        card_type = "0000" if record["nationality_nis"] == geography.BELGIUM else "0100"
+        if record["eid_card"]:
+            issued = _years_back(rnd.randrange(0, 3650))
+            documents.append(_document(ssin, "identity_card", record["eid_card"], card_type,
+                                       issued, 10, town.nis))
+            if TODAY.year - born >= 25 and rnd.random() < 0.7:
+                before = _plus_years(issued, -10)
+                documents.append(_document(ssin, "identity_card", self.card(12), card_type,
+                                           before, 10, town.nis))
+        if TODAY.year - born < 18:
+            return
+        if rnd.random() < 0.125:
+            number = "%s%06d" % (rnd.choice(("EA", "EB", "EC", "EN")), rnd.randrange(10 ** 6))
+            documents.append(_document(ssin, "passport", number, "0",
+                                       _years_back(rnd.randrange(0, 2555)), 7, town.nis))
+        if rnd.random() < 0.5:
+            issued = "%d-%02d-%02d" % (born + rnd.randrange(18, 26), rnd.randrange(1, 13),
+                                       rnd.randrange(1, 29))
+            if issued < "2013-01-01":  # the old model (TI194) was issued until 2013
+                documents.append(_document(
+                    ssin, "driving_licence", "%s%06d" % (rnd.choice("ABCDE"), rnd.randrange(10 ** 6)),
+                    "00", issued, None, town.nis,
+                    categories="01 02" if rnd.random() < 0.15 else "02"))
 
     def address_history(self, ssin, born, entry, town, street, number, box, died):
         """Earlier addresses elsewhere, then the household's current one."""
@@ -181,6 +253,27 @@ class Generator:
                 "house_number": number, "box": box, "diplomatic_post": None, "plain_text": None}
 
 
+_OCCUPATION_CODES = sorted(register_codes.OCCUPATIONS)
+
+
+def _years_back(days):
+    return (TODAY - datetime.timedelta(days=days)).isoformat()
+
+
+def _plus_years(iso, years):
+    """An ISO date `years` later (29 February becomes the 28th)."""
+    year, rest = int(iso[:4]) + years, iso[4:]
+    return "%04d%s" % (year, "-02-28" if rest == "-02-29" else rest)
+
+
+def _document(ssin, kind, number, type_code, issued, valid_years, place_nis=None, post=None,
+              categories=None):
+    return {"ssin": ssin, "kind": kind, "number": number, "type_code": type_code,
+            "issued_on": issued, "place_nis": place_nis, "diplomatic_post": post,
+            "expires_on": _plus_years(issued, valid_years) if valid_years else None,
+            "categories": categories}
+
+
 def _replace_some(persons, generator):
     """Give ~0.2 % of persons a new SSIN (the old one stays, status 'replaced') and cancel
     ~0.1 % (a number given by mistake)."""
@@ -200,22 +293,20 @@ def _replace_some(persons, generator):
 def generate(db, count, seed=1, batch=20_000, progress=None):
     """Write about `count` persons (whole households) into the source's database."""
     generator = Generator(seed)
+    tables = [person, name_key, address, household_member] + [t for t, _ in HISTORY.values()]
     written = 0
     while written < count:
-        persons, addresses, members = [], [], []
-        while len(persons) < min(batch, count - written):
-            p, a, m = generator.household_rows()
-            persons += p
-            addresses += a
-            members += m
+        rows = {table.name: [] for table in tables}
+        while len(rows["nr_person"]) < min(batch, count - written):
+            for name, more in generator.household_rows().items():
+                rows[name] += more
+        persons = rows["nr_person"]
         persons += _replace_some(persons, generator)
-        keys = [{"key": key, "birth_year": p["birth_year"], "ssin": p["ssin"]}
-                for p in persons for key in names.last_name_keys(p["last_name"])]
+        rows["nr_name_key"] = [{"key": key, "birth_year": p["birth_year"], "ssin": p["ssin"]}
+                               for p in persons for key in names.last_name_keys(p["last_name"])]
         with db.engine.begin() as conn:
-            conn.execute(person.insert(), persons)
-            conn.execute(name_key.insert(), keys)
-            conn.execute(address.insert(), addresses)
-            conn.execute(household_member.insert(), members)
+            for table in tables:
+                insert_many(conn, table, rows[table.name])
         written += len(persons)
         if progress:
             progress(written)
@@ -231,9 +322,11 @@ def count_persons(db):
 
 def add_person(db, ssin, last_name, first_names, birth_date, gender, municipality_nis=63023,
                street="Gospertstraße", house_number="1", household_id=None, relationship=1,
-               box=None, abroad=None, **fields):
+               box=None, abroad=None, earlier=(), groups=None, **fields):
     """Write one known person (tests, demos) with a current address and, when given, a
-    household membership. `fields` override person columns (register, status, cards...)."""
+    household membership. `fields` override person columns (register, status, cards...);
+    `earlier` are (from, to, municipality NIS, street, house number) of former addresses;
+    `groups` {table name: [row without ssin]} the history groups (store.HISTORY)."""
     town = geography.municipality(municipality_nis)
     record = {
         "ssin": ssin, "register": "RN_RR", "status": "active", "replaced_by": None,
@@ -247,35 +340,60 @@ def add_person(db, ssin, last_name, first_names, birth_date, gender, municipalit
         "registered_on": birth_date.replace("-00", "-01"),
     }
     record.update(fields)
+    since = datetime.date.fromisoformat(record["registered_on"])
+    addresses = [Generator._address(ssin, datetime.date.fromisoformat(start),
+                                    datetime.date.fromisoformat(end),
+                                    geography.municipality(nis), other_street, number, None)
+                 for start, end, nis, other_street, number in earlier]
+    if earlier:
+        since = datetime.date.fromisoformat(earlier[-1][1]) + datetime.timedelta(days=1)
+    if abroad is None:
+        addresses.append(Generator._address(ssin, since, None, town, street, house_number, box))
+    else:  # the last Belgian address's place stays the birth place
+        addresses.append({"ssin": ssin, "kind": "abroad", "from_date": since.isoformat(),
+                          "to_date": None, "municipality_nis": None, "municipality": None,
+                          "postal_code": None, "street": None, "house_number": None,
+                          "box": None, **abroad})
     with db.engine.begin() as conn:
         conn.execute(person.insert(), [record])
         conn.execute(name_key.insert(), [{"key": k, "birth_year": record["birth_year"],
                                           "ssin": ssin} for k in names.last_name_keys(last_name)])
-        since = datetime.date.fromisoformat(record["registered_on"])
-        if abroad is None:
-            row = Generator._address(ssin, since, None, town, street, house_number, box)
-        else:  # the last Belgian address's place stays the birth place
-            row = {"ssin": ssin, "kind": "abroad", "from_date": since.isoformat(),
-                   "to_date": None, "municipality_nis": None, "municipality": None,
-                   "postal_code": None, "street": None, "house_number": None, "box": None,
-                   **abroad}
-        conn.execute(address.insert(), [row])
+        conn.execute(address.insert(), addresses)
         if household_id is not None:
             conn.execute(household_member.insert(), [{
                 "ssin": ssin, "household_id": household_id, "relationship": relationship,
-                "entry_date": record["registered_on"]}])
+                "entry_date": since.isoformat()}])
+        for table, _ in HISTORY.values():
+            insert_many(conn, table, [dict(row, ssin=ssin)
+                                      for row in (groups or {}).get(table.name, ())])
     return record
 
 
 # Known persons the demo and the tests rely on, beside the random population. The first
 # is the person of CBSS's sample request samples/lino_request_IdentifyPerson_ssin.xml.
+def _married(day, partner, place, act):
+    return {"nr_civil_state": [{"from_date": day, "code": 20, "partner_ssin": partner,
+                                "place_nis": place, "act_number": act}]}
+
+
 DEMO_PERSONS = [
     dict(ssin="70100853190", last_name="Mustermann", first_names="Max Moritz",
          birth_date="1970-10-08", gender=1, sis_card="1234567897", eid_card="591000123456",
-         household_id=900001, civil_state=20, partner_ssin="72030512297"),
+         household_id=900001, civil_state=20, civil_state_date="1996-05-18",
+         partner_ssin="72030512297", groups=dict(
+             _married("1996-05-18", "72030512297", 63023, "0041"),
+             nr_occupation=[{"from_date": "1994-09-01", "code": "02310", "social_category": 4}],
+             nr_document=[
+                 _document(None, "identity_card", "591000123456", "0000", "2019-03-14", 10,
+                           63023),
+                 _document(None, "identity_card", "590123456771", "0000", "2009-03-02", 10,
+                           63023),
+                 _document(None, "driving_licence", "A071842", "00", "1989-04-11", None,
+                           63023, categories="02")])),
     dict(ssin="72030512297", last_name="Van den Berghe", first_names="Anne-Marie",
          birth_date="1972-03-05", gender=2, household_id=900001, relationship=2,
-         civil_state=20, partner_ssin="70100853190"),
+         civil_state=20, civil_state_date="1996-05-18", partner_ssin="70100853190",
+         groups=_married("1996-05-18", "70100853190", 63023, "0041")),
     dict(ssin="01020300170", last_name="Lefèvre", first_names="Chloé", birth_date="2001-02-03",
          gender=2, municipality_nis=62063, street="Rue de la Station"),
     dict(ssin="85473003317", last_name="Öztürk", first_names="Ayşe", birth_date="1985-07-30",
@@ -291,7 +409,44 @@ DEMO_PERSONS = [
     dict(ssin="38060100133", last_name="Mustermann", first_names="Max Moritz",
          birth_date="1938-06-01", gender=1, sis_card="1234567806",
          abroad=dict(country_nis=103, diplomatic_post=1418,
-                     plain_text="Wilhelm-Busch-Str. 15 Berlin Deutschland")),
+                     plain_text="Wilhelm-Busch-Str. 15\nBerlin\nDeutschland")),
+    # The situation of CBSS's sample reply ../shared/cbss/samples/lino_demo_tx25_1.xml:
+    # born in Eupen, a son in his father's household until 1996, married in Eupen in
+    # 2000, a programmer, living in Estonia since 2001 (known to the post in Tallinn,
+    # which issued his identity card; his passport from the post in Helsinki).
+    dict(ssin="68070201346", last_name="Kaiser", first_names="Peter Paul",
+         birth_date="1968-07-02", gender=1, household_id=900011, civil_state=20,
+         civil_state_date="2000-10-07", partner_ssin="68442700251",
+         earlier=[("1968-07-02", "2001-10-17", 63023, "Hauptstraße", "21")],
+         abroad=dict(country_nis=136, diplomatic_post=1418,
+                     plain_text="Narva mnt 5\n10117 Tallinn\nESTONIA"),
+         groups=dict(
+             _married("2000-10-07", "68442700251", 63023, "0098"),
+             nr_occupation=[{"from_date": "2000-10-07", "code": "09617", "social_category": 9}],
+             nr_filiation=[{"from_date": "1968-07-02", "type_code": "00",
+                            "parent1_ssin": "33072102191", "parent2_ssin": "34080402246"}],
+             nr_past_membership=[{"head_ssin": "33072102191", "relationship": 3,
+                                  "entry_date": "1968-07-02", "leave_date": "1996-10-30"}],
+             nr_document=[
+                 _document(None, "driving_licence", "A043127", "00", "1987-02-06", None,
+                           63023, categories="02"),
+                 _document(None, "identity_card", "591413288107", "0000", "2021-10-26", 10,
+                           post=1418),
+                 _document(None, "passport", "EC516439", "0", "2022-09-23", 7, post=1262)])),
+    dict(ssin="33072102191", last_name="Kaiser", first_names="Michel Victor",
+         birth_date="1933-07-21", gender=1, household_id=900010, civil_state=20,
+         civil_state_date="1960-04-23", partner_ssin="34080402246",
+         groups=_married("1960-04-23", "34080402246", 63023, "0012")),
+    dict(ssin="34080402246", last_name="Ausdemwald", first_names="Anneliese",
+         birth_date="1934-08-04", gender=2, household_id=900010, relationship=2,
+         civil_state=20, civil_state_date="1960-04-23", partner_ssin="33072102191",
+         groups=_married("1960-04-23", "33072102191", 63023, "0012")),
+    dict(ssin="68442700251", last_name="Kasemets", first_names="Kati", birth_date="1968-04-27",
+         gender=2, register="BCSS_KSZ", nationality_nis=136, birth_place_nis=136,
+         birth_place=None, birth_country_nis=136, civil_state=20, civil_state_date="2000-10-07",
+         partner_ssin="68070201346", abroad=dict(country_nis=136, diplomatic_post=1418,
+                                                 plain_text="Narva mnt 5\n10117 Tallinn"),
+         groups=_married("2000-10-07", "68070201346", 63023, "0098")),
     # Born and living in Brussels: the municipality, street and birth place in Dutch and
     # French, a box number.
     dict(ssin="90041506248", last_name="Peeters", first_names="Sofie", birth_date="1990-04-15",

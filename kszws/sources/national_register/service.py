@@ -2,7 +2,10 @@
 
 consultPerson(ssin, history)  -> the whole record: identity, civil state, birth, death,
                                  nationality, cards, addresses (all of them, or the current
-                                 ones), household; `found` false for an unknown SSIN.
+                                 one and, for a person abroad, the last in Belgium),
+                                 household, and the groups: civil-state history,
+                                 occupations, filiations, identity documents, past
+                                 households; `found` false for an unknown SSIN.
 consultPersons(ssins)          -> the persons of up to 100 SSINs the register knows (one call
                                  where a message names many persons: DIMONA batches)
 searchPersons(lastName, firstName?, middleName?, birthDate, tolerance?, gender?, maximum?)
@@ -18,6 +21,7 @@ import hashlib
 from spyne import Array, Boolean, ComplexModel, Integer, ServiceBase, Unicode, rpc
 from twisted.internet import threads
 
+from kszws import register_codes
 from kszws.sources import geography
 from kszws.sources.national_register import store
 
@@ -40,13 +44,51 @@ class Address(ComplexModel):
         ("diplomaticPost", Integer), ("plainText", Unicode),
         # the names in each official language of the municipality, the street's code
         ("municipalityNames", Array(LangName)), ("streetCode", Integer),
-        ("streetNames", Array(LangName)),
+        ("streetNames", Array(LangName)), ("diplomaticPostName", Unicode),
     ]
 
 
 class HouseholdMember(ComplexModel):
     __namespace__ = NS
     _type_info = [("ssin", Unicode), ("relationship", Integer), ("entryDate", Unicode)]
+
+
+class CivilState(ComplexModel):
+    """A civil state since `fromDate`, with the partner, and the municipality and act
+    number under which it was recorded."""
+    __namespace__ = NS
+    _type_info = [("fromDate", Unicode), ("code", Integer), ("partnerSsin", Unicode),
+                  ("placeCode", Integer), ("placeNames", Array(LangName)),
+                  ("actNumber", Unicode)]
+
+
+class Occupation(ComplexModel):
+    __namespace__ = NS
+    _type_info = [("fromDate", Unicode), ("code", Unicode), ("socialCategory", Integer)]
+
+
+class Filiation(ComplexModel):
+    """The parents an act names: parent 1 the father, parent 2 the mother."""
+    __namespace__ = NS
+    _type_info = [("fromDate", Unicode), ("typeCode", Unicode), ("parent1Ssin", Unicode),
+                  ("parent2Ssin", Unicode)]
+
+
+class Document(ComplexModel):
+    """An identity card, passport or driving licence, issued by a municipality
+    (placeCode, placeNames) or a diplomatic post (diplomaticPost, placeNames)."""
+    __namespace__ = NS
+    _type_info = [("kind", Unicode), ("number", Unicode), ("typeCode", Unicode),
+                  ("issuedOn", Unicode), ("expiresOn", Unicode), ("placeCode", Integer),
+                  ("diplomaticPost", Integer), ("placeNames", Array(LangName)),
+                  ("categories", Unicode)]
+
+
+class PastMembership(ComplexModel):
+    """A household the person belonged to and left, with its reference person."""
+    __namespace__ = NS
+    _type_info = [("headSsin", Unicode), ("relationship", Integer), ("entryDate", Unicode),
+                  ("leaveDate", Unicode)]
 
 
 class Person(ComplexModel):
@@ -64,6 +106,9 @@ class Person(ComplexModel):
         # the codes of the names in the register's name table: the last name's, and the
         # first names' in their order, separated by spaces
         ("lastNameCode", Unicode), ("firstNameCodes", Unicode),
+        ("civilStates", Array(CivilState)), ("occupations", Array(Occupation)),
+        ("filiations", Array(Filiation)), ("documents", Array(Document)),
+        ("pastMemberships", Array(PastMembership)),
     ]
 
 
@@ -101,7 +146,47 @@ def _person(record, addresses, household=()):
     fields["birthPlaceNames"] = _names(birth_town.official_names if birth_town else [])
     fields["household"] = [HouseholdMember(ssin=m["ssin"], relationship=m["relationship"],
                                            entryDate=m["entry_date"]) for m in household]
+    if "civilStates" in record:  # the groups (store.get_person with groups)
+        fields.update(_groups(record))
     return Person(**fields)
+
+
+def _groups(record):
+    """The history groups of a record; the civil state from the person row when the
+    history holds none (single since birth, or a record older than the history)."""
+    states = record["civilStates"] or [{
+        "from_date": record["civil_state_date"] or record["birth_date"],
+        "code": record["civil_state"],
+        "partner_ssin": record["partner_ssin"], "place_nis": None, "act_number": None}]
+    return {
+        "civilStates": [CivilState(fromDate=c["from_date"], code=c["code"],
+                                   partnerSsin=c["partner_ssin"], placeCode=c["place_nis"],
+                                   placeNames=_place_names(c["place_nis"]),
+                                   actNumber=c["act_number"]) for c in states],
+        "occupations": [Occupation(fromDate=o["from_date"], code=o["code"],
+                                   socialCategory=o["social_category"])
+                        for o in record["occupations"]],
+        "filiations": [Filiation(fromDate=f["from_date"], typeCode=f["type_code"],
+                                 parent1Ssin=f["parent1_ssin"], parent2Ssin=f["parent2_ssin"])
+                       for f in record["filiations"]],
+        "documents": [Document(kind=d["kind"], number=d["number"], typeCode=d["type_code"],
+                               issuedOn=d["issued_on"], expiresOn=d["expires_on"],
+                               placeCode=d["place_nis"], diplomaticPost=d["diplomatic_post"],
+                               placeNames=_place_names(d["place_nis"], d["diplomatic_post"]),
+                               categories=d["categories"]) for d in record["documents"]],
+        "pastMemberships": [PastMembership(headSsin=m["head_ssin"],
+                                           relationship=m["relationship"],
+                                           entryDate=m["entry_date"], leaveDate=m["leave_date"])
+                            for m in record["pastMemberships"]],
+    }
+
+
+def _place_names(nis=None, post=None):
+    """A municipality's official names, or a diplomatic post's one name."""
+    if post is not None:
+        return _names([("", register_codes.DIPLOMATIC_POSTS.get(post, ""))])
+    town = geography.municipality(nis) if nis is not None else None
+    return _names(town.official_names if town else [])
 
 
 def _address(row):
@@ -113,7 +198,19 @@ def _address(row):
         fields["municipalityNames"] = _names(town.official_names)
         fields["streetNames"] = _names(geography.street_names(town, row["street"]))
         fields["streetCode"] = geography.STREET_CODES.get(row["street"])
+    if row["diplomatic_post"] is not None:
+        fields["diplomaticPostName"] = register_codes.DIPLOMATIC_POSTS.get(row["diplomatic_post"])
     return Address(**fields)
+
+
+def current_addresses(record):
+    """The current address (the latest when none is open), and for a person abroad the
+    last one in Belgium too: the register keeps it as the legal main address."""
+    addresses = record["addresses"]  # newest first
+    current = [a for a in addresses if a["to_date"] is None][:1] or addresses[:1]
+    if current and current[0]["municipality_nis"] is None:
+        current += [a for a in addresses if a["municipality_nis"] is not None][:1]
+    return current
 
 
 def name_code(name):
@@ -163,8 +260,7 @@ def service(db):
                     record = store.get_person(conn, ssin)
                 if record is None:
                     return ConsultPersonResult(found=False)
-                addresses = record["addresses"] if history else \
-                    [a for a in record["addresses"] if a["to_date"] is None][:1] or record["addresses"][:1]
+                addresses = record["addresses"] if history else current_addresses(record)
                 return ConsultPersonResult(found=True, person=_person(record, addresses,
                                                                       record["household"]))
 
@@ -180,10 +276,9 @@ def service(db):
                 out = []
                 with db.engine.connect() as conn:
                     for ssin in asked:
-                        record = store.get_person(conn, ssin)
+                        record = store.get_person(conn, ssin, groups=False)
                         if record is not None:
-                            current = [a for a in record["addresses"] if a["to_date"] is None]
-                            out.append(_person(record, current[:1] or record["addresses"][:1],
+                            out.append(_person(record, current_addresses(record)[:1],
                                                record["household"]))
                 return out
 

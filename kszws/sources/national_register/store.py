@@ -69,7 +69,7 @@ address = Table(
     Column("house_number", String(10)),
     Column("box", String(10)),
     Column("diplomatic_post", Integer),
-    Column("plain_text", String(100)),  # an address abroad, as written
+    Column("plain_text", String(100)),  # an address abroad as written: up to 3 lines
 )
 Index("ix_nr_address_ssin", address.c.ssin)
 
@@ -81,6 +81,67 @@ household_member = Table(
     Column("entry_date", String(10), nullable=False),
 )
 Index("ix_nr_household_member_household", household_member.c.household_id)
+
+
+
+def _history(name, *columns):
+    """A group of the record with one row per entry, read by SSIN."""
+    table = Table(name, metadata, Column("id", Integer, primary_key=True, autoincrement=True),
+                  Column("ssin", String(11), nullable=False), *columns)
+    Index("ix_%s_ssin" % name, table.c.ssin)
+    return table
+
+
+# Each change of civil state (TI120), with where and under which act it was recorded; the
+# person row keeps the current one (civil_state, civil_state_date, partner_ssin).
+civil_state = _history(
+    "nr_civil_state",
+    Column("from_date", String(10), nullable=False),
+    Column("code", Integer, nullable=False),
+    Column("partner_ssin", String(11)),
+    Column("place_nis", Integer),  # the municipality of the act
+    Column("act_number", String(10)),
+)
+occupation = _history(  # TI070: the occupation code and the social category
+    "nr_occupation",
+    Column("from_date", String(10), nullable=False),
+    Column("code", String(5), nullable=False),
+    Column("social_category", Integer, nullable=False),
+)
+filiation = _history(  # TI110: the parents (1: father, 2: mother) as the act names them
+    "nr_filiation",
+    Column("from_date", String(10), nullable=False),
+    Column("type_code", String(2), nullable=False),
+    Column("parent1_ssin", String(11)),
+    Column("parent2_ssin", String(11)),
+)
+# Identity documents: identity cards (TI195), passports (TI199), driving licences of the
+# old model (TI194); issued by a municipality (place_nis) or a diplomatic post.
+DOCUMENT_KINDS = ("identity_card", "passport", "driving_licence")
+document = _history(
+    "nr_document",
+    Column("kind", String(16), nullable=False),
+    Column("number", String(16), nullable=False),
+    Column("type_code", String(4), nullable=False),
+    Column("issued_on", String(10), nullable=False),
+    Column("expires_on", String(10)),
+    Column("place_nis", Integer),
+    Column("diplomatic_post", Integer),
+    Column("categories", String(40)),  # driving licence categories, space separated
+)
+# Households the person belonged to and left (TI141 with its end date).
+past_membership = _history(
+    "nr_past_membership",
+    Column("head_ssin", String(11), nullable=False),
+    Column("relationship", Integer, nullable=False),
+    Column("entry_date", String(10), nullable=False),
+    Column("leave_date", String(10), nullable=False),
+)
+HISTORY = {"civilStates": (civil_state, civil_state.c.from_date),
+           "occupations": (occupation, occupation.c.from_date),
+           "filiations": (filiation, filiation.c.from_date),
+           "documents": (document, document.c.issued_on),
+           "pastMemberships": (past_membership, past_membership.c.entry_date)}
 
 
 # What the register records happened (seed §4.4), numbered without gaps by the register:
@@ -107,8 +168,9 @@ def migrate(db):
     db.migrate(MIGRATIONS, VERSION_TABLE)
 
 
-def get_person(conn, ssin):
-    """A person with addresses (newest first) and household, or None."""
+def get_person(conn, ssin, groups=True):
+    """A person with addresses (newest first), household and, with `groups`, the history
+    groups (HISTORY); or None."""
     row = conn.execute(select(person).where(person.c.ssin == ssin)).mappings().first()
     if row is None:
         return None
@@ -122,6 +184,10 @@ def get_person(conn, ssin):
             select(household_member).where(
                 household_member.c.household_id == record["household_id"])
             .order_by(household_member.c.relationship, household_member.c.ssin)).mappings()]
+    for key, (table, since) in HISTORY.items() if groups else ():  # newest first
+        record[key] = [dict(r) for r in conn.execute(
+            select(table).where(table.c.ssin == ssin)
+            .order_by(since.desc(), table.c.id.desc())).mappings()]
     return record
 
 
@@ -160,5 +226,6 @@ def current_legal_address(conn, ssin):
 
 def clear(db):
     with db.engine.begin() as conn:
-        for table in (name_key, address, household_member, person):
+        for table in (name_key, address, household_member, person,
+                      *(table for table, _ in HISTORY.values())):
             conn.execute(table.delete())
