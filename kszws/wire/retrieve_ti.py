@@ -60,5 +60,5 @@ def response(query, ticket, received, replied, code, person=None, members=(),
         etree.SubElement(info, "fieldName").text = name
         etree.SubElement(info, "fieldValue").text = str(field_value)
     if person is not None:
-        xm25.file_info(root, person, query.language, query.history, country_name, members)
+        xm25.file_info(root, person, query.language, country_name, members)
     return root

@@ -62,15 +62,28 @@ def _street(address_element, address, language):
     _sub(street, "Label", names.get(language) or address.get("street") or "")
 
 
+def _entries(info, group, local, type_, structure, items, since="fromDate"):
+    """A group of information entries (TI`type_`), absent when there are none: yields
+    each item with its entry element, its Date written."""
+    if not items:
+        return
+    parent = _sub(info, group)
+    for item in items:
+        entry = _sub(parent, local, Type=type_, Structure=structure)
+        date(entry, item[since])
+        yield entry, item
+
+
 def _pick(names, language, fallback=""):
     """The name in `language` among [(lang, name)], else the first, else `fallback`."""
     named = dict(names or ())
     return named.get(language) or (names[0][1] if names else fallback) or ""
 
 
-def file_info(parent, person, language, history, country_name, members=()):
+def file_info(parent, person, language, country_name, members=()):
     """The rrn_it_implicit element (FileInfoType) for `person`, with the addresses the
-    source gave (all of them, or the current ones: `history` was the source's to apply).
+    source gave (all of them, or the current ones: the request's `history` is the
+    source's to apply).
     `country_name(nis, language)` names countries; `members` are the records of the other
     persons the file names (household, spouse, parents, heads of family)."""
     info = etree.SubElement(parent, "rrn_it_implicit")
@@ -80,16 +93,13 @@ def file_info(parent, person, language, history, country_name, members=()):
     addresses = person["addresses"]
     belgian = [a for a in addresses if a.get("municipalityCode")]
     abroad = [a for a in addresses if not a.get("municipalityCode") and a.get("countryCode")]
-    if addresses:
-        _residences(info, person, addresses, language, country_name)
+    _residences(info, person, addresses, language, country_name)
     names = _sub(info, "Names")
     name = _sub(names, "Name", Type="010", Structure="A1")
     date(name, person["registeredOn"] or person["birthDate"])
     _name(name, person)
-    if belgian:
-        _legal_main_addresses(info, belgian, language)
-    if abroad:
-        _residence_abroad(info, abroad, language, country_name)
+    _legal_main_addresses(info, belgian, language)
+    _residence_abroad(info, abroad, language, country_name)
     nationalities = _sub(info, "Nationalities")
     nationality = _sub(nationalities, "Nationality", Type="031", Structure="B1")
     date(nationality, person["birthDate"])
@@ -99,13 +109,10 @@ def file_info(parent, person, language, history, country_name, members=()):
     _birth_place(info, person, language, country_name)
     _filiations(info, person.get("filiations") or (), language, known)
     _civil_states(info, person.get("civilStates") or (), language, known)
-    if person["household"]:
-        _family_members(info, person, language, known)
+    _family_members(info, person, language, known)
     _heads_of_family(info, person, language, known)
-    if person["deceaseDate"]:
-        deceases = _sub(info, "Deceases")
-        decease = _sub(deceases, "Decease", Type="150", Structure="A1")
-        date(decease, person["deceaseDate"])
+    for decease, _ in _entries(info, "Deceases", "Decease", "150", "A1",
+                               [person] if person["deceaseDate"] else [], "deceaseDate"):
         act = _sub(decease, "Decease")
         _sub(act, "ActNumber", "0")
         place = _sub(act, "Place1")
@@ -118,10 +125,7 @@ def file_info(parent, person, language, history, country_name, members=()):
 def _residences(info, person, addresses, language, country_name):
     """FileOwner (TI001): the municipality of each address, or the country for a stay
     abroad, newest first."""
-    owner = _sub(info, "FileOwner")
-    for address in addresses:
-        residence = _sub(owner, "Residences", Type="001", Structure="A1")
-        date(residence, address["fromDate"])
+    for residence, address in _entries(info, "FileOwner", "Residences", "001", "A1", addresses):
         if address.get("municipalityCode"):
             code_label(residence, "Residence", address["municipalityCode"],
                        _pick(address.get("municipalityNames"), language,
@@ -134,10 +138,8 @@ def _residences(info, person, addresses, language, country_name):
 
 
 def _legal_main_addresses(info, addresses, language):
-    legal = _sub(info, "LegalMainAddresses")
-    for address in addresses:
-        entry = _sub(legal, "LegalMainAddress", Type="020", Structure="A1")
-        date(entry, address["fromDate"])
+    for entry, address in _entries(info, "LegalMainAddresses", "LegalMainAddress", "020", "A1",
+                                   addresses):
         elt = _sub(entry, "Address")
         _sub(elt, "ZipCode", address.get("postalCode") or "")
         _street(elt, address, language)
@@ -149,10 +151,8 @@ def _legal_main_addresses(info, addresses, language):
 def _residence_abroad(info, addresses, language, country_name):
     """ResidenceAbroad (TI022): the diplomatic post the person is known to, the territory
     and the address abroad as written (up to three lines)."""
-    group = _sub(info, "ResidenceAbroad")
-    for address in addresses:
-        entry = _sub(group, "ResidenceAbroad", Type="022", Structure="B1")
-        date(entry, address["fromDate"])
+    for entry, address in _entries(info, "ResidenceAbroad", "ResidenceAbroad", "022", "B1",
+                                   addresses):
         outer = _sub(entry, "Address")
         country = address.get("countryCode")
         post = _sub(outer, "PosteDiplomatique")
@@ -169,12 +169,8 @@ def _residence_abroad(info, addresses, language, country_name):
 
 def _occupations(info, occupations, language):
     """Occupations (TI070): the occupation and its social category."""
-    if not occupations:
-        return
-    group = _sub(info, "Occupations")
-    for occupation in occupations:
-        entry = _sub(group, "Occupation", Type="070", Structure="A1")
-        date(entry, occupation["fromDate"])
+    for entry, occupation in _entries(info, "Occupations", "Occupation", "070", "A1",
+                                      occupations):
         code_label(entry, "Occupation", occupation["code"],
                    codes.label(codes.OCCUPATIONS, occupation["code"], language))
         category = occupation["socialCategory"]
@@ -197,12 +193,7 @@ def _birth_place(info, person, language, country_name):
 
 def _filiations(info, filiations, language, known):
     """Filiations (TI110): the parents the act names, with their numbers and names."""
-    if not filiations:
-        return
-    group = _sub(info, "Filiations")
-    for filiation in filiations:
-        entry = _sub(group, "Filiation", Type="110", Structure="C1")
-        date(entry, filiation["fromDate"])
+    for entry, filiation in _entries(info, "Filiations", "Filiation", "110", "C1", filiations):
         code_label(entry, "FiliationType", filiation["typeCode"],
                    codes.label(codes.FILIATION_TYPES, filiation["typeCode"], language))
         for local, ssin in (("Parent1", filiation["parent1Ssin"]),
@@ -217,12 +208,7 @@ def _filiations(info, filiations, language, known):
 def _civil_states(info, states, language, known):
     """CivilStates (TI120): each civil state since its date, with the spouse, and the
     place (Lieu) and act number of its record."""
-    if not states:
-        return
-    group = _sub(info, "CivilStates")
-    for state in states:
-        entry = _sub(group, "CivilState", Type="120", Structure="B1")
-        date(entry, state["fromDate"])
+    for entry, state in _entries(info, "CivilStates", "CivilState", "120", "B1", states):
         code = state["code"]
         code_label(entry, "CivilState", code, codes.label(codes.CIVIL_STATES, code, language))
         partner = state.get("partnerSsin")
@@ -241,10 +227,8 @@ def _civil_states(info, states, language, known):
 
 def _family_members(info, person, language, known):
     """FamilyMembers (TI140): the household, the file's owner by his role only."""
-    family = _sub(info, "FamilyMembers")
-    for member in person["household"]:
-        entry = _sub(family, "FamilyMember", Type="140", Structure="A1")
-        date(entry, member["entryDate"])
+    for entry, member in _entries(info, "FamilyMembers", "FamilyMember", "140", "A1",
+                                  person["household"], since="entryDate"):
         _family_role(entry, member["relationship"], language)
         if member["ssin"] == person["ssin"]:
             continue
@@ -257,24 +241,19 @@ def _family_members(info, person, language, known):
 def _heads_of_family(info, person, language, known):
     """HeadOfFamily (TI141): the reference person of each household the owner belonged
     to without heading it: the current one, and those he left (with DelDate)."""
-    entries = []
+    memberships = []
     own = next((m for m in person["household"] if m["ssin"] == person["ssin"]), None)
     head = next((m for m in person["household"] if m["relationship"] == 1), None)
     if own is not None and head is not None and head["ssin"] != person["ssin"]:
-        entries.append((own["entryDate"], None, own["relationship"], head["ssin"]))
-    entries += [(m["entryDate"], m["leaveDate"], m["relationship"], m["headSsin"])
-                for m in person.get("pastMemberships") or ()]
-    if not entries:
-        return
-    group = _sub(info, "HeadOfFamily")
-    for since, until, relationship, head_ssin in entries:
-        entry = _sub(group, "HeadOfFamily", Type="141", Structure="A1")
-        date(entry, since)
-        if until:
-            date(entry, until, "DelDate")
-        _family_role(entry, relationship, language)
-        other = known.get(head_ssin)
-        _national_number(entry, head_ssin, other)
+        memberships.append(dict(own, headSsin=head["ssin"], leaveDate=None))
+    memberships += person.get("pastMemberships") or ()
+    for entry, membership in _entries(info, "HeadOfFamily", "HeadOfFamily", "141", "A1",
+                                      memberships, since="entryDate"):
+        if membership["leaveDate"]:
+            date(entry, membership["leaveDate"], "DelDate")
+        _family_role(entry, membership["relationship"], language)
+        other = known.get(membership["headSsin"])
+        _national_number(entry, membership["headSsin"], other)
         if other is not None:
             _name(entry, other)
 
@@ -282,15 +261,14 @@ def _heads_of_family(info, person, language, known):
 def _documents(info, documents, language):
     """DrivingLicensesOldModel (TI194), IdentityCards (TI195) and Passports (TI199), each
     newest first, issued by a municipality or a diplomatic post."""
-    for kind, write in (("driving_licence", _driving_licence), ("identity_card", _identity_card),
-                        ("passport", _passport)):
+    for kind, group, local, type_, structure, write in (
+            ("driving_licence", "DrivingLicensesOldModel", "DrivingLicense", "194", "A1",
+             _driving_licence),
+            ("identity_card", "IdentityCards", "IdentityCard", "195", "F1", _identity_card),
+            ("passport", "Passports", "Passport", "199", "B1", _passport)):
         mine = [d for d in documents if d["kind"] == kind]
-        if mine:
-            group = _sub(info, {"driving_licence": "DrivingLicensesOldModel",
-                                "identity_card": "IdentityCards",
-                                "passport": "Passports"}[kind])
-            for document in mine:
-                write(group, document, language)
+        for entry, document in _entries(info, group, local, type_, structure, mine, "issuedOn"):
+            write(entry, document, language)
 
 
 def _issuer(document, language):
@@ -299,9 +277,7 @@ def _issuer(document, language):
     return code, _pick(document.get("placeNames"), language)
 
 
-def _driving_licence(group, licence, language):
-    entry = _sub(group, "DrivingLicense", Type="194", Structure="A1")
-    date(entry, licence["issuedOn"])
+def _driving_licence(entry, licence, language):
     code_label(entry, "TypeOfLicense", licence["typeCode"],
                codes.label(codes.LICENCE_TYPES, licence["typeCode"], language))
     categories = _sub(entry, "Categories")
@@ -311,9 +287,7 @@ def _driving_licence(group, licence, language):
     code_label(_sub(entry, "Delivery"), "Place", *_issuer(licence, language))
 
 
-def _identity_card(group, card, language):
-    entry = _sub(group, "IdentityCard", Type="195", Structure="F1")
-    date(entry, card["issuedOn"])
+def _identity_card(entry, card, language):
     code_label(entry, "TypeOfCard", card["typeCode"],
                codes.label(codes.CARD_TYPES, card["typeCode"], language))
     _sub(entry, "CardNumber", card["number"])
@@ -322,9 +296,7 @@ def _identity_card(group, card, language):
         date(entry, card["expiresOn"], "ExpiryDate")
 
 
-def _passport(group, passport, language):
-    entry = _sub(group, "Passport", Type="199", Structure="B1")
-    date(entry, passport["issuedOn"])
+def _passport(entry, passport, language):
     code_label(entry, "Status", "0", codes.label(codes.PASSPORT_STATUSES, "0", language))
     ident = _sub(entry, "PassportIdent")
     code_label(ident, "PassportType", passport["typeCode"],

@@ -20,6 +20,7 @@ SAMPLES = CBSS / "samples"
 pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason="../shared/cbss/samples absent")
 
 XM25 = "http://www.ibz.rrn.fgov.be/XSD/xm25/rn25Schema"
+XS = "http://www.w3.org/2001/XMLSchema"
 ABROAD = "38060100133"  # a demo person living abroad, known to a diplomatic post
 TX25 = "68070201346"  # the demo person in the situation of lino_demo_tx25_1.xml
 
@@ -86,6 +87,15 @@ def test_retrieve_ti_groups(classic_net):
             "the sample answers RetrieveTIGroups v1, kszws serves v2 (the same xm25 inside):"
             " the envelope's namespaces differ by version",
     })
+    # Point 7's "formatted form" of the national number: xm25's IT000 offers none (its
+    # sequence is the number, the birth date and the sex), and the sample gives none.
+    xsd = etree.parse(str(CBSS / "XSD" / "be" / "fgov" / "rrn" / "ibz" / "xsd" / "xm25" /
+                          "xm25.xsd"))
+    it000 = xsd.find("{%s}complexType[@name='IT000']" % XS)
+    offered = [e.get("name") for e in it000.iterfind(".//{%s}element" % XS)][1:]
+    number = payload.find("rrn_it_implicit/{%s}NationalNumber/{%s}NationalNumber" % (XM25, XM25))
+    assert [etree.QName(c).localname for c in number] == offered == ["NationalNumber", "Date",
+                                                                     "Sex"]
 
 
 def test_retrieve_ti_fault(classic_net):

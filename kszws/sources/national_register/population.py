@@ -10,13 +10,14 @@ Deterministic for a given seed: tests and benchmarks regenerate the same persons
 """
 import datetime
 import random
+from operator import itemgetter
 
 from faker.providers.person import de_DE, es_ES, fr_BE, it_IT, nl_BE, pt_PT, ro_RO, tr_TR
 
 from kszws import names, register_codes
 from kszws.sources import geography
 from kszws.sources.national_register.store import (HISTORY, address, household_member,
-                                                   name_key, person)
+                                                   indexes_deferred, name_key, person)
 from kszws.store.db import insert_many
 
 TODAY = datetime.date(2026, 11, 1)  # the population's "now": fixed, so data is reproducible
@@ -169,8 +170,9 @@ class Generator:
         """The couple married in the household's municipality, under one act; a partner
         who died leaves the other widowed since that day."""
         rnd = self.rnd
+        deaths = [int(p["decease_date"][:4]) for p in couple if p["decease_date"]]
         year = min(max(couple[0]["birth_year"], couple[1]["birth_year"]) + rnd.randrange(20, 35),
-                   TODAY.year - 1)
+                   TODAY.year - 1, *(death - 1 for death in deaths))  # married while alive
         day = "%d-%02d-%02d" % (year, rnd.randrange(1, 13), rnd.randrange(1, 29))
         act = "%04d" % rnd.randrange(1, 2000)
         for me, other in ((couple[0], couple[1]), (couple[1], couple[0])):
@@ -290,10 +292,18 @@ def _replace_some(persons, generator):
     return extra
 
 
+BULK_CACHE_KIB = 512 * 1024
+
+
 def generate(db, count, seed=1, batch=20_000, progress=None):
     """Write about `count` persons (whole households) into the source's database."""
     generator = Generator(seed)
     tables = [person, name_key, address, household_member] + [t for t, _ in HISTORY.values()]
+    with indexes_deferred(db):
+        return _write(db, generator, tables, count, batch, progress)
+
+
+def _write(db, generator, tables, count, batch, progress):
     written = 0
     while written < count:
         rows = {table.name: [] for table in tables}
@@ -304,7 +314,15 @@ def generate(db, count, seed=1, batch=20_000, progress=None):
         persons += _replace_some(persons, generator)
         rows["nr_name_key"] = [{"key": key, "birth_year": p["birth_year"], "ssin": p["ssin"]}
                                for p in persons for key in names.last_name_keys(p["last_name"])]
+        # The primary keys stay indexed during the load: rows in key order reach the
+        # same B-tree pages one after the other.
+        persons.sort(key=itemgetter("ssin"))
+        rows["nr_name_key"].sort(key=itemgetter("key", "birth_year", "ssin"))
         with db.engine.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                # past a few hundred thousand persons the key indexes outgrow SQLite's
+                # default 2 MB page cache
+                conn.exec_driver_sql("PRAGMA cache_size = -%d" % BULK_CACHE_KIB)
             for table in tables:
                 insert_many(conn, table, rows[table.name])
         written += len(persons)
