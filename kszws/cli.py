@@ -338,11 +338,13 @@ def cmd_pki(settings, args):
         return _keystore(settings, registry, args)
     if args.action == "truststore":
         return _truststore(settings, registry, args)
+    from kszws import batch
     from kszws.eessi.repository import make_access_point_keys
 
     written = pki.init_pki(settings.certs_dir, registry.institutions.values(),
                            key_type=args.key_type, force=args.force)
     written += make_access_point_keys(settings)
+    written += batch.make_keys(settings, registry)
     issued = issue_passwords(Credentials(settings.data_dir / "credentials.json"),
                              registry.institutions.values(), settings.certs_dir, args.force)
     for path in written:

@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+from kszws import batch
 from kszws.eessi.repository import make_access_point_keys
 from kszws.registry import load_registry
 from kszws.security import pki
@@ -35,6 +36,7 @@ def prepare(settings):
               "Basic passwords"):
         pki.init_pki(settings.certs_dir, registry.institutions.values())
         make_access_point_keys(settings)
+        batch.make_keys(settings, registry)
         if pki.name_loopback(settings.certs_dir, registry.hub):
             print("re-issued %s (same key): it now names localhost, 127.0.0.1 and ::1 for "
                   "HTTPS" % registry.hub.certificates[0], flush=True)

@@ -34,7 +34,58 @@ def prepare(settings):
     db = database_from_settings(settings)
     db.migrate()
     db.dispose()
+    _batch_config(settings, registry)  # its keys are read here, once
     return registry
+
+
+def _batch_config(settings, registry):
+    """The batch channel's configuration when conf/batch.toml opens a drop box (its host
+    key and the senders' keys checked), or None."""
+    from kszws import batch
+    from kszws.batch.config import check_keys
+
+    config = batch.load(settings, registry)
+    if config is None or not config.port:
+        return None
+    try:
+        check_keys(config)
+    except ValueError as exc:  # a key file missing or not an SSH key
+        raise ConfigError(settings.conf_dir / "batch.toml", "[dropbox] / [[sender]]",
+                          "%s (run `kszws pki init`)" % exc) from None
+    return config
+
+
+class BatchChannel:
+    """The batch channel of a worker: its drop box (an SFTP factory) and the processor
+    of accepted files."""
+
+    def __init__(self, config, sftp, processor):
+        self.config, self.sftp, self.processor = config, sftp, processor
+
+
+def batch_channel(settings, registry, db, hub, access, sources):
+    """The worker's BatchChannel, or None when conf/batch.toml opens no drop box."""
+    import os
+
+    from twisted.internet import reactor
+
+    from kszws import batch
+    from kszws.batch.dropbox import DropBox
+    from kszws.batch.intake import Intake
+    from kszws.batch.kinds import kinds
+    from kszws.batch.outbox import Outbox
+    from kszws.batch.processing import Processor
+    from kszws.hub.persons import SOURCE, NationalRegister
+
+    config = batch.load(settings, registry)
+    if config is None or not config.port:
+        return None
+    out = Outbox(db, config.root, hub.signer, utcnow)
+    handlers = kinds(registry, access, NationalRegister(sources[SOURCE]), reactor)
+    intake = Intake(config, registry, db, out, hub.exchange_log, utcnow, handlers)
+    processor = Processor(db, hub.exchange_log, out, handlers, utcnow, reactor,
+                          "worker-%d" % os.getpid())
+    return BatchChannel(config, DropBox(config, out, intake.trigger).factory(), processor)
 
 
 def build_site(settings, registry, db, writer):
@@ -75,8 +126,8 @@ def build_site(settings, registry, db, writer):
                         settings.fanout_interval_seconds,
                         datetime.timedelta(days=settings.mailbox_retention_days))
     sources = source_clients(registry, identity, reactor)
-    context = EndpointContext(registry, utcnow, sources, settings.project_root, db,
-                              AccessControl(registry.access, db, employments_of(sources)),
+    access = AccessControl(registry.access, db, employments_of(sources))
+    context = EndpointContext(registry, utcnow, sources, settings.project_root, db, access,
                               fanout)
     router = Router(hub)
     for name, endpoint in build_endpoints(context, settings.conf_dir / "services.toml").items():
@@ -93,7 +144,8 @@ def build_site(settings, registry, db, writer):
                                          eessi=eessi, sources=watch.status, clock=utcnow)))
     site = HubSite(router, settings.max_body_bytes, settings.read_timeout_seconds,
                    settings.idle_timeout_seconds, settings.max_connections)
-    return site, hub, fanout, watch, outbound
+    batch = batch_channel(settings, registry, db, hub, access, sources)
+    return site, hub, fanout, watch, outbound, batch
 
 
 def _add_access_point(router, settings, registry, db, identity, replay, exchange_log, sources,
@@ -206,12 +258,15 @@ def run_worker(settings, registry, host, port, ready_fd=None):
     db = database_from_settings(settings)
     writer = BatchWriter(db, reactor, settings.log_batch_max, settings.commit_delay_ms / 1000)
     writer.start()
-    site, hub, fanout, watch, outbound = build_site(settings, registry, db, writer)
+    site, hub, fanout, watch, outbound, batch = build_site(settings, registry, db, writer)
     factory = _tls_factory(settings, site) if settings.main_port_is_https else site
     listeners = [processes.listen(reactor, host, port, factory)]
     if settings.tls_port:  # the same site again, over HTTPS (client certificates)
         listeners.append(processes.listen(reactor, host, settings.tls_port,
                                           _tls_factory(settings, site)))
+    if batch is not None:  # the batch channel's drop box, on its own port
+        listeners.append(processes.listen(reactor, batch.config.host, batch.config.port,
+                                          batch.sftp))
 
     def drain():
         """Stop accepting, let in-flight exchanges finish, commit the queued log rows."""
@@ -230,6 +285,8 @@ def run_worker(settings, registry, host, port, ready_fd=None):
         d.addCallback(lambda _: fanout.stop())  # a batch under way completes
         if outbound is not None:
             d.addCallback(lambda _: outbound.stop())
+        if batch is not None:  # a chunk under way is committed; the file resumes later
+            d.addCallback(lambda _: batch.processor.stop())
         d.addCallback(lambda _: threads.deferToThread(writer.stop))
         return d
 
@@ -238,6 +295,8 @@ def run_worker(settings, registry, host, port, ready_fd=None):
     watch.start()  # /health's view of the sources, in the background
     if outbound is not None:
         outbound.start(settings.eessi_push_interval_seconds)  # EESSI: pushes abroad
+    if batch is not None:
+        batch.processor.start()  # also resumes the files a killed worker left running
     processes.worker_signals(reactor)
     if settings.gc_tuning:
         gctuning.tune()
@@ -259,6 +318,9 @@ def serve(settings, host=None, port=None, workers=None, announce=print):
     port = holders[0].getsockname()[1]
     if settings.tls_port:
         holders.append(processes.bound_socket(host, settings.tls_port))
+    batch = _batch_config(settings, registry)
+    if batch is not None:  # the drop box's port, shared by the workers like the others
+        holders.append(processes.bound_socket(batch.host, batch.port))
     base = processes.base_url("https" if settings.main_port_is_https else "http", host, port)
     https_base = processes.base_url("https", host, settings.tls_port) if settings.tls_port else None
     supervisor = processes.Supervisor(

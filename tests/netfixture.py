@@ -15,6 +15,7 @@ from pathlib import Path
 
 import requests
 
+from kszws import batch
 from kszws.config import load_settings
 from kszws.eessi.repository import make_access_point_keys
 from kszws.registry import load_registry
@@ -85,6 +86,9 @@ def make_project(tmp, database_url="", settings=None, source_timeout=3.0, instit
     (tmp / "conf" / "sources.toml").write_text(
         re.sub(r"(?m)^port = \d+", lambda _: "port = %d" % free_port(), sources)
         .replace("timeout_seconds = 5.0", "timeout_seconds = %s" % source_timeout))
+    box = (tmp / "conf" / "batch.toml").read_text()  # the drop box: a free port too
+    (tmp / "conf" / "batch.toml").write_text(
+        re.sub(r"(?m)^port = \d+", lambda _: "port = %d" % free_port(), box))
     conf = (tmp / "conf" / "kszws.toml").read_text()
     if database_url:
         conf = conf.replace('url = ""', 'url = "%s"' % database_url)
@@ -98,6 +102,7 @@ def make_project(tmp, database_url="", settings=None, source_timeout=3.0, instit
     registry = load_registry(settings_)
     pki.init_pki(settings_.certs_dir, registry.institutions.values())
     make_access_point_keys(settings_)
+    batch.make_keys(settings_, registry)
     issue_passwords(Credentials(settings_.data_dir / "credentials.json"),
                     registry.institutions.values(), settings_.certs_dir)
     now = datetime.datetime.now(datetime.timezone.utc)

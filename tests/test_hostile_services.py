@@ -664,6 +664,8 @@ def facets_in_xsd():
     "file context facet" (context: the names of its enclosing declarations)."""
     found = set()
     for path in sorted(XSD.rglob("*.xsd")):
+        if path.relative_to(XSD).parts[0] == "Batch":
+            continue  # the batch channel's files: test_batch_channel.py has their cases
         for el in etree.parse(str(path)).iter():
             if not isinstance(el.tag, str):
                 continue

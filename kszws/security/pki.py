@@ -214,6 +214,30 @@ def init_pki(certs_dir, institutions, key_type="rsa2048", force=False):
     return written
 
 
+def init_ssh_keys(certs_dir, owners):
+    """An Ed25519 SSH key pair (OpenSSH formats) for each of `owners` (ids) that has none:
+    certs/<id>.ssh (private, 0600) and certs/<id>.ssh.pub. The institutions log in to the
+    batch drop box with theirs; the hub's (kszws-hub.ssh) is the drop box's host key.
+    Returns the files written."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    written = []
+    for owner in owners:
+        private_path = Path(certs_dir) / ("%s.ssh" % owner)
+        public_path = private_path.with_name(private_path.name + ".pub")
+        if private_path.exists() and public_path.exists():
+            continue
+        key = ed25519.Ed25519PrivateKey.generate()
+        write_private(private_path, key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption()))
+        public_path.write_bytes(key.public_key().public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+            + (" %s\n" % owner).encode("ascii"))
+        written += [private_path, public_path]
+    return written
+
+
 def name_loopback(certs_dir, institution):
     """Re-issue `institution`'s certificate, same key and subject, when it does not name
     every loopback name and address (a PKI made before they were added): the demo serves

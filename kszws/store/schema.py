@@ -221,3 +221,61 @@ as4_message = Table(
 Index("ix_as4_message_channel", as4_message.c.mpc, as4_message.c.state, as4_message.c.id)
 Index("ix_as4_message_case", as4_message.c.case_id)
 Index("ix_as4_message_outbound", as4_message.c.state, as4_message.c.next_attempt_at)
+
+
+# The batch channel (kszws/batch/): each file submitted through the drop box (one row per
+# GO), the sequence numbers taken (unique per sender, date and environment), and the files
+# the hub put in the institutions' OUT folders, with the time each was fetched.
+batch_file = Table(
+    "batch_file", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("institution", String(64), nullable=False),
+    Column("name", String(64), nullable=False),  # the GO's name
+    Column("type", String(4), nullable=False),
+    Column("sender", String(6), nullable=False),
+    Column("env", String(1), nullable=False),
+    Column("parts", Integer, nullable=False),  # 0: one piece
+    Column("state", String(12), nullable=False),  # rejected | accepted | running | done | cancelled
+    Column("errors", String(256)),  # the ACRF's ErrorIDs, space separated
+    Column("spool", String(255), nullable=False),  # where its files were moved from IN
+    Column("received_at", DateTime, nullable=False),
+    Column("acknowledged_at", DateTime),
+    Column("records_total", Integer),
+    Column("records_done", Integer, nullable=False),
+    # while running: the worker processing it and until when its claim holds (a killed
+    # worker's file is taken over once the lease has run out)
+    Column("owner", String(32)),
+    Column("lease_until", DateTime),
+)
+Index("ix_batch_file_state", batch_file.c.state, batch_file.c.id)
+
+batch_sequence = Table(
+    "batch_sequence", metadata,
+    Column("sender", String(6), primary_key=True),
+    Column("file_date", String(8), primary_key=True),
+    Column("seq", String(5), primary_key=True),
+    Column("env", String(1), primary_key=True),
+    Column("batch_file_id", Integer, nullable=False),
+)
+
+# The result of each record of a file being processed, by its place in the file: the
+# result file is written from it, in the input's order, once every record is judged.
+batch_result = Table(
+    "batch_result", metadata,
+    Column("batch_file_id", Integer, primary_key=True),
+    Column("idx", Integer, primary_key=True),
+    Column("code", String(8), nullable=False),  # the 6-digit application code
+    Column("body", LargeBinary),  # the Result's data (XML), if any
+)
+
+batch_outfile = Table(
+    "batch_outfile", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("institution", String(64), nullable=False),
+    Column("folder", String(8), nullable=False),  # OUT | OUTTEST
+    Column("name", String(64), nullable=False),
+    Column("batch_file_id", Integer),
+    Column("created_at", DateTime, nullable=False),
+    Column("fetched_at", DateTime),
+    UniqueConstraint("institution", "folder", "name", name="uq_batch_outfile_name"),
+)

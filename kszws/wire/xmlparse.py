@@ -126,6 +126,50 @@ def parse(data):
     return root
 
 
+def stream(chunks, tags):
+    """Parse a large document given as byte chunks, yielding each finished element whose
+    tag is `tags` (Clark notation; or one of them, a tuple) and freeing it once the caller
+    is done with it (the next element is asked for): memory
+    stays flat whatever the file's size. The same rules as parse(): no I/O, no document
+    type declaration (XML00002), no processing instruction (XML00005), comments dropped,
+    libxml2's limits kept. The encoding is checked on the first chunk."""
+    parser = etree.XMLPullParser(
+        events=("start", "end", "pi"), resolve_entities=False, load_dtd=False,
+        dtd_validation=False, no_network=True, huge_tree=False, remove_comments=True,
+        collect_ids=False)
+    parser.resolvers.add(_NoExternalAccess())
+    tags = (tags,) if isinstance(tags, str) else tuple(tags)
+    first, root = True, None
+    try:
+        for chunk in chunks:
+            if first:
+                _check_encoding(chunk)
+                if _has_declaration(chunk[:4096]):
+                    raise Refusal("XML00002", DECLARATION_REFUSED)
+                first = False
+            parser.feed(chunk)
+            for event, element in parser.read_events():
+                if event == "pi":
+                    raise Refusal("XML00005", "a processing instruction is present")
+                if event == "start":
+                    if root is None:
+                        root = element
+                        if root.getroottree().docinfo.doctype:
+                            raise Refusal("XML00002", DECLARATION_REFUSED)
+                    continue
+                if element.tag in tags:
+                    yield element
+                    element.clear()
+                    parent = element.getparent()
+                    if parent is not None:  # drop what was read: siblings before it
+                        while element.getprevious() is not None:
+                            del parent[0]
+        parser.close()
+    except etree.XMLSyntaxError as exc:
+        code = _classify(str(exc))
+        raise Refusal(code, _first_line(exc)) from None
+
+
 def _has_declaration(data):
     """A DOCTYPE or ENTITY anywhere in a document that failed to parse: its answer is the
     fixed one, whatever libxml2 tripped over."""

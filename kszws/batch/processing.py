@@ -1,0 +1,264 @@
+"""Processing an accepted file: its records read one at a time (memory flat whatever the
+file's size), judged in chunks through the same checks as their online twins, each
+chunk committed in ONE transaction with its results, its exchange-log rows (one per
+record, in the hash chain) and the file's progress. A worker killed mid-file leaves the
+file `running` with an expired lease: the next worker to claim it resumes after the last
+committed chunk, so every record is answered and logged exactly once.
+
+Once every record is judged: the result file (FO.{TYPE}: one Result per record, in the
+input's order, each with its 6-digit application code) and the FO.NOTI summary, both in
+OUT or OUTTEST with their FS and GO.
+
+The reactor only polls and calls the sources; reading, judging and writing run in a
+thread (the sources' calls are made in the reactor from it: blockingCallFromThread).
+"""
+import copy
+import datetime
+import os
+from dataclasses import dataclass, field
+
+from lxml import etree
+from sqlalchemy import and_, or_, select, update
+from twisted.internet import defer, task, threads
+from twisted.logger import Logger
+
+from kszws.batch import names, outbox
+from kszws.batch.intake import BATCH_NS, _chunks
+from kszws.clock import naive_utc
+from kszws.hub.exchange import Exchange
+from kszws.store.schema import batch_file, batch_result
+from kszws.wire import xmlparse
+
+RESULT_NS = "urn:kszws:batch:result:v1"
+CHUNK = 100  # records per transaction, and per call to a source
+LEASE = datetime.timedelta(seconds=60)  # a running file whose lease ran out is resumed
+
+log = Logger()
+
+# The application codes of a record's result (../shared/batch/README.md: the network's
+# 6-digit codes; those marked "kszws" are this hub's, where the public list has none).
+CODES = {
+    "000000": "no problem",
+    "-000050": "the record's structure is not conform",
+    "-300010": "the sender is not authorised to receive these data (no authorization)",
+    "-300020": "the sender has not integrated the person with a quality code allowing it",
+    "-400010": "kszws: the SSIN's check digits are wrong",
+    "-400020": "kszws: the SSIN is unknown to the source",
+    "-400030": "kszws: the SSIN was cancelled",
+    "200010": "kszws: the SSIN was replaced; answered for the new one (NewSsin)",
+    "-100000": "internal problem (the source did not answer)",
+}
+# The online refusals' reason codes, as application codes.
+REFUSALS = {"ACC00001": "-300010", "ACC00002": "-300020"}
+
+
+@dataclass
+class Judged:
+    """One record's result: its code, the SSIN it concerns, and the result's body."""
+    index: int
+    code: str
+    ssin: str = None
+    body: object = None  # an lxml element (under RESULT_NS) or None
+    reason: str = None  # the exchange log's reason code
+    detail: str = None
+    subjects: set = field(default_factory=set)
+
+
+class Processor:
+    """Claims accepted files and processes them (one at a time per worker)."""
+
+    def __init__(self, db, exchange_log, out, kinds, clock, reactor, worker_id):
+        self.db, self.exchange_log, self.out = db, exchange_log, out
+        self.kinds = kinds  # {type: handler} (batch/kinds.py)
+        self.clock, self.reactor, self.worker_id = clock, reactor, worker_id
+        self.busy = False
+        self.stopping = False
+        self.current = defer.succeed(None)
+        self.loop = None
+
+    def start(self, interval=1.0):
+        self.loop = task.LoopingCall(self.poll)
+        self.loop.clock = self.reactor
+        self.loop.start(interval, now=True)
+
+    def stop(self):
+        """Deferred: the file under way stops after its current chunk (committed); it
+        resumes there when a worker next claims it."""
+        self.stopping = True
+        if self.loop is not None and self.loop.running:
+            self.loop.stop()
+        return self.current
+
+    def poll(self):
+        if self.busy or self.stopping:
+            return None
+        self.busy = True
+        d = threads.deferToThread(self.run_one)
+        d.addErrback(lambda f: log.failure("batch processing", f))
+        d.addBoth(self._idle)
+        self.current = d
+        return d
+
+    def _idle(self, result):
+        self.busy = False
+        return result
+
+    # -- in a thread ----------------------------------------------------------------------
+
+    def claim(self):
+        """The oldest accepted file, or a running one whose worker stopped: now ours."""
+        now = naive_utc(self.clock())
+        with self.db.engine.begin() as conn:
+            row = conn.execute(select(batch_file).where(or_(
+                batch_file.c.state == "accepted",
+                and_(batch_file.c.state == "running", batch_file.c.lease_until < now)))
+                .order_by(batch_file.c.id).limit(1)).mappings().first()
+            if row is None:
+                return None
+            taken = conn.execute(update(batch_file).where(
+                batch_file.c.id == row["id"], batch_file.c.state == row["state"],
+                or_(batch_file.c.lease_until.is_(None),
+                    batch_file.c.lease_until == row["lease_until"]))
+                .values(state="running", owner=self.worker_id, lease_until=now + LEASE))
+            return dict(row) if taken.rowcount == 1 else None
+
+    def run_one(self):
+        row = self.claim()
+        if row is None:
+            return False
+        kind = self.kinds[row["type"]]
+        job = Job(row, kind, self)
+        job.run()
+        return True
+
+
+class Job:
+    """One file being processed."""
+
+    def __init__(self, row, kind, processor):
+        self.row, self.kind, self.p = row, kind, processor
+        self.db = processor.db
+        self.name = names.parse(row["name"])
+        self.institution = kind.registry.institutions[row["institution"]]
+
+    def paths(self):
+        spool = self.row["spool"]
+        found = sorted((names.parse(n) for n in os.listdir(spool) if n.startswith("FI.")),
+                       key=lambda n: n.part)
+        return [os.path.join(spool, str(n)) for n in found]
+
+    def records(self):
+        """(header, iterator of record elements) of the file."""
+        stream = xmlparse.stream(_chunks(self.paths()), ("{%s}Header" % BATCH_NS,
+                                                         "{%s}Record" % BATCH_NS))
+        header = next(stream)
+        return header, stream
+
+    def run(self):
+        header, records = self.records()
+        self.context = context = self.kind.context(self, header)
+        done = self.row["records_done"]
+        index = 0
+        chunk = []
+        for element in records:
+            index += 1
+            if index <= done:
+                continue  # judged before a restart
+            chunk.append((index, copy.deepcopy(element)))  # the stream frees its own
+            if len(chunk) == CHUNK:
+                self.commit(self.kind.judge(self, context, chunk), index)
+                chunk = []
+                if self.p.stopping:
+                    return  # the worker stops: resumed after `index` by the next claim
+        if chunk:
+            self.commit(self.kind.judge(self, context, chunk), index)
+        self.finish(index)
+
+    def commit(self, judged, index):
+        """The chunk's results, their log rows and the progress: one transaction."""
+        now = self.p.clock()
+        exchanges = [self.exchange(j, now) for j in judged]
+        with self.db.write_transaction() as cursor:
+            self.p.exchange_log.apply(cursor, exchanges)
+            cursor.executemany(self.db.sql(
+                "INSERT INTO batch_result (batch_file_id, idx, code, body) VALUES (?, ?, ?, ?)"),
+                [(self.row["id"], j.index, j.code,
+                  etree.tostring(j.body) if j.body is not None else None) for j in judged])
+            cursor.execute(self.db.sql(
+                "UPDATE batch_file SET records_done = ?, lease_until = ? WHERE id = ?"),
+                (index, self.db.time_param(naive_utc(now) + LEASE), self.row["id"]))
+
+    def exchange(self, judged, now):
+        return Exchange(
+            ticket="%s-%d" % (self.reference, judged.index), received_at=self.received_at,
+            service=self.kind.service, request_size=0, caller=self.institution.id,
+            institution=self.institution, auth_method="ssh-key", operation=self.name.type,
+            legal_context=self.context.legal_context, replied_at=now,
+            outcome="OK" if not judged.code.startswith("-") else "REFUSED",
+            reason_code=judged.reason or judged.code, detail=judged.detail,
+            ssins=judged.subjects)
+
+    @property
+    def reference(self):
+        return "KSZ%010d" % self.row["id"]
+
+    @property
+    def received_at(self):
+        return self.row["received_at"].replace(tzinfo=datetime.timezone.utc)
+
+    def finish(self, total):
+        """The result file and the NOTI, then the file is done."""
+        now = self.p.clock()
+        day = now.date()
+        result_name = outbox.hub_name(self.name.type, self.name.env, day, self.row["id"])
+        path = self.p.out.spool_path(self.row["id"], result_name)
+        counts = self.write_results(path, total)
+        self.p.out.deliver_file(self.institution.id, result_name, path, self.row["id"])
+        noti = outbox.hub_name("NOTI", self.name.env, day, self.row["id"])
+        self.p.out.deliver(self.institution.id, noti, notification(
+            self.name.as_("FI"), self.reference, result_name, total, counts, now), self.row["id"])
+        with self.db.engine.begin() as conn:
+            conn.execute(update(batch_file).where(batch_file.c.id == self.row["id"])
+                         .values(state="done", records_total=total, lease_until=None))
+
+    def write_results(self, path, total):
+        """The result file, streamed from the stored results in the input's order:
+        {code: count}."""
+        counts = {}
+        with etree.xmlfile(path, encoding="utf-8") as xf:
+            xf.write_declaration()
+            with xf.element("{%s}Results" % RESULT_NS, nsmap={"r": RESULT_NS}):
+                header = etree.Element("{%s}Header" % RESULT_NS)
+                for tag, text in (("Type", self.name.type),
+                                  ("FileName", str(self.name.as_("FI"))),
+                                  ("Reference", self.reference), ("RecordCount", total)):
+                    etree.SubElement(header, "{%s}%s" % (RESULT_NS, tag)).text = str(text)
+                xf.write(header)
+                with self.db.engine.connect() as conn:
+                    rows = conn.execution_options(yield_per=1000).execute(
+                        select(batch_result.c.idx, batch_result.c.code, batch_result.c.body)
+                        .where(batch_result.c.batch_file_id == self.row["id"])
+                        .order_by(batch_result.c.idx))
+                    for idx, code, body in rows:
+                        counts[code] = counts.get(code, 0) + 1
+                        result = etree.Element("{%s}Result" % RESULT_NS)
+                        etree.SubElement(result, "{%s}Id" % RESULT_NS).text = str(idx)
+                        etree.SubElement(result, "{%s}Code" % RESULT_NS).text = code
+                        if body is not None:
+                            result.append(etree.fromstring(bytes(body)))
+                        xf.write(result)
+        return counts
+
+
+def notification(name, reference, result_name, total, counts, now):
+    """FO.NOTI: the summary of a processed file."""
+    root = etree.Element("{%s}Notification" % RESULT_NS, nsmap={"r": RESULT_NS})
+    for tag, text in (("FileName", str(name)), ("Reference", reference),
+                      ("ResultFile", str(result_name)), ("RecordCount", total),
+                      ("ProcessedAt", now.isoformat(timespec="seconds"))):
+        etree.SubElement(root, "{%s}%s" % (RESULT_NS, tag)).text = str(text)
+    for code, count in sorted(counts.items()):
+        line = etree.SubElement(root, "{%s}Count" % RESULT_NS, code=code)
+        line.text = str(count)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
