@@ -84,7 +84,7 @@ def batch_channel(settings, registry, db, hub, access, sources):
     handlers = kinds(registry, access, NationalRegister(sources[SOURCE]), reactor)
     intake = Intake(config, registry, db, out, hub.exchange_log, utcnow, handlers)
     processor = Processor(db, hub.exchange_log, out, handlers, utcnow, reactor,
-                          "worker-%d" % os.getpid())
+                          "worker-%d" % os.getpid(), intake, config.lease_seconds)
     return BatchChannel(config, DropBox(config, out, intake.trigger).factory(), processor)
 
 

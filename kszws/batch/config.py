@@ -5,6 +5,7 @@
     host_key = "certs/kszws-hub.ssh"
     max_file_bytes = 2147483648  # one uploaded file
     max_pending = 200            # files waiting in an institution's IN
+    lease_seconds = 60           # a worker's claim on a file it processes
 
     [[sender]]
     institution = "cpas-eupen"   # an institution of institutions.toml
@@ -36,6 +37,7 @@ class BatchConfig:
     root: Path  # where the drop box's folders and the hub's spool live
     max_file_bytes: int
     max_pending: int
+    lease_seconds: int  # a file whose worker stopped is resumed by another after this
     senders: dict  # institution id -> Sender
 
     def sender_number(self, number):
@@ -55,11 +57,13 @@ def load(settings, registry):
     box = take(raw.get("dropbox", {}), path, "[dropbox]", {
         "port": (int, 8022), "host": (str, ""), "root": (str, ""),
         "host_key": (str, str(settings.certs_dir / "kszws-hub.ssh")),
-        "max_file_bytes": (int, 2 << 30), "max_pending": (int, 200)})
+        "max_file_bytes": (int, 2 << 30), "max_pending": (int, 200),
+        "lease_seconds": (int, 60)})
     if not 0 <= box["port"] <= 65535:
         raise ConfigError(path, "[dropbox]", "port must be 0-65535")
-    if box["max_file_bytes"] < 1 or box["max_pending"] < 1:
-        raise ConfigError(path, "[dropbox]", "max_file_bytes and max_pending must be positive")
+    if min(box["max_file_bytes"], box["max_pending"], box["lease_seconds"]) < 1:
+        raise ConfigError(path, "[dropbox]", "max_file_bytes, max_pending and lease_seconds "
+                          "must be positive")
     senders = {}
     for n, entry in enumerate(raw.get("sender", []), 1):
         where = "sender #%d" % n
@@ -90,7 +94,8 @@ def load(settings, registry):
         host_key=resolve_under(settings.project_root, box["host_key"]),
         root=resolve_under(settings.project_root, box["root"]) if box["root"]
         else Path(settings.data_dir) / "batch",
-        max_file_bytes=box["max_file_bytes"], max_pending=box["max_pending"], senders=senders)
+        max_file_bytes=box["max_file_bytes"], max_pending=box["max_pending"],
+        lease_seconds=box["lease_seconds"], senders=senders)
 
 
 def check_keys(config):

@@ -14,6 +14,7 @@ not processed at all.
 Files are read and checked in a thread; the exchange-log row is committed (in the
 reactor's writer) before the ACRF is written: no answer leaves without its row.
 """
+import datetime
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -22,18 +23,19 @@ from pathlib import Path
 from lxml import etree
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
-from twisted.internet import threads
+from twisted.internet import defer, threads
 from twisted.logger import Logger
 
 from kszws.batch import acrf, names, outbox, signature
 from kszws.batch.dropbox import IN, folders_of
 from kszws.clock import naive_utc
 from kszws.hub.exchange import Exchange
-from kszws.store.schema import batch_file, batch_sequence
+from kszws.store.schema import batch_file, batch_sequence, exchange_log
 from kszws.wire import xmlparse
 from kszws.wire.reasons import Refusal
 
 BATCH_NS = "urn:kszws:batch:v1"
+RECEIVED = "received"  # recorded, its files being moved and checked
 HEADER_XSD = Path(__file__).resolve().parents[2] / "xsd" / "Batch" / "BatchFile.xsd"
 SERVICE = "BatchChannel"
 ACCEPTED, REJECTED, CANCELLED = "accepted", "rejected", "cancelled"
@@ -94,26 +96,37 @@ class Intake:
     # -- in a thread ----------------------------------------------------------------------
 
     def receive(self, institution, file_name):
-        """Take the files of a GO out of IN, check and record them: the Receipt (None for
-        a TD, which cancels instead)."""
+        """Record a GO, take its files out of IN, check them: the Receipt (None for a TD,
+        which cancels instead). Each step can be redone after a crash (recover())."""
         name = names.parse(file_name)
         if name.prefix == "TD":
             self.cancel(institution, name)
             return None
+        receipt = Receipt(institution, name, self.clock())
         spool = Path(self.config.root) / "spool" / uuid.uuid4().hex
-        spool.mkdir(parents=True)
-        inbox = Path(folders_of(str(self.config.root), institution)) / IN
+        with self.db.engine.begin() as conn:
+            receipt.id = conn.execute(insert(batch_file).values(
+                institution=institution, name=str(name), type=name.type, sender=name.sender,
+                env=name.env, parts=0, spool=str(spool), state=RECEIVED, records_done=0,
+                received_at=naive_utc(receipt.received_at))).inserted_primary_key[0]
+        return self._examine(receipt, spool)
+
+    def _examine(self, receipt, spool):
+        """Move the files of the receipt's GO from IN to `spool` (those already moved
+        stay), check them, record the verdict."""
+        spool.mkdir(parents=True, exist_ok=True)
+        inbox = Path(folders_of(str(self.config.root), receipt.institution)) / IN
         for entry in os.listdir(inbox):
             try:
                 found = names.parse(entry)
             except names.BadName:
                 continue
-            if found.whole.as_("GO") == name.whole.as_("GO"):
+            if found.whole.as_("GO") == receipt.name.whole.as_("GO"):
                 os.replace(inbox / entry, spool / entry)
-        receipt = Receipt(institution, name, self.clock())
         receipt.size = sum(p.stat().st_size for p in spool.iterdir())
-        receipt.errors = self.check(institution, name, spool)
-        self.record(receipt, spool)
+        receipt.errors = self.check(receipt.institution, receipt.name, spool) \
+            if (spool / str(receipt.name)).exists() else ["ACRF-030"]
+        self.record(receipt)
         return receipt
 
     def check(self, institution, name, spool):
@@ -170,17 +183,15 @@ class Intake:
             self._header_schema = etree.XMLSchema(etree.parse(str(HEADER_XSD)))
         return self._header_schema
 
-    def record(self, receipt, spool):
-        """The file's row, and its sequence number taken when it is accepted (a second
-        file with the same one is refused: ACRF-020, even from another worker)."""
+    def record(self, receipt):
+        """The verdict on the file's row, and its sequence number taken when it is
+        accepted (a second file with the same one is refused: ACRF-020, even from another
+        worker)."""
         name = receipt.name
-        row = dict(institution=receipt.institution, name=str(name), type=name.type,
-                   sender=name.sender, env=name.env, parts=0, spool=str(spool),
-                   received_at=naive_utc(receipt.received_at), records_done=0)
         with self.db.engine.begin() as conn:
-            receipt.id = conn.execute(insert(batch_file).values(
+            conn.execute(update(batch_file).where(batch_file.c.id == receipt.id).values(
                 state=REJECTED if receipt.errors else ACCEPTED,
-                errors=" ".join(receipt.errors) or None, **row)).inserted_primary_key[0]
+                errors=" ".join(receipt.errors) or None))
             if receipt.errors:
                 return
             try:
@@ -202,6 +213,46 @@ class Intake:
         with self.db.engine.begin() as conn:
             conn.execute(update(batch_file).where(batch_file.c.id == receipt.id)
                          .values(acknowledged_at=naive_utc(now)))
+
+    def unfinished(self, older_than):
+        """Receipts a worker left half-done (it stopped between the GO and the ACRF):
+        [(receipt, spool, logged)] of the files received before `older_than` whose ACRF
+        was not delivered; `logged`: their exchange-log row is already committed."""
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(select(batch_file).where(
+                batch_file.c.acknowledged_at.is_(None),
+                batch_file.c.state.in_((RECEIVED, ACCEPTED, REJECTED)),
+                batch_file.c.received_at < naive_utc(older_than))
+                .order_by(batch_file.c.id).limit(50)).mappings().all()
+            tickets = set(conn.execute(select(exchange_log.c.ticket).where(
+                exchange_log.c.ticket.in_(["KSZ%010d" % r["id"] for r in rows]))).scalars())
+        out = []
+        for row in rows:
+            receipt = Receipt(row["institution"], names.parse(row["name"]),
+                              row["received_at"].replace(tzinfo=datetime.timezone.utc),
+                              row["id"], (row["errors"] or "").split())
+            out.append((receipt, Path(row["spool"]), row["state"] == RECEIVED,
+                        receipt.reference in tickets))
+        return out
+
+    def recover(self, older_than):
+        """Finish what a stopped worker left: examine the files of a GO it recorded, log
+        the verdict it did not log, deliver the ACRF it did not deliver. Deferred."""
+        def redo(unfinished):
+            chain = defer.succeed(None)
+            for receipt, spool, examine, logged in unfinished:
+                chain.addCallback(lambda _, r=receipt, s=spool, e=examine, g=logged:
+                                  self._redo(r, s, e, g))
+            return chain
+
+        return threads.deferToThread(self.unfinished, older_than).addCallback(redo)
+
+    def _redo(self, receipt, spool, examine, logged):
+        d = threads.deferToThread(self._examine, receipt, spool) if examine \
+            else defer.succeed(receipt)
+        if logged:
+            return d.addCallback(lambda r: threads.deferToThread(self.acknowledge, r))
+        return d.addCallback(self._answer)
 
     def cancel(self, institution, name):
         """TD: a file accepted and not yet started is cancelled; files waiting in IN for

@@ -31,7 +31,7 @@ from kszws.wire import xmlparse
 
 RESULT_NS = "urn:kszws:batch:result:v1"
 CHUNK = 100  # records per transaction, and per call to a source
-LEASE = datetime.timedelta(seconds=60)  # a running file whose lease ran out is resumed
+RECOVER_AFTER = datetime.timedelta(seconds=30)  # a GO still without its ACRF: redone
 
 log = Logger()
 
@@ -67,8 +67,11 @@ class Judged:
 class Processor:
     """Claims accepted files and processes them (one at a time per worker)."""
 
-    def __init__(self, db, exchange_log, out, kinds, clock, reactor, worker_id):
-        self.db, self.exchange_log, self.out = db, exchange_log, out
+    def __init__(self, db, exchange_log, out, kinds, clock, reactor, worker_id, intake,
+                 lease_seconds=60):
+        self.db, self.exchange_log, self.out, self.intake = db, exchange_log, out, intake
+        # a running file whose lease ran out (its worker stopped) is resumed
+        self.lease = datetime.timedelta(seconds=lease_seconds)
         self.kinds = kinds  # {type: handler} (batch/kinds.py)
         self.clock, self.reactor, self.worker_id = clock, reactor, worker_id
         self.busy = False
@@ -93,7 +96,9 @@ class Processor:
         if self.busy or self.stopping:
             return None
         self.busy = True
-        d = threads.deferToThread(self.run_one)
+        # first what a stopped worker left between a GO and its ACRF, then a file
+        d = self.intake.recover(self.clock() - RECOVER_AFTER)
+        d.addCallback(lambda _: threads.deferToThread(self.run_one))
         d.addErrback(lambda f: log.failure("batch processing", f))
         d.addBoth(self._idle)
         self.current = d
@@ -109,8 +114,8 @@ class Processor:
         """The oldest accepted file, or a running one whose worker stopped: now ours."""
         now = naive_utc(self.clock())
         with self.db.engine.begin() as conn:
-            row = conn.execute(select(batch_file).where(or_(
-                batch_file.c.state == "accepted",
+            row = conn.execute(select(batch_file).where(or_(  # acknowledged first
+                and_(batch_file.c.state == "accepted", batch_file.c.acknowledged_at.isnot(None)),
                 and_(batch_file.c.state == "running", batch_file.c.lease_until < now)))
                 .order_by(batch_file.c.id).limit(1)).mappings().first()
             if row is None:
@@ -119,7 +124,7 @@ class Processor:
                 batch_file.c.id == row["id"], batch_file.c.state == row["state"],
                 or_(batch_file.c.lease_until.is_(None),
                     batch_file.c.lease_until == row["lease_until"]))
-                .values(state="running", owner=self.worker_id, lease_until=now + LEASE))
+                .values(state="running", owner=self.worker_id, lease_until=now + self.lease))
             return dict(row) if taken.rowcount == 1 else None
 
     def run_one(self):
@@ -186,7 +191,7 @@ class Job:
                   etree.tostring(j.body) if j.body is not None else None) for j in judged])
             cursor.execute(self.db.sql(
                 "UPDATE batch_file SET records_done = ?, lease_until = ? WHERE id = ?"),
-                (index, self.db.time_param(naive_utc(now) + LEASE), self.row["id"]))
+                (index, self.db.time_param(naive_utc(now) + self.p.lease), self.row["id"]))
 
     def exchange(self, judged, now):
         return Exchange(
