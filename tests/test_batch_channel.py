@@ -305,6 +305,7 @@ def test_every_header_facet_is_refused_by_the_acrf(box, tmp_path):
 
 
 RESULT = "urn:kszws:batch:result:v1"
+IPR = "http://www.ksz-bcss.fgov.be/XSD/SSDN/OCMW_CPAS/IdentifyPerson"
 
 
 def fetched(hub, tmp_path, kind, reference_name, institution=EUPEN, folder="OUT", wait=30):
@@ -341,13 +342,15 @@ def test_each_record_is_answered_in_order_with_its_code(box, tmp_path):
     assert acrf_of(box, tmp_path, str(names.parse(name).as_("GO")))[:2] == ([], "1")
     results = fetched(box, tmp_path, "IDPR", name)
     got = [(r.findtext("{%s}Id" % RESULT), r.findtext("{%s}Code" % RESULT),
-            r.findtext("{%s}Person/{%s}Ssin" % (RESULT, RESULT)))
+            r.findtext(".//{%s}SocialSecurityUser" % IPR))
            for r in results.iter("{%s}Result" % RESULT)]
     assert got == [("1", "000000", "70100853190"), ("2", "-400010", None),
                    ("3", "200010", "60010100370"), ("4", "-400030", None),
                    ("5", "-400020", None), ("6", "-000050", None)]
     person = results.find("{%s}Result/{%s}Person" % (RESULT, RESULT))
-    assert person.findtext("{%s}LastName" % RESULT) == "MUSTERMANN"
+    assert person.findtext("{%s}Basic/{%s}LastName" % (IPR, IPR)) == "MUSTERMANN"
+    assert results.findall("{%s}Result" % RESULT)[2].findtext(
+        "{%s}Person/{%s}NewSsin" % (RESULT, RESULT)) == "60010100370"
     noti = fetched(box, tmp_path, "NOTI", name)
     assert {c.get("code"): c.text for c in noti.iter("{%s}Count" % RESULT)} == {
         "000000": "1", "-400010": "1", "200010": "1", "-400030": "1", "-400020": "1",

@@ -3,8 +3,9 @@ twin. A kind gives, for a file, its `context` (read once from the header: the le
 context, the authorization decision) and `judge`s its records a chunk at a time.
 
     IDPR  a list of SSINs -> the persons' identification data from the National Register
-          (the twin: IdentifyPerson by SSIN, its Basic part); one call to the source per
-          chunk (consultPersons), never one per person.
+          (the twin: IdentifyPerson by SSIN; each result carries its Basic block, written
+          by the same code); one call to the source per chunk (consultPersons), never one
+          per person.
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from kszws import ids
 from kszws.batch.intake import BATCH_NS
 from kszws.batch.processing import REFUSALS, RESULT_NS, Judged
 from kszws.clock import local_date
+from kszws.wire import identify_person
 
 XSD = Path(__file__).resolve().parents[2] / "xsd" / "Batch"
 
@@ -41,8 +43,8 @@ class Context:
 
 class PersonIdentification:
     """IDPR: each record names an SSIN; its result is the person's identification (the
-    Basic part of IdentifyPerson: names, birth, gender, nationality, the current
-    address, the decease), after the same authorization check."""
+    Basic part of IdentifyPerson: SSIN, names, birth date, gender, the current address or
+    diplomatic post), after the same authorization check."""
     type = "IDPR"
     service = "IdentifyPerson"
     groups = ("Basic",)
@@ -67,15 +69,15 @@ class PersonIdentification:
                 judged[index] = Judged(index, "-000050", detail=_first_error(self.schema))
                 continue
             raw = element.findtext(b("Ssin"))
+            if not context.decision.allowed:  # as online: before the SSIN is even read
+                refusal = context.decision.refusal
+                judged[index] = Judged(index, REFUSALS[refusal.code], reason=refusal.code,
+                                       detail=refusal.detail, subjects=_named(raw))
+                continue
             try:
                 ssin = ids.ssin(raw)
             except ids.InvalidIdentifier:
                 judged[index] = Judged(index, "-400010", detail="SSIN %r" % raw[:20])
-                continue
-            if not context.decision.allowed:
-                refusal = context.decision.refusal
-                judged[index] = Judged(index, REFUSALS[refusal.code], ssin, reason=refusal.code,
-                                       detail=refusal.detail, subjects={ssin})
                 continue
             asked[index] = ssin
         found = self._consult(set(asked.values()))
@@ -111,26 +113,20 @@ class PersonIdentification:
 
 
 def identification(person, new_ssin=None):
-    """The Person element of an IDPR result."""
-    element = etree.Element(r("Person"))
-    _text(element, "Ssin", person["ssin"])
-    _text(element, "NewSsin", new_ssin)
-    _text(element, "LastName", (person["lastName"] or "").upper())
-    _text(element, "FirstNames", (person["firstNames"] or "").upper())
-    _text(element, "BirthDate", person["birthDate"])
-    _text(element, "Gender", person["gender"])
-    _text(element, "Nationality", person["nationalityCode"])
-    current = next((a for a in person["addresses"] if not a.get("toDate")), None)
-    if current is not None:
-        address = etree.SubElement(element, r("Address"))
-        _text(address, "Country", current.get("countryCode"))
-        _text(address, "Municipality", current.get("municipalityCode"))
-        _text(address, "PostalCode", current.get("postalCode"))
-        _text(address, "Street", (current.get("street") or "").upper())
-        _text(address, "HouseNumber", current.get("houseNumber"))
-        _text(address, "Box", current.get("box"))
-    _text(element, "DeceaseDate", person["deceaseDate"])
-    return element
+    """The body of an IDPR result: IdentifyPerson's Basic block of the person (the new
+    SSIN first, for a replaced one)."""
+    body = etree.Element(r("Person"))
+    _text(body, "NewSsin", new_ssin)
+    body.append(identify_person.basic(person))
+    return body
+
+
+def _named(raw):
+    """The SSIN a refused record names, as the online twin logs it: {ssin}, or none."""
+    try:
+        return {ids.ssin(raw)}
+    except ids.InvalidIdentifier:
+        return set()
 
 
 def _first_error(schema):

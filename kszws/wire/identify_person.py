@@ -90,6 +90,14 @@ def reply(persons, extended):
     return root
 
 
+def basic(person):
+    """A person's Basic block alone, as IdentifyPerson gives it: what a batch IDPR result
+    carries for each person (the same data as its online twin, nothing more)."""
+    element = etree.Element(q("Basic"), nsmap={"ns3": NS})
+    _basic(element, person)
+    return element
+
+
 def _add(parent, local, value, **attrib):
     return add_text(parent, q(local), value, **attrib)
 
