@@ -10,6 +10,7 @@ import time
 import traceback
 from pathlib import Path
 
+from kszws.batch import names as batch_names
 from kszws.config import ConfigError, load_settings
 
 
@@ -209,6 +210,33 @@ def _parser():
                    help="record: the day it happened (default: today)")
     s.add_argument("--output", help="batch: write here instead of standard output")
     s.set_defaults(func=cmd_mutation)
+
+    s = sub.add_parser("batch", help="the batch channel: submit a file over SFTP and wait "
+                       "for its answers; the files' status")
+    actions = s.add_subparsers(dest="action", required=True)
+    a = actions.add_parser("submit", help="name, sign, upload and trigger a file, then wait "
+                           "for its ACRF, result and NOTI (exit 0 all answered, 1 some "
+                           "records refused, 2 the file refused, 3 a mistake here)")
+    _command_line_mistakes_exit_3(a)
+    a.add_argument("file", help="the file's body (XML: xsd/Batch/BatchFile.xsd, its header "
+                   "naming the type and the sender number)")
+    a.add_argument("--as", dest="institution", required=True,
+                   help="the sending institution (a [[sender]] of conf/batch.toml)")
+    a.add_argument("--type", required=True, help="the file type (IDPR, ...)")
+    a.add_argument("--env", choices=sorted(batch_names.ENVIRONMENTS), default="R",
+                   help="R production (answers in OUT), T or S test (OUTTEST)")
+    a.add_argument("--seq", help="the sequence number (default: the second of the day)")
+    a.add_argument("--parts", type=int, default=1, help="send the file in N parts")
+    a.add_argument("--out", default=".", help="where the answers are written (default: .)")
+    a.add_argument("--no-wait", dest="wait", action="store_false", help="stop after the ACRF")
+    a.add_argument("--timeout", type=float, default=3600,
+                   help="seconds to wait for the result (default 3600)")
+    a.set_defaults(func=cmd_batch)
+    a = actions.add_parser("status", help="the files submitted, newest first (reads the "
+                           "hub's store)")
+    a.add_argument("--as", dest="institution", help="only this institution's files")
+    a.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    a.set_defaults(func=cmd_batch)
 
     s = sub.add_parser("maintenance", help="put the hub in or out of maintenance (/health 503)")
     s.add_argument("state", choices=["on", "off", "status"])
@@ -585,8 +613,9 @@ def _unknown_log_filter(settings, args):
     from kszws.registry import load_registry
 
     registry = load_registry(settings, client=True)
-    # log rows name a service by its conf name, or "EESSI" and "-" (no endpoint)
-    services = dict.fromkeys(list(registry.services) + ["EESSI", "-"])
+    # log rows name a service by its conf name, or "EESSI", "BatchChannel" (the batch
+    # channel's files and records) and "-" (no endpoint)
+    services = dict.fromkeys(list(registry.services) + ["EESSI", "BatchChannel", "-"])
     try:
         if args.service is not None:
             named("service", args.service, services, " (--service)")
@@ -884,3 +913,82 @@ def _safe_url(url):
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+def cmd_batch(settings, args):
+    from kszws import batch
+    from kszws.registry import load_registry
+
+    registry = load_registry(settings)
+    config = batch.load(settings, registry)
+    if config is None or not config.port:
+        print("kszws batch: conf/batch.toml opens no drop box", file=sys.stderr)
+        return 2
+    if args.action == "status":
+        return _batch_status(settings, args)
+    return _batch_submit(settings, registry, config, args)
+
+
+def _batch_submit(settings, registry, config, args):
+    from kszws.batch import submit
+    from kszws.progress import Progress
+    from kszws.security import pki
+    from kszws.security.keystore import key_path_for
+
+    sender = config.senders.get(args.institution)
+    problem = None
+    if sender is None:
+        problem = "--as must name a sender of conf/batch.toml (%s)" % ", ".join(config.senders)
+    elif not 1 <= args.parts <= batch_names.MAX_PARTS:
+        problem = "--parts must be 1-%d" % batch_names.MAX_PARTS
+    if problem:
+        print("kszws batch: %s" % problem, file=sys.stderr)
+        return 3
+    now = submit.today()
+    try:
+        name = batch_names.parse("FI.%s.%s.%s.%s.%s" % (args.type, sender.number,
+                                                        now.strftime("%Y%m%d"),
+                                                        args.seq or submit.next_seq(now), args.env))
+        body = Path(args.file).read_bytes()
+        key = pki.read_key(key_path_for(registry.institutions[sender.institution].certificates[0]))
+    except (batch_names.BadName, OSError, ValueError) as exc:
+        print("kszws batch: %s" % exc, file=sys.stderr)
+        return 3
+    host = "127.0.0.1" if config.host in ("", "0.0.0.0", "::") else config.host
+    try:
+        session = submit.Session(host, config.port, sender.institution,
+                                 settings.certs_dir / ("%s.ssh" % sender.institution),
+                                 Path(str(config.host_key) + ".pub"))
+        try:
+            with Progress("uploading %s" % name, len(body)) as shown:
+                waited = Progress("waiting for the answers", 1, every=30)
+                outcome = submit.submit(
+                    session, body, name, args.parts, key, registry.hub.certificates[0],
+                    args.out, wait=args.wait, timeout=args.timeout, progress=shown.update,
+                    on_wait=lambda: waited.update(0))
+        finally:
+            session.close()
+    except submit.SubmitError as exc:
+        print("kszws batch: %s" % exc, file=sys.stderr)
+        return 2
+    print("\n".join(submit.describe(outcome)))
+    if outcome.refused:
+        return 2
+    return 1 if any(code.startswith("-") for code in outcome.counts) else 0
+
+
+def _batch_status(settings, args):
+    from kszws.batch.intake import stored
+    from kszws.store import database_from_settings
+
+    db = database_from_settings(settings)
+    rows = stored(db, args.institution, args.limit)
+    for row in rows:
+        print("%-14s %-36s %-9s %7s/%-7s %s%s" % (
+            row["received_at"].isoformat(timespec="seconds"), row["name"], row["state"],
+            row["records_done"], row["records_total"] if row["records_total"] is not None
+            else "?", row["institution"], "  " + row["errors"] if row["errors"] else ""))
+    if not rows:
+        print("no batch file%s" % (" from %s" % args.institution if args.institution else ""))
+    return 0
+

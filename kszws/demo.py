@@ -174,6 +174,7 @@ def describe(settings, registry, base, https_base=None):
     example["employer_walkthrough"] = employer_walkthrough(registry, base)
     example["pension_walkthrough"] = pension_walkthrough(registry, base)
     example["eessi_walkthrough"] = eessi_walkthrough(settings, registry) if https_base else []
+    example["batch_walkthrough"] = batch_walkthrough(settings, registry)
     namur = next((i for i in registry.clients() if i.auth == "client-cert"), None)
     if test is not None and namur is not None and https_base:
         example["client_certificate"] = (
@@ -465,6 +466,31 @@ def eessi_walkthrough(settings, registry):
     ]
 
 
+def batch_walkthrough(settings, registry):
+    """A file through the batch channel's SFTP drop box: [(what, command)]. Writes the
+    known_hosts file that pins the drop box's host key for OpenSSH's sftp."""
+    config = batch.load(settings, registry)
+    if config is None or not config.port or "cpas-eupen" not in config.senders:
+        return []
+    known = settings.data_dir / "known_hosts"
+    host_key = Path(str(config.host_key) + ".pub").read_text().split()[:2]
+    known.write_text("[127.0.0.1]:%d %s\n" % (config.port, " ".join(host_key)))
+    answers = settings.data_dir / "batch-answers"
+    return [
+        ("CPAS Eupen sends an IDPR file over SFTP (5 SSINs: one replaced, one cancelled, one "
+         "with wrong check digits): named, signed, triggered; the ACRF within seconds, then "
+         "the result file and the NOTI in %s (exit 1: records refused)" % answers,
+         "kszws batch submit %s --as cpas-eupen --type IDPR --out %s" % (
+             settings.project_root / "examples" / "batch" / "idpr.xml", answers)),
+        ("the files the hub received, with their state", "kszws batch status"),
+        ("the file and each of its records in the exchange log",
+         "kszws log --service BatchChannel --caller cpas-eupen"),
+        ("the drop box with OpenSSH's sftp: CPAS Eupen's folders, its SSH key, no password",
+         "echo 'ls -l /OUT' | sftp -b - -i %s -o UserKnownHostsFile=%s -P %d "
+         "cpas-eupen@127.0.0.1" % (settings.certs_dir / "cpas-eupen.ssh", known, config.port)),
+    ]
+
+
 def write(settings, info):
     path = settings.data_dir / "demo.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -512,6 +538,10 @@ def banner(info, path):
     if info["example"].get("eessi_walkthrough"):
         lines += ["", "EESSI: a German SED to RSZ/ONSS and its answer, step by step:"]
         for what, command in info["example"]["eessi_walkthrough"]:
+            lines += ["  # " + what, "  " + command]
+    if info["example"].get("batch_walkthrough"):
+        lines += ["", "Batch: a file through the SFTP drop box, step by step:"]
+        for what, command in info["example"]["batch_walkthrough"]:
             lines += ["  # " + what, "  " + command]
     if info["example"].get("pension_walkthrough"):
         lines += ["", "The pension cadastre, step by step:"]

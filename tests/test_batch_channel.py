@@ -336,7 +336,8 @@ def test_each_record_is_answered_in_order_with_its_code(box, tmp_path):
     ssins = ["70100853190", "70100853191", "60010100172", "55050500169", "90010100123",
              "70100853190"]
     body = batch_body(ssins=ssins).replace(
-        b"<b:Record><b:Id>6</b:Id>", b"<b:Record><b:Id>6</b:Id><b:Extra/>")
+        b"<b:Record><b:Id>6</b:Id>", b"<b:Record><b:Id>6</b:Id><b:Extra/>").replace(
+        b"<b:RecordCount>6<", b"<b:RecordCount>7<")  # a header that miscounts
     name = "FI.IDPR.170001.%s.00070.R" % TODAY
     submit(box, tmp_path, prepare(box, tmp_path, name, body))
     assert acrf_of(box, tmp_path, str(names.parse(name).as_("GO")))[:2] == ([], "1")
@@ -355,9 +356,11 @@ def test_each_record_is_answered_in_order_with_its_code(box, tmp_path):
     assert {c.get("code"): c.text for c in noti.iter("{%s}Count" % RESULT)} == {
         "000000": "1", "-400010": "1", "200010": "1", "-400030": "1", "-400020": "1",
         "-000050": "1"}
+    assert noti.findtext("{%s}Warning" % RESULT) == (
+        "the header declared 7 records, the file held 6")
     reference = results.findtext("{%s}Header/{%s}Reference" % (RESULT, RESULT))
     rows = exchange_log.search(database_from_settings(box.settings), caller=EUPEN,
-                               service="IdentifyPerson", limit=500)
+                               service="BatchChannel", limit=500)
     mine = sorted((int(r["ticket"].rsplit("-", 1)[1]), r["reason_code"]) for r in rows
                   if r["ticket"].startswith(reference + "-"))
     assert mine == [(1, "000000"), (2, "-400010"), (3, "200010"), (4, "-400030"),
@@ -373,3 +376,35 @@ def test_a_file_outside_the_authorizations_is_refused_record_by_record(box, tmp_
     assert [r.findtext("{%s}Code" % RESULT) for r in results.iter("{%s}Result" % RESULT)] == [
         "-300010", "-300010"]
     assert results.find(".//{%s}Person" % RESULT) is None  # nothing about the persons
+
+
+def test_kszws_batch_submit_names_signs_uploads_and_waits(box, tmp_path):
+    """The CLI as an institution uses it: one command, the answers written beside, the
+    counts per code printed; exit 1 when some records were refused."""
+    from tests.netfixture import run_kszws
+
+    body = tmp_path / "persons.xml"
+    body.write_bytes(batch_body(ssins=["70100853190", "70100853191", "72030512297"]))
+    result = run_kszws(box.settings, "batch", "submit", str(body), "--as", EUPEN, "--type",
+                       "IDPR", "--seq", "00090", "--parts", "2", "--out", str(tmp_path))
+    assert result.returncode == 1, result.stderr  # one record refused (-400010)
+    assert "FI.IDPR.170001.%s.00090.R accepted (ACRF)" % TODAY in result.stdout
+    assert "      2  000000" in result.stdout and "      1  -400010" in result.stdout
+    assert sorted(p.name.split(".")[1] for p in tmp_path.glob("FO.*")) == [
+        "ACRF", "IDPR", "NOTI"]
+    # the same sequence again: refused by the ACRF, exit 2, the reason in words
+    again = run_kszws(box.settings, "batch", "submit", str(body), "--as", EUPEN, "--type",
+                      "IDPR", "--seq", "00090", "--out", str(tmp_path))
+    assert again.returncode == 2 and "ACRF-020 the sequence number was already used" in (
+        again.stdout), again.stdout + again.stderr
+    status = run_kszws(box.settings, "batch", "status", "--as", EUPEN)
+    assert status.returncode == 0
+    assert "GO.IDPR.170001.%s.00090.R" % TODAY in status.stdout and "done" in status.stdout
+    # mistakes: one line, exit 3
+    for wrong in (["--as", "nobody", "--type", "IDPR", str(body)],
+                  ["--as", EUPEN, str(body)],  # no --type
+                  ["--as", EUPEN, "--type", "idpr", str(body)],
+                  ["--as", EUPEN, "--type", "IDPR", str(tmp_path / "missing.xml")]):
+        mistake = run_kszws(box.settings, "batch", "submit", *wrong)
+        assert mistake.returncode == 3 and len(mistake.stderr.strip().splitlines()) == 1, (
+            wrong, mistake.stderr)

@@ -153,6 +153,7 @@ def test_demo_starts_and_describes_the_network(project):
         _employer_walkthrough(project, info["example"]["employer_walkthrough"])
         _pension_walkthrough(project, info["example"]["pension_walkthrough"])
         _eessi_walkthrough(project, info["example"]["eessi_walkthrough"])
+        _batch_walkthrough(info["example"]["batch_walkthrough"])
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
@@ -182,6 +183,18 @@ def _eessi_walkthrough(project, steps):
     logged = pasted(log)
     assert logged.returncode == 0 and logged.stdout.count("EESSI.push") == 2, logged.stdout
     assert pasted(status).returncode == 0
+
+
+def _batch_walkthrough(steps):
+    """The batch channel's walkthrough as printed: the file answered (two records refused:
+    exit 1), its state, its log rows, the drop box seen with OpenSSH's sftp."""
+    submit, status, log, sftp = [pasted(command) for _, command in steps]
+    assert submit.returncode == 1 and "accepted (ACRF)" in submit.stdout, (
+        submit.stdout + submit.stderr)
+    assert "      2  000000" in submit.stdout and "      1  -400030" in submit.stdout
+    assert status.returncode == 0 and " done " in status.stdout, status.stdout
+    assert log.returncode == 0 and log.stdout.count("BatchChannel.IDPR") == 6, log.stdout
+    assert sftp.returncode == 0 and "FO.ACRF.999999." in sftp.stdout, sftp.stdout + sftp.stderr
 
 
 def _client_certificate_over_https(project, info, text, tls_port):

@@ -14,6 +14,7 @@ a GO or TD file hands the name to `on_trigger(institution, name)` (batch/intake.
 The folders live under `<root>/<institution>/`; what the hub answers is recorded in the
 store (batch_outfile) with the time it was fetched.
 """
+import logging
 import os
 import stat
 
@@ -32,8 +33,12 @@ FOLDERS = (IN, OUT, OUTTEST)
 UPLOADS = ("FI", "FS", "GO", "TD")
 MAX_NAME = 64
 
+log = logging.getLogger("kszws.batch")
+
 
 def denied(message):
+    # SFTP v3 clients (OpenSSH's) show only "Permission denied": the reason goes to the log
+    log.warning("drop box: refused: %s", message)
     return filetransfer.SFTPError(filetransfer.FX_PERMISSION_DENIED, message)
 
 

@@ -288,9 +288,10 @@ def _chunks(paths, size=1 << 16):
                 yield chunk
 
 
-def stored(db, institution):
-    """The files an institution submitted, newest first (kszws batch status)."""
+def stored(db, institution=None, limit=20):
+    """The files submitted (by `institution`), newest first (kszws batch status)."""
+    q = select(batch_file).order_by(batch_file.c.id.desc()).limit(limit)
+    if institution:
+        q = q.where(batch_file.c.institution == institution)
     with db.engine.connect() as conn:
-        return [dict(r) for r in conn.execute(
-            select(batch_file).where(batch_file.c.institution == institution)
-            .order_by(batch_file.c.id.desc())).mappings()]
+        return [dict(r) for r in conn.execute(q).mappings()]

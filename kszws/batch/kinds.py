@@ -115,7 +115,7 @@ class PersonIdentification:
 def identification(person, new_ssin=None):
     """The body of an IDPR result: IdentifyPerson's Basic block of the person (the new
     SSIN first, for a replaced one)."""
-    body = etree.Element(r("Person"))
+    body = etree.Element(r("Person"), nsmap={"r": RESULT_NS})
     _text(body, "NewSsin", new_ssin)
     body.append(identify_person.basic(person))
     return body

@@ -23,7 +23,7 @@ from twisted.internet import defer, task, threads
 from twisted.logger import Logger
 
 from kszws.batch import names, outbox
-from kszws.batch.intake import BATCH_NS, _chunks
+from kszws.batch.intake import BATCH_NS, SERVICE, _chunks
 from kszws.clock import naive_utc
 from kszws.hub.exchange import Exchange
 from kszws.store.schema import batch_file, batch_result
@@ -161,6 +161,7 @@ class Job:
 
     def run(self):
         header, records = self.records()
+        self.declared = header.findtext("{%s}RecordCount" % BATCH_NS)
         self.context = context = self.kind.context(self, header)
         done = self.row["records_done"]
         index = 0
@@ -196,7 +197,7 @@ class Job:
     def exchange(self, judged, now):
         return Exchange(
             ticket="%s-%d" % (self.reference, judged.index), received_at=self.received_at,
-            service=self.kind.service, request_size=0, caller=self.institution.id,
+            service=SERVICE, request_size=0, caller=self.institution.id,
             institution=self.institution, auth_method="ssh-key", operation=self.name.type,
             legal_context=self.context.legal_context, replied_at=now,
             outcome="OK" if not judged.code.startswith("-") else "REFUSED",
@@ -221,7 +222,8 @@ class Job:
         self.p.out.deliver_file(self.institution.id, result_name, path, self.row["id"])
         noti = outbox.hub_name("NOTI", self.name.env, day, self.row["id"])
         self.p.out.deliver(self.institution.id, noti, notification(
-            self.name.as_("FI"), self.reference, result_name, total, counts, now), self.row["id"])
+            self.name.as_("FI"), self.reference, result_name, total, counts, now,
+            self.declared), self.row["id"])
         with self.db.engine.begin() as conn:
             conn.execute(update(batch_file).where(batch_file.c.id == self.row["id"])
                          .values(state="done", records_total=total, lease_until=None))
@@ -255,13 +257,18 @@ class Job:
         return counts
 
 
-def notification(name, reference, result_name, total, counts, now):
-    """FO.NOTI: the summary of a processed file."""
+def notification(name, reference, result_name, total, counts, now, declared=None):
+    """FO.NOTI: the summary of a processed file; a warning when the header declared
+    another number of records than the file held (every record is answered anyway)."""
     root = etree.Element("{%s}Notification" % RESULT_NS, nsmap={"r": RESULT_NS})
     for tag, text in (("FileName", str(name)), ("Reference", reference),
                       ("ResultFile", str(result_name)), ("RecordCount", total),
+                      ("DeclaredRecordCount", declared),
                       ("ProcessedAt", now.isoformat(timespec="seconds"))):
         etree.SubElement(root, "{%s}%s" % (RESULT_NS, tag)).text = str(text)
+    if declared is not None and str(declared) != str(total):
+        etree.SubElement(root, "{%s}Warning" % RESULT_NS).text = (
+            "the header declared %s records, the file held %d" % (declared, total))
     for code, count in sorted(counts.items()):
         line = etree.SubElement(root, "{%s}Count" % RESULT_NS, code=code)
         line.text = str(count)

@@ -100,15 +100,19 @@ STREET_CODES = {name: 1000 * (1 + i) + j for i, lang in enumerate(("nl", "fr", "
 BELGIUM = nis.BELGIUM
 
 
+# The language of each street name of the lists.
+STREET_LANGUAGES = {name: lang for lang, streets in STREETS.items() for name in streets}
+
+
 def street_names(town, street):
     """[(language, name)] of `street` in `town`: both names in Brussels, else its one name
-    in the municipality's language; [] for a street not in the lists (a mutation may
-    record any street)."""
+    in the language it is written in (a mutation may put a French name in Eupen); [] for a
+    street not in the lists (a mutation may record any street)."""
     if town is None or street not in STREET_CODES:
         return []
     if town.in_brussels and street in STREETS_NL_OF_FR:
         return [("nl", STREETS_NL_OF_FR[street]), ("fr", street)]
-    return [(town.language, street)]
+    return [(STREET_LANGUAGES[street], street)]
 
 
 def municipality(nis):

@@ -68,13 +68,15 @@ def test_retrieve_ti_groups(classic_net):
     """lino_demo_tx25_1.xml (RetrieveTIGroups v1): every information group of a person
     with a history, in rrn_it_implicit (the same xm25 in v2), for the demo person in the
     sample's situation (TX25: born in Eupen, living in Estonia, parents, a marriage,
-    documents), asked as the sample asks: in German, without history."""
+    documents), in German. With history: the sample, asked without, carries entries that
+    ended (a residence of 1968, the household left in 1996); kszws gives what ended only
+    to a caller authorized for the History group."""
     register_in_directory(classic_net.settings, ["cpas-eupen"], [TX25])
     proxy, history = hub_client(classic_net.settings, "RetrieveTIGroupsService",
                                 "cpas-eupen", classic_net.url)
     proxy.retrieveTI(informationCustomer={"customerIdentification": {
         "cbeNumber": "0212310036"}}, legalContext="PCSA:SOCIAL_INQUIRY",
-        searchInformation={"ssin": TX25, "language": "de", "history": False})
+        searchInformation={"ssin": TX25, "language": "de", "history": True})
     payload = soap.body_payload(history.last_received["envelope"].find(soap.BODY))
     schema = original_schema()  # CBSS's own XSDs, xm25 included
     assert schema.validate(payload), schema.error_log
@@ -186,3 +188,29 @@ def test_retrieve_ti_of_a_person_abroad(classic_net):
     codes = [e.text for e in ours.iter("{%s}Code" % XM25)
              if e.getparent().tag in ("{%s}LastName" % XM25, "{%s}FirstName" % XM25)]
     assert codes and all(len(c) == 8 and c.isdigit() and c != "00000000" for c in codes)
+
+
+def test_without_history_only_what_has_not_ended(classic_net):
+    """A caller asking without history (the Current group only) gets no entry that ended:
+    one civil state, the newest document of each kind, no household left, the current
+    residence (and, for a person abroad, the last Belgian address)."""
+    register_in_directory(classic_net.settings, ["cpas-eupen"], [TX25, "70100853190"])
+    proxy, history = hub_client(classic_net.settings, "RetrieveTIGroupsService",
+                                "cpas-eupen", classic_net.url)
+    counts = {}
+    for ssin in (TX25, "70100853190"):
+        for with_history in (True, False):
+            proxy.retrieveTI(informationCustomer={"customerIdentification": {
+                "cbeNumber": "0212310036"}}, legalContext="PCSA:SOCIAL_INQUIRY",
+                searchInformation={"ssin": ssin, "language": "de", "history": with_history})
+            info = soap.body_payload(history.last_received["envelope"].find(soap.BODY))
+            counts[ssin, with_history] = {etree.QName(g).localname: len(g)
+                                          for g in info.find("rrn_it_implicit")}
+    assert counts[TX25, True]["HeadOfFamily"] == 1  # the household he left in 1996
+    assert "HeadOfFamily" not in counts[TX25, False]
+    assert counts[TX25, True]["FileOwner"] == counts[TX25, False]["FileOwner"] == 2  # abroad
+    for group in ("CivilStates", "Passports", "Occupations"):
+        assert counts[TX25, False][group] == 1, group
+    # Max: his identity card and the one before it
+    assert (counts["70100853190", True]["IdentityCards"],
+            counts["70100853190", False]["IdentityCards"]) == (2, 1)

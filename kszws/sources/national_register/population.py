@@ -426,7 +426,7 @@ DEMO_PERSONS = [
     # ../shared/cbss/samples/lino_demo_ipr_1.xml).
     dict(ssin="38060100133", last_name="Mustermann", first_names="Max Moritz",
          birth_date="1938-06-01", gender=1, sis_card="1234567806",
-         abroad=dict(country_nis=103, diplomatic_post=1418,
+         abroad=dict(country_nis=103, diplomatic_post=1103,
                      plain_text="Wilhelm-Busch-Str. 15\nBerlin\nDeutschland")),
     # The situation of CBSS's sample reply ../shared/cbss/samples/lino_demo_tx25_1.xml:
     # born in Eupen, a son in his father's household until 1996, married in Eupen in

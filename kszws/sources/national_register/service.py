@@ -136,7 +136,7 @@ _ADDRESS_COLUMNS = {
 }
 
 
-def _person(record, addresses, household=()):
+def _person(record, addresses, household=(), history=True):
     fields = {k: record[c] for k, c in _PERSON_COLUMNS.items()}
     fields["addresses"] = [_address(a) for a in addresses]
     fields["lastNameCode"] = name_code(record["last_name"])
@@ -147,8 +147,22 @@ def _person(record, addresses, household=()):
     fields["household"] = [HouseholdMember(ssin=m["ssin"], relationship=m["relationship"],
                                            entryDate=m["entry_date"]) for m in household]
     if "civilStates" in record:  # the groups (store.get_person with groups)
-        fields.update(_groups(record))
+        fields.update(_groups(record if history else current_entries(record)))
     return Person(**fields)
+
+
+def current_entries(record):
+    """The record without what ended, as a file without history gives it: the current
+    civil state and occupation, the newest document of each kind, no household left;
+    filiations do not end."""
+    documents, kinds = [], set()
+    for document in record["documents"]:  # newest first
+        if document["kind"] not in kinds:
+            kinds.add(document["kind"])
+            documents.append(document)
+    return dict(record, civilStates=record["civilStates"][:1],
+                occupations=record["occupations"][:1], documents=documents,
+                pastMemberships=[])
 
 
 def _groups(record):
@@ -261,8 +275,8 @@ def service(db):
                 if record is None:
                     return ConsultPersonResult(found=False)
                 addresses = record["addresses"] if history else current_addresses(record)
-                return ConsultPersonResult(found=True, person=_person(record, addresses,
-                                                                      record["household"]))
+                return ConsultPersonResult(found=True, person=_person(
+                    record, addresses, record["household"], history=bool(history)))
 
             return threads.deferToThread(work)
 
