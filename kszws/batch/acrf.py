@@ -24,6 +24,7 @@ ERRORS = {
     "ACRF-050": "the header is not valid (well-formed XML, xsd/Batch/BatchFile.xsd, the "
                 "type and the sender of the file name)",
     "ACRF-060": "the GO file must be empty",
+    "ACRF-099": "the hub could not read the file (its reason is in the hub's log)",
 }
 
 

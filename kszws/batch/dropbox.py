@@ -17,12 +17,14 @@ store (batch_outfile) with the time it was fetched.
 import logging
 import os
 import stat
+import struct
 
 from twisted.conch import avatar, interfaces
 from twisted.conch.checkers import InMemorySSHKeyDB, SSHPublicKeyChecker
-from twisted.conch.ssh import factory, filetransfer, keys, session
+from twisted.conch.ssh import factory, filetransfer, keys, session, userauth
 from twisted.cred import portal
 from twisted.internet import threads
+from twisted.protocols import policies
 from twisted.python import components
 from zope.interface import implementer
 
@@ -32,6 +34,11 @@ IN, OUT, OUTTEST = "IN", "OUT", "OUTTEST"
 FOLDERS = (IN, OUT, OUTTEST)
 UPLOADS = ("FI", "FS", "GO", "TD")
 MAX_NAME = 64
+MAX_PACKET = 256 * 1024  # an SFTP packet: clients write 32-64 KiB at a time
+MAX_CONNECTIONS = 200  # per worker
+MAX_PER_PEER = 20
+IDLE_SECONDS = 600  # a connection with no traffic at all is closed
+LOGIN_SECONDS = 30
 
 log = logging.getLogger("kszws.batch")
 
@@ -119,6 +126,32 @@ class SftpSession(session.SSHSession):
         return 0
 
 
+class BoundedFileTransferServer(filetransfer.FileTransferServer):
+    """The SFTP subsystem, its packets at most MAX_PACKET: Conch buffers a packet whole
+    whatever length it announces (2 GB: the worker copies and recopies it, and HTTP on
+    the same reactor waits). A longer one closes the session."""
+
+    def dataReceived(self, data):
+        pending, offset = self.buf + data, 0
+        while len(pending) - offset >= 4:
+            length = struct.unpack("!L", pending[offset:offset + 4])[0]
+            if length > MAX_PACKET:
+                log.warning("drop box: an SFTP packet of %d bytes: session closed", length)
+                self.buf = b""
+                self.transport.loseConnection()
+                return
+            if len(pending) - offset < 4 + length:
+                break
+            offset += 4 + length
+        try:
+            super().dataReceived(data)
+        except Exception as exc:  # a malformed packet: Conch asserts; the session ends
+            log.warning("drop box: a malformed SFTP packet (%s): session closed",
+                        type(exc).__name__)
+            self.buf = b""
+            self.transport.loseConnection()
+
+
 class DropBoxUser(avatar.ConchUser):
     """A logged-in institution: an SFTP session, nothing else."""
 
@@ -127,7 +160,7 @@ class DropBoxUser(avatar.ConchUser):
         self.institution = institution
         self.box = box
         self.channelLookup[b"session"] = SftpSession
-        self.subsystemLookup[b"sftp"] = filetransfer.FileTransferServer
+        self.subsystemLookup[b"sftp"] = BoundedFileTransferServer
 
 
 @implementer(interfaces.ISFTPServer)
@@ -369,8 +402,42 @@ class DropBox:
         ssh.publicKeys = {host.sshType(): host.public()}
         ssh.privateKeys = {host.sshType(): host}
         # Only the SSH services a file transfer needs: no password authentication is
-        # offered (publickey is the only checker), no agent, no forwarding.
-        return ssh
+        # offered (publickey is the only checker), no agent, no forwarding; a login within
+        # LOGIN_SECONDS and a few attempts.
+        ssh.services = {**ssh.services, b"ssh-userauth": QuickUserAuth}
+        return Capped(policies.TimeoutFactory(ssh, timeoutPeriod=IDLE_SECONDS))
+
+
+class QuickUserAuth(userauth.SSHUserAuthServer):
+    loginTimeout = LOGIN_SECONDS  # Conch's default: ten hours
+    attemptsBeforeDisconnect = 6
+
+
+class Capped(policies.WrappingFactory):
+    """At most MAX_CONNECTIONS connections per worker and MAX_PER_PEER per address: the
+    drop box shares its worker (and its file descriptors) with the hub's HTTP service."""
+
+    def __init__(self, wrapped):
+        super().__init__(wrapped)
+        self.peers = {}
+
+    def buildProtocol(self, addr):
+        host = getattr(addr, "host", None)
+        if len(self.protocols) >= MAX_CONNECTIONS or self.peers.get(host, 0) >= MAX_PER_PEER:
+            log.warning("drop box: connection from %s refused (too many)", host)
+            return None
+        self.peers[host] = self.peers.get(host, 0) + 1
+        protocol = super().buildProtocol(addr)
+        protocol.peer_host = host
+        return protocol
+
+    def unregisterProtocol(self, protocol):
+        super().unregisterProtocol(protocol)
+        host = getattr(protocol, "peer_host", None)
+        if host in self.peers:
+            self.peers[host] -= 1
+            if not self.peers[host]:
+                del self.peers[host]
 
 
 def _key_lines(path):

@@ -16,6 +16,7 @@ reactor's writer) before the ACRF is written: no answer leaves without its row.
 """
 import datetime
 import os
+import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,8 @@ class Intake:
     def _answer(self, receipt):
         if receipt is None:
             return None
+        if isinstance(receipt, Exchange):  # a TD: its row, no answer
+            return self.exchange_log.record(receipt)
         d = self.exchange_log.record(self._exchange(receipt))
         d.addCallback(lambda _: threads.deferToThread(self.acknowledge, receipt))
         return d
@@ -99,9 +102,11 @@ class Intake:
         """Record a GO, take its files out of IN, check them: the Receipt (None for a TD,
         which cancels instead). Each step can be redone after a crash (recover())."""
         name = names.parse(file_name)
+        inbox = Path(folders_of(str(self.config.root), institution)) / IN
+        if not (inbox / file_name).exists():
+            return None  # taken with the files of another GO of the same name
         if name.prefix == "TD":
-            self.cancel(institution, name)
-            return None
+            return self.cancel(institution, name)
         receipt = Receipt(institution, name, self.clock())
         spool = Path(self.config.root) / "spool" / uuid.uuid4().hex
         with self.db.engine.begin() as conn:
@@ -114,6 +119,22 @@ class Intake:
     def _examine(self, receipt, spool):
         """Move the files of the receipt's GO from IN to `spool` (those already moved
         stay), check them, record the verdict."""
+        try:
+            self._take(receipt, spool)
+            receipt.size = sum(p.stat().st_size for p in spool.iterdir())
+            receipt.errors = self.check(receipt.institution, receipt.name, spool) \
+                if (spool / str(receipt.name)).exists() else ["ACRF-030"]
+        except Exception:  # whatever happened, the sender gets an answer and a log row
+            log.failure("batch intake of {name}", name=str(receipt.name))
+            receipt.errors = ["ACRF-099"]
+        self.record(receipt)
+        return receipt
+
+    def _take(self, receipt, spool):
+        """Copy the files of the receipt's GO from IN into `spool` and remove them from IN
+        (those taken before a crash stay taken). Copied, not moved: a handle the sender
+        still holds open on a file in IN writes on into the removed file, never into what
+        the hub checks and processes."""
         spool.mkdir(parents=True, exist_ok=True)
         inbox = Path(folders_of(str(self.config.root), receipt.institution)) / IN
         for entry in os.listdir(inbox):
@@ -122,12 +143,13 @@ class Intake:
             except names.BadName:
                 continue
             if found.whole.as_("GO") == receipt.name.whole.as_("GO"):
-                os.replace(inbox / entry, spool / entry)
-        receipt.size = sum(p.stat().st_size for p in spool.iterdir())
-        receipt.errors = self.check(receipt.institution, receipt.name, spool) \
-            if (spool / str(receipt.name)).exists() else ["ACRF-030"]
-        self.record(receipt)
-        return receipt
+                partial = spool / (".%s.part" % entry)
+                with open(inbox / entry, "rb") as source, open(partial, "wb") as copy:
+                    shutil.copyfileobj(source, copy, 1 << 20)
+                    copy.flush()
+                    os.fsync(copy.fileno())
+                os.replace(partial, spool / entry)
+                os.unlink(inbox / entry)
 
     def check(self, institution, name, spool):
         """The ErrorIDs of the file `name` (a GO) whose files are in `spool`."""
@@ -213,6 +235,11 @@ class Intake:
         with self.db.engine.begin() as conn:
             conn.execute(update(batch_file).where(batch_file.c.id == receipt.id)
                          .values(acknowledged_at=naive_utc(now)))
+            spool = conn.execute(select(batch_file.c.spool).where(
+                batch_file.c.id == receipt.id)).scalar()
+        self.out.results_done(receipt.id)
+        if receipt.errors:  # nothing of a refused file is kept
+            shutil.rmtree(spool, ignore_errors=True)
 
     def unfinished(self, older_than):
         """Receipts a worker left half-done (it stopped between the GO and the ACRF):
@@ -255,9 +282,11 @@ class Intake:
         return d.addCallback(self._answer)
 
     def cancel(self, institution, name):
-        """TD: a file accepted and not yet started is cancelled; files waiting in IN for
-        their GO are removed."""
+        """TD: a file accepted and not yet started is cancelled (its spool removed); files
+        waiting in IN for their GO are removed. The exchange-log row of the TD."""
+        received = self.clock()
         inbox = Path(folders_of(str(self.config.root), institution)) / IN
+        removed = 0
         for entry in os.listdir(inbox):
             try:
                 found = names.parse(entry)
@@ -265,11 +294,25 @@ class Intake:
                 continue
             if found.whole.as_("GO") == name.whole.as_("GO"):
                 os.unlink(inbox / entry)
+                removed += 1
         with self.db.engine.begin() as conn:
-            conn.execute(update(batch_file).where(
+            row = conn.execute(select(batch_file.c.id, batch_file.c.spool).where(
                 batch_file.c.institution == institution,
                 batch_file.c.name == str(name.whole.as_("GO")),
-                batch_file.c.state == ACCEPTED).values(state=CANCELLED))
+                batch_file.c.state == ACCEPTED)).first()
+            if row is not None:
+                conn.execute(update(batch_file).where(batch_file.c.id == row.id,
+                                                      batch_file.c.state == ACCEPTED)
+                             .values(state=CANCELLED))
+        if row is not None:
+            shutil.rmtree(row.spool, ignore_errors=True)
+        what = ("file KSZ%010d cancelled" % row.id if row is not None
+                else "%d waiting file(s) removed from IN" % (removed - 1))
+        return Exchange(ticket=uuid.uuid4().hex[:32], received_at=received, service=SERVICE,
+                        request_size=0, caller=institution,
+                        institution=self.registry.institutions.get(institution),
+                        auth_method="ssh-key", operation=name.type, replied_at=self.clock(),
+                        reason_code="TD", detail="%s: %s" % (name, what))
 
 
 def _complete(parts):

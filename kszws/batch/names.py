@@ -62,7 +62,7 @@ def parse(name):
     """The FileName of `name`, or BadName saying what does not fit."""
     if not isinstance(name, str) or len(name) > 64:
         raise BadName("not a batch file name")
-    match = _NAME.match(name)
+    match = _NAME.fullmatch(name)  # (`$` would let a trailing newline through)
     if match is None:
         raise BadName("%r does not follow P1.TYPE.SENDER6.YYYYMMDD.SEQ5.ENV[.NPARTS.PART]"
                       % name[:64])

@@ -4,6 +4,7 @@ GO (empty, written last: a client that sees the GO finds the other two complete)
 file recorded in batch_outfile with the time the institution fetched it (the drop box
 lets it delete only what it fetched). Runs in threads, never in the reactor."""
 import os
+import shutil
 
 from sqlalchemy import delete, select, update
 
@@ -21,13 +22,32 @@ def hub_name(kind, env, day, batch_file_id, prefix="FO"):
     """The name of a file the hub sends: its sender number is 999999; the sequence is the
     file's number in the store, so every answer to one file shares it (their types
     differ)."""
-    return names.FileName(prefix, kind, names.HUB_SENDER, day, "%05d" % (batch_file_id % 100000),
-                          env)
+    return names.FileName(prefix, kind, names.HUB_SENDER, day, sequence(batch_file_id), env)
+
+
+def sequence(number):
+    """SEQ5 of the hub's `number`-th file: 00001-99999, then, as the grammar allows once
+    the digits run out, a letter and four base-36 digits (A0000 ... Z ZZZZ: 43 million
+    more), so that no answer ever takes an older one's name."""
+    if number < 100000:
+        return "%05d" % number
+    rest, letters = number - 100000, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    lead, rest = divmod(rest, 36 ** 4)
+    if lead >= 26:
+        raise ValueError("no sequence number left for file %d" % number)
+    tail = ""
+    for _ in range(4):
+        rest, digit = divmod(rest, 36)
+        tail = letters[digit] + tail
+    return chr(ord("A") + lead) + tail
 
 
 class Outbox:
     def __init__(self, db, root, identity, clock):
         self.db, self.root, self.identity, self.clock = db, str(root), identity, clock
+
+    def results_done(self, batch_file_id):
+        shutil.rmtree(os.path.join(self.root, "results", str(batch_file_id)), ignore_errors=True)
 
     def spool_path(self, batch_file_id, name):
         """Where the hub writes a large answer before delivering it (deliver_file)."""

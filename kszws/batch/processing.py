@@ -15,6 +15,7 @@ thread (the sources' calls are made in the reactor from it: blockingCallFromThre
 import copy
 import datetime
 import os
+import shutil
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -28,6 +29,7 @@ from kszws.clock import naive_utc
 from kszws.hub.exchange import Exchange
 from kszws.store.schema import batch_file, batch_result
 from kszws.wire import xmlparse
+from kszws.wire.reasons import Refusal
 
 RESULT_NS = "urn:kszws:batch:result:v1"
 CHUNK = 100  # records per transaction, and per call to a source
@@ -166,7 +168,8 @@ class Job:
         done = self.row["records_done"]
         index = 0
         chunk = []
-        for element in records:
+        self.broken = None
+        for element in self._until_broken(records):
             index += 1
             if index <= done:
                 continue  # judged before a restart
@@ -179,6 +182,15 @@ class Job:
         if chunk:
             self.commit(self.kind.judge(self, context, chunk), index)
         self.finish(index)
+
+    def _until_broken(self, records):
+        """The records until the file breaks (not well-formed, a processing instruction,
+        a declaration): what was read is answered, the break is reported in the NOTI and
+        logged, and the rest cannot be read."""
+        try:
+            yield from records
+        except Refusal as refusal:
+            self.broken = refusal
 
     def commit(self, judged, index):
         """The chunk's results, their log rows and the progress: one transaction."""
@@ -223,10 +235,25 @@ class Job:
         noti = outbox.hub_name("NOTI", self.name.env, day, self.row["id"])
         self.p.out.deliver(self.institution.id, noti, notification(
             self.name.as_("FI"), self.reference, result_name, total, counts, now,
-            self.declared), self.row["id"])
+            self.declared, self.broken), self.row["id"])
+        if self.broken is not None:
+            self.log_break(total)
         with self.db.engine.begin() as conn:
             conn.execute(update(batch_file).where(batch_file.c.id == self.row["id"])
                          .values(state="done", records_total=total, lease_until=None))
+        shutil.rmtree(self.row["spool"], ignore_errors=True)
+        self.p.out.results_done(self.row["id"])
+
+    def log_break(self, total):
+        """The exchange-log row of a file that broke after `total` records."""
+        exchange = Exchange(
+            ticket="%s-end" % self.reference, received_at=self.received_at, service=SERVICE,
+            request_size=0, caller=self.institution.id, institution=self.institution,
+            auth_method="ssh-key", operation=self.name.type, replied_at=self.p.clock(),
+            outcome="REFUSED", reason_code=self.broken.code,
+            detail="the file breaks after record %d: %s" % (total, self.broken.detail))
+        with self.db.write_transaction() as cursor:
+            self.p.exchange_log.apply(cursor, [exchange])
 
     def write_results(self, path, total):
         """The result file, streamed from the stored results in the input's order:
@@ -257,7 +284,8 @@ class Job:
         return counts
 
 
-def notification(name, reference, result_name, total, counts, now, declared=None):
+def notification(name, reference, result_name, total, counts, now, declared=None,
+                 broken=None):
     """FO.NOTI: the summary of a processed file; a warning when the header declared
     another number of records than the file held (every record is answered anyway)."""
     root = etree.Element("{%s}Notification" % RESULT_NS, nsmap={"r": RESULT_NS})
@@ -266,6 +294,10 @@ def notification(name, reference, result_name, total, counts, now, declared=None
                       ("DeclaredRecordCount", declared),
                       ("ProcessedAt", now.isoformat(timespec="seconds"))):
         etree.SubElement(root, "{%s}%s" % (RESULT_NS, tag)).text = str(text)
+    if broken is not None:
+        etree.SubElement(root, "{%s}Error" % RESULT_NS).text = (
+            "the file breaks after record %d (%s: %s): the rest could not be read"
+            % (total, broken.code, broken.detail))
     if declared is not None and str(declared) != str(total):
         etree.SubElement(root, "{%s}Warning" % RESULT_NS).text = (
             "the header declared %s records, the file held %d" % (declared, total))

@@ -32,7 +32,9 @@ def _sub(parent, local, text=None, **attrib):
 def date(parent, iso, local="Date"):
     """DateType: Century, Year, Month, Day (an incomplete date keeps its 00 parts)."""
     elt = _sub(parent, local)
-    year, month, day = (iso or "0000-00-00").split("-")
+    parts = ((iso or "") + "-00-00").split("-")  # an incomplete or odd date: 00 parts
+    year, month, day = (p if p.isdigit() else "0" for p in parts[:3])
+    year, month, day = year.zfill(4)[-4:], month.zfill(2)[-2:], day.zfill(2)[-2:]
     _sub(elt, "Century", year[:2])
     _sub(elt, "Year", year[2:])
     _sub(elt, "Month", month)
@@ -57,8 +59,8 @@ def _street(address_element, address, language):
         _sub(street, "Graphic", address.get("street") or "")
         return
     names = dict(address.get("streetNames") or ())
-    _sub(street, "Code", "%04d%04d" % (int(address.get("postalCode") or 0) % 10000,
-                                       code % 10000))
+    postal = "".join(c for c in str(address.get("postalCode") or "") if c.isdigit())
+    _sub(street, "Code", "%04d%04d" % (int(postal or 0) % 10000, code % 10000))
     _sub(street, "Label", names.get(language) or address.get("street") or "")
 
 

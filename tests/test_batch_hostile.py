@@ -1,0 +1,186 @@
+"""The batch channel under attack (issue 16; the findings of an attack run on the first
+drop box): a file changed through a handle kept open after its GO, names with a trailing
+newline, a file that breaks after a valid header, SFTP packets announcing gigabytes, too
+many connections, spool left behind; and the units behind them."""
+import socket
+import struct
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from lxml import etree
+
+from kszws.batch import names, outbox, signature
+from kszws.batch.submit import Session
+from kszws.hub import exchange_log
+from kszws.security import pki
+from kszws.store import database_from_settings
+from kszws.wire import xm25
+from tests.test_batch_channel import box  # noqa: F401 (the drop box and the source)
+from tests.test_batch_channel import (EUPEN, RESULT, SFTP, TODAY, acrf_of, batch_body, fetched,
+                                      ls, prepare, submit)
+
+pytestmark = pytest.mark.skipif(SFTP is None, reason="OpenSSH's sftp client is not installed")
+
+
+def session(hub, institution=EUPEN):
+    from kszws.batch import load
+    from kszws.registry import load_registry
+
+    config = load(hub.settings, load_registry(hub.settings))
+    return Session("127.0.0.1", config.port, institution,
+                   hub.settings.certs_dir / ("%s.ssh" % institution),
+                   Path(str(config.host_key) + ".pub")), config
+
+
+def test_a_file_changed_after_its_go_is_not_what_the_hub_processes(box, tmp_path):
+    """The sender keeps its FI open, sends FS and GO, then writes other records through
+    the open handle: the hub checks and processes what was there at the GO."""
+    name = names.parse("FI.IDPR.170001.%s.00201.R" % TODAY)
+    signed = batch_body(ssins=["70100853190"])
+    key = pki.read_key(box.settings.certs_dir / "cpas-eupen.key")
+    digest = signature.digest_file(_write(tmp_path / "a", signed))
+    first, _ = session(box)
+    second, _ = session(box)
+    try:
+        handle = first.sftp.open("/IN/%s" % name, "wb")
+        handle.write(signed)
+        handle.flush()
+        second.put(signature.sign(key, digest), str(name.as_("FS")))
+        second.put(b"", str(name.as_("GO")))
+        assert acrf_of(box, tmp_path, str(name.as_("GO")))[:2] == ([], "1")
+        handle.seek(0)
+        handle.write(batch_body(ssins=["72030512297", "01020300170", "85473003317"]))
+        handle.close()
+    finally:
+        first.close()
+        second.close()
+    results = fetched(box, tmp_path, "IDPR", str(name))
+    assert [r.findtext("{%s}Code" % RESULT) for r in results.iter("{%s}Result" % RESULT)] == [
+        "000000"]
+    assert "70100853190" in etree.tostring(results).decode()
+
+
+def _write(path, data):
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("suffix", ["\n", "\r", " ", "\x00"])
+def test_a_name_with_a_trailing_character_is_refused_at_the_door(box, suffix):
+    client, _ = session(box)
+    try:
+        with pytest.raises((IOError, OSError)):
+            client.put(b"", "GO.IDPR.170001.%s.00202.R%s" % (TODAY, suffix))
+        assert not any(n.startswith("GO.IDPR.170001.%s.00202" % TODAY) for n in
+                       client.listdir("IN"))
+    finally:
+        client.close()
+
+
+def test_a_file_that_breaks_after_its_header_is_answered_up_to_the_break(box, tmp_path):
+    name = "FI.IDPR.170001.%s.00203.R" % TODAY
+    body = batch_body(ssins=["70100853190", "72030512297", "01020300170"]).replace(
+        b"<b:Record><b:Id>3</b:Id>", b"<b:Record><?pi x?><b:Id>3</b:Id>")
+    submit(box, tmp_path, prepare(box, tmp_path, name, body))
+    assert acrf_of(box, tmp_path, str(names.parse(name).as_("GO")))[:2] == ([], "1")
+    results = fetched(box, tmp_path, "IDPR", name)
+    assert [r.findtext("{%s}Id" % RESULT) for r in results.iter("{%s}Result" % RESULT)] == [
+        "1", "2"]
+    noti = fetched(box, tmp_path, "NOTI", name)
+    assert "XML00005" in noti.findtext("{%s}Error" % RESULT)
+    rows = exchange_log.search(database_from_settings(box.settings), caller=EUPEN,
+                               service="BatchChannel", limit=200)
+    assert any(r["ticket"].endswith("-end") and r["reason_code"] == "XML00005" for r in rows)
+
+
+def test_an_sftp_packet_announcing_gigabytes_closes_the_session(box):
+    client, _ = session(box)
+    try:
+        channel = client.client.get_transport().open_session()
+        channel.invoke_subsystem("sftp")
+        started = time.monotonic()
+        channel.sendall(struct.pack("!L", 0x7FFFFFF0) + b"\x03" + b"x" * 65536)
+        channel.settimeout(10)
+        while not channel.closed and time.monotonic() - started < 10:
+            try:
+                if channel.recv(4096) == b"":
+                    break
+            except socket.timeout:
+                break
+        assert channel.closed or channel.eof_received
+        health = requests.get(box.url + "/health", timeout=5)
+        assert health.status_code in (200, 503) and health.elapsed.total_seconds() < 1
+    finally:
+        client.close()
+
+
+def test_a_peer_opens_at_most_twenty_connections(box):
+    from kszws.batch.dropbox import MAX_PER_PEER
+
+    _, config = session(box)
+    sockets = []
+    try:
+        for _ in range(MAX_PER_PEER + 5):
+            sockets.append(socket.create_connection(("127.0.0.1", config.port), timeout=5))
+        time.sleep(1)
+        closed = 0
+        for sock in sockets:
+            sock.settimeout(2)
+            try:
+                banner = sock.recv(64)
+            except socket.timeout:
+                banner = b"waiting"
+            closed += banner == b""
+        assert closed >= 5
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def test_a_file_leaves_nothing_in_the_spool(box, tmp_path):
+    spool = Path(box.settings.data_dir) / "batch" / "spool"
+    before = set(spool.iterdir()) if spool.exists() else set()
+    accepted = "FI.IDPR.170001.%s.00204.R" % TODAY
+    refused = "FI.IDPR.170001.%s.00205.R" % TODAY
+    submit(box, tmp_path, prepare(box, tmp_path, accepted, batch_body()))
+    submit(box, tmp_path, prepare(box, tmp_path, refused, batch_body(), sign=False))
+    fetched(box, tmp_path, "NOTI", accepted)
+    assert acrf_of(box, tmp_path, str(names.parse(refused).as_("GO")))[:2] == (
+        ["ACRF-040"], "0")
+    deadline = time.monotonic() + 10
+    while set(spool.iterdir()) - before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert set(spool.iterdir()) - before == set()
+    assert ls(box, EUPEN, "/IN") == []
+
+
+def test_the_hubs_sequence_numbers_never_repeat():
+    samples = list(range(1, 200)) + list(range(99_900, 100_100)) + [
+        100_000 + 36 ** 4 - 1, 100_000 + 36 ** 4, 100_000 + 26 * 36 ** 4 - 1]
+    seqs = [outbox.sequence(n) for n in samples]
+    assert len(set(seqs)) == len(seqs)
+    assert all(len(s) == 5 and s.isalnum() and s.isupper() or s.isdigit() for s in seqs)
+    assert (outbox.sequence(99_999), outbox.sequence(100_000)) == ("99999", "A0000")
+    with pytest.raises(ValueError):
+        outbox.sequence(100_000 + 26 * 36 ** 4)
+    for seq in seqs:  # each one a name of the grammar
+        names.parse("FO.ACRF.999999.20261201.%s.R" % seq)
+
+
+@pytest.mark.parametrize("odd, expected", [
+    ("1970", ("19", "70", "00", "00")), ("", ("00", "00", "00", "00")),
+    (None, ("00", "00", "00", "00")), ("1970-1x-05", ("19", "70", "00", "05")),
+    ("1970-10-08", ("19", "70", "10", "08"))])
+def test_an_odd_date_from_the_source_is_written_with_zeros(odd, expected):
+    element = xm25.date(etree.Element("x"), odd)
+    assert tuple(c.text for c in element) == expected
+
+
+def test_an_odd_postal_code_from_the_source_still_gives_a_street_code():
+    element = etree.Element("{%s}Address" % xm25.NS)
+    xm25._street(element, {"postalCode": "B-4700", "streetCode": 3005, "street": "Hauptstraße",
+                           "streetNames": []}, "de")
+    assert element.findtext("{%s}Street/{%s}Code" % (xm25.NS, xm25.NS)) == "47003005"
+
