@@ -137,19 +137,14 @@ class Intake:
         the hub checks and processes."""
         spool.mkdir(parents=True, exist_ok=True)
         inbox = Path(folders_of(str(self.config.root), receipt.institution)) / IN
-        for entry in os.listdir(inbox):
-            try:
-                found = names.parse(entry)
-            except names.BadName:
-                continue
-            if found.whole.as_("GO") == receipt.name.whole.as_("GO"):
-                partial = spool / (".%s.part" % entry)
-                with open(inbox / entry, "rb") as source, open(partial, "wb") as copy:
-                    shutil.copyfileobj(source, copy, 1 << 20)
-                    copy.flush()
-                    os.fsync(copy.fileno())
-                os.replace(partial, spool / entry)
-                os.unlink(inbox / entry)
+        for entry in _files_of(inbox, receipt.name):
+            partial = spool / (".%s.part" % entry)
+            with open(inbox / entry, "rb") as source, open(partial, "wb") as copy:
+                shutil.copyfileobj(source, copy, 1 << 20)
+                copy.flush()
+                os.fsync(copy.fileno())
+            os.replace(partial, spool / entry)
+            os.unlink(inbox / entry)
 
     def check(self, institution, name, spool):
         """The ErrorIDs of the file `name` (a GO) whose files are in `spool`."""
@@ -287,14 +282,9 @@ class Intake:
         received = self.clock()
         inbox = Path(folders_of(str(self.config.root), institution)) / IN
         removed = 0
-        for entry in os.listdir(inbox):
-            try:
-                found = names.parse(entry)
-            except names.BadName:
-                continue
-            if found.whole.as_("GO") == name.whole.as_("GO"):
-                os.unlink(inbox / entry)
-                removed += 1
+        for entry in _files_of(inbox, name):
+            os.unlink(inbox / entry)
+            removed += 1
         with self.db.engine.begin() as conn:
             row = conn.execute(select(batch_file.c.id, batch_file.c.spool).where(
                 batch_file.c.institution == institution,
@@ -313,6 +303,17 @@ class Intake:
                         institution=self.registry.institutions.get(institution),
                         auth_method="ssh-key", operation=name.type, replied_at=self.clock(),
                         reason_code="TD", detail="%s: %s" % (name, what))
+
+
+def _files_of(inbox, name):
+    """The names in `inbox` of the file `name` (whichever prefix and part)."""
+    for entry in os.listdir(inbox):
+        try:
+            found = names.parse(entry)
+        except names.BadName:
+            continue
+        if found.whole.as_("GO") == name.whole.as_("GO"):
+            yield entry
 
 
 def _complete(parts):

@@ -1,0 +1,148 @@
+"""Benchmark: the batch channel (issue 16, deliver 5): an IDPR file of N records (default
+1,000,000) sent through the SFTP drop box as `kszws batch submit` sends it, against a
+hub (2 workers) and the National Register source (2 workers, 100,000 persons) on the same
+2 cores. Prints the time to the ACRF (target: under 10 s at 1,000,000 records) and to
+the result file (target: under 10 minutes), records per second, and the peer the
+records' pace is bounded by: the source's consultPersons, measured alone in the same run
+(one call per 100 SSINs, as the hub makes them).
+
+Every answer is checked: the ACRF positive, the result file with one Result per record
+in order, each 000000, the hub's signature on both. A failure ends the run (exit 1).
+
+    python benchmarks/bench_batch.py [--records 1000000] [--persons 100000] [--smoke]
+"""
+import argparse
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.bench_identify_person import population_db  # noqa: E402
+from benchmarks.report import fail, verdict  # noqa: E402
+from tests.netfixture import Hub, Source, make_project  # noqa: E402
+
+FULL = 1_000_000
+ACRF_TARGET, RESULT_TARGET = 10.0, 600.0
+
+
+def body(ssins):
+    records = "".join("<b:Record><b:Id>%d</b:Id><b:Ssin>%s</b:Ssin></b:Record>" % (i, s)
+                      for i, s in enumerate(ssins, 1))
+    return ('<?xml version="1.0" encoding="UTF-8"?><b:Batch xmlns:b="urn:kszws:batch:v1">'
+            "<b:Header><b:Type>IDPR</b:Type><b:Sender>170001</b:Sender>"
+            "<b:LegalContext>PCSA:SOCIAL_INQUIRY</b:LegalContext><b:RecordCount>%d"
+            "</b:RecordCount></b:Header><b:Records>%s</b:Records></b:Batch>"
+            % (len(ssins), records)).encode("utf-8")
+
+
+def source_pace(settings, ssins, calls=50):
+    """SSINs per second through the source's consultPersons alone (signed both ways, the
+    hub's own zeep client), one call per 100 SSINs: the pace the processing cannot beat."""
+    from kszws.hub.routing import SourceClient
+    from kszws.registry import load_registry
+    from kszws.security.keystore import load_certificate, load_signing_identity
+
+    registry = load_registry(settings)
+    source = registry.sources["national-register"]
+    client = SourceClient(source, load_signing_identity(registry.hub.certificates[0]),
+                          load_certificate(registry.institution(source.id).certificates[0]),
+                          reactor=None)
+    service = client._service()  # a synchronous call, outside any reactor
+    started = time.monotonic()
+    for i in range(calls):
+        service.consultPersons(ssins={"string": ssins[i * 100:(i + 1) * 100]})
+    return calls * 100 / (time.monotonic() - started)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=FULL)
+    parser.add_argument("--persons", type=int, default=100_000)
+    parser.add_argument("--smoke", action="store_true", help="2,000 records: a check")
+    args = parser.parse_args()
+    records = 2_000 if args.smoke else args.records
+    persons = 5_000 if args.smoke else args.persons
+
+    from kszws.batch import load, names
+    from kszws.batch.processing import RESULT_NS
+    from kszws.batch.submit import Session, submit
+    from kszws.registry import load_registry
+    from kszws.security import pki
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = make_project(tmp)
+        db_path = population_db(settings, persons)
+        import sqlite3
+
+        register = sqlite3.connect(db_path)
+        known = [r[0] for r in register.execute(
+            "SELECT ssin FROM nr_person WHERE status = 'active'")]
+        register.close()
+        rnd = random.Random(16)
+        ssins = [rnd.choice(known) for _ in range(records)]
+        data = body(ssins)
+        source = Source(settings, workers=2).start()
+        hub = Hub(settings, workers=2).start()
+        try:
+            registry = load_registry(settings)
+            config = load(settings, registry)
+            session = Session("127.0.0.1", config.port, "cpas-eupen",
+                              settings.certs_dir / "cpas-eupen.ssh",
+                              Path(str(config.host_key) + ".pub"))
+            key = pki.read_key(settings.certs_dir / "cpas-eupen.key")
+            name = names.parse("FI.IDPR.170001.%s.00001.R" % time.strftime("%Y%m%d"))
+            started = time.monotonic()
+            outcome = submit(session, data, name, 1, key, registry.hub.certificates[0], tmp,
+                             timeout=7200)
+            total = time.monotonic() - started
+            session.close()
+            if outcome.refused:
+                fail("the ACRF refused the file: %s" % outcome.errors)
+            if outcome.counts != {"000000": records}:
+                fail("codes %s, expected %d x 000000" % (outcome.counts, records))
+            from lxml import etree
+
+            result = [p for p in outcome.files if ".IDPR." in p.name][0]
+            ids = [int(e.text) for e in etree.parse(str(result)).iter("{%s}Id" % RESULT_NS)]
+            if ids != list(range(1, records + 1)):
+                fail("the result file does not answer every record once, in order")
+            acrf_seconds = _acrf_seconds(settings, name)
+            pace = source_pace(settings, ssins)
+        finally:
+            hub.stop()
+            source.stop()
+    print("IDPR file of %d records (%.1f MB), %d persons in the register" % (
+        records, len(data) / 1e6, persons))
+    print("  ACRF %.1f s after the GO; the whole file answered in %.1f s (upload included): "
+          "%.0f records/s" % (acrf_seconds, total, records / total))
+    print("  peer: the source's consultPersons alone: %.0f SSINs/s" % pace)
+    projected = total * FULL / records
+    not_full = None if records == FULL else "%d records, not %d" % (records, FULL)
+    print(verdict(acrf_seconds < ACRF_TARGET, args.smoke, not_full)
+          + " (target: the ACRF of a 1,000,000-record file under %d s)" % ACRF_TARGET)
+    print(verdict(projected < RESULT_TARGET, args.smoke, not_full)
+          + " (target: 1,000,000 records answered in under %d s; %.0f s%s)" % (
+              RESULT_TARGET, projected, "" if not not_full else " projected"))
+
+
+def _acrf_seconds(settings, name):
+    """From the file's reception to its ACRF, as the hub recorded them."""
+    from sqlalchemy import select
+
+    from kszws.store import database_from_settings
+    from kszws.store.schema import batch_file
+
+    db = database_from_settings(settings)
+    with db.engine.connect() as conn:
+        row = conn.execute(select(batch_file).where(
+            batch_file.c.name == str(name.as_("GO")))).mappings().first()
+    db.dispose()
+    return (row["acknowledged_at"] - row["received_at"]).total_seconds()
+
+
+if __name__ == "__main__":
+    main()
