@@ -137,3 +137,18 @@ def test_a_civil_state_mutation_enters_the_history(tmp_path):
     assert [(c["from_date"], c["code"], c["partner_ssin"]) for c in record["civilStates"]] == [
         ("2026-11-20", 40, "72030512297"), ("1996-05-18", 20, "72030512297")]
     assert record["civil_state"] == 40 and count > 2
+
+
+def test_persons_read_together_are_read_as_one_by_one(tmp_path):
+    """consultPersons reads a chunk in three queries (store.get_persons): the same records
+    as get_person, one by one."""
+    db = Database("sqlite:///%s" % (tmp_path / "nr.sqlite"), "OFF")
+    store.migrate(db)
+    population.generate(db, 600, seed=4)
+    population.add_demo_persons(db)
+    with db.engine.connect() as conn:
+        ssins = conn.execute(select(store.person.c.ssin)).scalars().all()
+        together = store.get_persons(conn, ssins + ["00000000000"])
+        alone = {s: store.get_person(conn, s, groups=False) for s in ssins}
+    db.dispose()
+    assert together == alone and len(together) > 600

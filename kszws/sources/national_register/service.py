@@ -287,14 +287,10 @@ def service(db):
             asked = list(dict.fromkeys(ssins or []))[:100]
 
             def work():
-                out = []
                 with db.engine.connect() as conn:
-                    for ssin in asked:
-                        record = store.get_person(conn, ssin, groups=False)
-                        if record is not None:
-                            out.append(_person(record, current_addresses(record)[:1],
-                                               record["household"]))
-                return out
+                    found = store.get_persons(conn, asked)
+                return [_person(found[ssin], current_addresses(found[ssin])[:1],
+                                found[ssin]["household"]) for ssin in asked if ssin in found]
 
             return threads.deferToThread(work)
 
