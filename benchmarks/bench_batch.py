@@ -24,19 +24,10 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.bench_identify_person import population_db  # noqa: E402
 from benchmarks.report import fail, verdict  # noqa: E402
 from tests.netfixture import Hub, Source, make_project  # noqa: E402
+from tests.test_batch_channel import batch_body  # noqa: E402 (the file the tests send)
 
 FULL = 1_000_000
 ACRF_TARGET, RESULT_TARGET = 10.0, 600.0
-
-
-def body(ssins):
-    records = "".join("<b:Record><b:Id>%d</b:Id><b:Ssin>%s</b:Ssin></b:Record>" % (i, s)
-                      for i, s in enumerate(ssins, 1))
-    return ('<?xml version="1.0" encoding="UTF-8"?><b:Batch xmlns:b="urn:kszws:batch:v1">'
-            "<b:Header><b:Type>IDPR</b:Type><b:Sender>170001</b:Sender>"
-            "<b:LegalContext>PCSA:SOCIAL_INQUIRY</b:LegalContext><b:RecordCount>%d"
-            "</b:RecordCount></b:Header><b:Records>%s</b:Records></b:Batch>"
-            % (len(ssins), records)).encode("utf-8")
 
 
 def source_pace(settings, ssins, calls=50):
@@ -84,7 +75,7 @@ def main():
         register.close()
         rnd = random.Random(16)
         ssins = [rnd.choice(known) for _ in range(records)]
-        data = body(ssins)
+        data = batch_body(ssins=ssins)
         source = Source(settings, workers=2).start()
         hub = Hub(settings, workers=2).start()
         try:

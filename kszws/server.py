@@ -34,25 +34,24 @@ def prepare(settings):
     db = database_from_settings(settings)
     db.migrate()
     db.dispose()
-    _batch_config(settings, registry)  # its keys are read here, once
+    config = _batch_config(settings, registry)
+    if config is not None:  # the drop box's keys are read here, once
+        from kszws.batch.config import check_keys
+
+        try:
+            check_keys(config)
+        except ValueError as exc:  # a key file missing or not an SSH key
+            raise ConfigError(settings.conf_dir / "batch.toml", "[dropbox] / [[sender]]",
+                              "%s (run `kszws pki init`)" % exc) from None
     return registry
 
 
 def _batch_config(settings, registry):
-    """The batch channel's configuration when conf/batch.toml opens a drop box (its host
-    key and the senders' keys checked), or None."""
+    """The batch channel's configuration when conf/batch.toml opens a drop box, or None."""
     from kszws import batch
-    from kszws.batch.config import check_keys
 
     config = batch.load(settings, registry)
-    if config is None or not config.port:
-        return None
-    try:
-        check_keys(config)
-    except ValueError as exc:  # a key file missing or not an SSH key
-        raise ConfigError(settings.conf_dir / "batch.toml", "[dropbox] / [[sender]]",
-                          "%s (run `kszws pki init`)" % exc) from None
-    return config
+    return config if config is not None and config.port else None
 
 
 class BatchChannel:
@@ -69,7 +68,6 @@ def batch_channel(settings, registry, db, hub, access, sources):
 
     from twisted.internet import reactor
 
-    from kszws import batch
     from kszws.batch.dropbox import DropBox
     from kszws.batch.intake import Intake
     from kszws.batch.kinds import kinds
@@ -77,8 +75,8 @@ def batch_channel(settings, registry, db, hub, access, sources):
     from kszws.batch.processing import Processor
     from kszws.hub.persons import SOURCE, NationalRegister
 
-    config = batch.load(settings, registry)
-    if config is None or not config.port:
+    config = _batch_config(settings, registry)
+    if config is None:
         return None
     out = Outbox(db, config.root, hub.signer, utcnow)
     handlers = kinds(registry, access, NationalRegister(sources[SOURCE]), reactor)

@@ -67,6 +67,10 @@ class Intake:
         self.types = frozenset(types)
         self._header_schema = None
 
+    def inbox(self, institution):
+        """The institution's IN folder."""
+        return Path(folders_of(str(self.config.root), institution)) / IN
+
     # -- in the reactor -----------------------------------------------------------------
 
     def trigger(self, institution, file_name):
@@ -102,8 +106,7 @@ class Intake:
         """Record a GO, take its files out of IN, check them: the Receipt (None for a TD,
         which cancels instead). Each step can be redone after a crash (recover())."""
         name = names.parse(file_name)
-        inbox = Path(folders_of(str(self.config.root), institution)) / IN
-        if not (inbox / file_name).exists():
+        if not (self.inbox(institution) / file_name).exists():
             return None  # taken with the files of another GO of the same name
         if name.prefix == "TD":
             return self.cancel(institution, name)
@@ -117,7 +120,7 @@ class Intake:
         return self._examine(receipt, spool)
 
     def _examine(self, receipt, spool):
-        """Move the files of the receipt's GO from IN to `spool` (those already moved
+        """Take the files of the receipt's GO from IN into `spool` (those already taken
         stay), check them, record the verdict."""
         try:
             self._take(receipt, spool)
@@ -136,7 +139,7 @@ class Intake:
         still holds open on a file in IN writes on into the removed file, never into what
         the hub checks and processes."""
         spool.mkdir(parents=True, exist_ok=True)
-        inbox = Path(folders_of(str(self.config.root), receipt.institution)) / IN
+        inbox = self.inbox(receipt.institution)
         for entry in _files_of(inbox, receipt.name):
             partial = spool / (".%s.part" % entry)
             with open(inbox / entry, "rb") as source, open(partial, "wb") as copy:
@@ -280,7 +283,7 @@ class Intake:
         """TD: a file accepted and not yet started is cancelled (its spool removed); files
         waiting in IN for their GO are removed. The exchange-log row of the TD."""
         received = self.clock()
-        inbox = Path(folders_of(str(self.config.root), institution)) / IN
+        inbox = self.inbox(institution)
         removed = 0
         for entry in _files_of(inbox, name):
             os.unlink(inbox / entry)
