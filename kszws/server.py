@@ -70,16 +70,15 @@ def batch_channel(settings, registry, db, hub, access, sources):
 
     from kszws.batch.dropbox import DropBox
     from kszws.batch.intake import Intake
-    from kszws.batch.kinds import kinds
+    from kszws.batch.kinds import Needs, kinds
     from kszws.batch.outbox import Outbox
     from kszws.batch.processing import Processor
-    from kszws.hub.persons import SOURCE, NationalRegister
 
     config = _batch_config(settings, registry)
     if config is None:
         return None
     out = Outbox(db, config.root, hub.signer, utcnow)
-    handlers = kinds(registry, access, NationalRegister(sources[SOURCE]), reactor)
+    handlers = kinds(Needs(registry, access, sources, db, reactor, utcnow))
     intake = Intake(config, registry, db, out, hub.exchange_log, utcnow, handlers)
     processor = Processor(db, hub.exchange_log, out, handlers, utcnow, reactor,
                           "worker-%d" % os.getpid(), intake, config.lease_seconds)

@@ -1,44 +1,16 @@
-"""The batch types the hub processes, each record through the same checks as its online
-twin. A kind gives, for a file, its `context` (read once from the header: the legal
-context, the authorization decision) and `judge`s its records a chunk at a time.
-
-    IDPR  a list of SSINs -> the persons' identification data from the National Register
+"""IDPR  a list of SSINs -> the persons' identification data from the National Register
           (the twin: IdentifyPerson by SSIN; each result carries its Basic block, written
           by the same code); one call to the source per chunk (consultPersons), never one
           per person.
 """
-from dataclasses import dataclass
-from pathlib import Path
-
 from lxml import etree
 from twisted.internet import threads
 
 from kszws import ids
-from kszws.batch.intake import BATCH_NS
+from kszws.batch.kinds.common import Context, b, first_error, r, schema, text
 from kszws.batch.processing import REFUSALS, RESULT_NS, Judged
 from kszws.clock import local_date
 from kszws.wire import identify_person
-
-XSD = Path(__file__).resolve().parents[2] / "xsd" / "Batch"
-
-
-def b(local):
-    return "{%s}%s" % (BATCH_NS, local)
-
-
-def r(local):
-    return "{%s}%s" % (RESULT_NS, local)
-
-
-def _text(parent, local, value):
-    if value not in (None, ""):
-        etree.SubElement(parent, r(local)).text = str(value)
-
-
-@dataclass
-class Context:
-    legal_context: str
-    decision: object  # hub.access.Decision for the file's caller, service and groups
 
 
 class PersonIdentification:
@@ -52,7 +24,7 @@ class PersonIdentification:
     def __init__(self, registry, access, register, reactor):
         self.registry, self.access, self.register, self.reactor = (
             registry, access, register, reactor)
-        self.schema = etree.XMLSchema(etree.parse(str(XSD / "IDPR.xsd")))
+        self.schema = schema("IDPR")
 
     def context(self, job, header):
         given = header.findtext(b("LegalContext"))
@@ -66,7 +38,7 @@ class PersonIdentification:
         judged, asked = {}, {}
         for index, element in chunk:
             if not self.schema.validate(element):
-                judged[index] = Judged(index, "-000050", detail=_first_error(self.schema))
+                judged[index] = Judged(index, "-000050", detail=first_error(self.schema))
                 continue
             raw = element.findtext(b("Ssin"))
             if not context.decision.allowed:  # as online: before the SSIN is even read
@@ -116,7 +88,7 @@ def identification(person, new_ssin=None):
     """The body of an IDPR result: IdentifyPerson's Basic block of the person (the new
     SSIN first, for a replaced one)."""
     body = etree.Element(r("Person"), nsmap={"r": RESULT_NS})
-    _text(body, "NewSsin", new_ssin)
+    text(body, "NewSsin", new_ssin)
     body.append(identify_person.basic(person))
     return body
 
@@ -127,13 +99,3 @@ def _named(raw):
         return {ids.ssin(raw)}
     except ids.InvalidIdentifier:
         return set()
-
-
-def _first_error(schema):
-    error = schema.error_log.last_error
-    return (error.message if error is not None else "not valid")[:200]
-
-
-def kinds(registry, access, register, reactor):
-    """{type: kind} of the types this hub processes."""
-    return {"IDPR": PersonIdentification(registry, access, register, reactor)}

@@ -1,0 +1,31 @@
+"""The batch types the hub processes, each record through the same checks as its online
+twin, one module per type. A kind gives, for a file, its `context` (read once from the
+header: the legal context, the authorization decision) and `judge`s its records a chunk
+at a time (processing.Job: a list of (index, element) -> a list of processing.Judged in
+the same order).
+
+    IDPR  idpr.py: a list of SSINs -> the persons' identification data (IdentifyPerson)
+"""
+from dataclasses import dataclass
+
+
+@dataclass
+class Needs:
+    """What the kinds may use: the worker's registry, access control, source clients
+    ({name: hub.routing.SourceClient}), database, reactor and clock."""
+    registry: object
+    access: object
+    sources: dict
+    db: object
+    reactor: object
+    clock: object
+
+
+def kinds(needs):
+    """{type: kind} of the types this hub processes."""
+    from kszws.batch.kinds.idpr import PersonIdentification
+    from kszws.hub.persons import SOURCE, NationalRegister
+
+    register = NationalRegister(needs.sources[SOURCE])
+    return {"IDPR": PersonIdentification(needs.registry, needs.access, register,
+                                         needs.reactor)}
