@@ -164,24 +164,41 @@ class Job:
     def run(self):
         header, records = self.records()
         self.declared = header.findtext("{%s}RecordCount" % BATCH_NS)
-        self.context = context = self.kind.context(self, header)
-        done = self.row["records_done"]
-        index = 0
-        chunk = []
+        self.context = self.kind.context(self, header)
         self.broken = None
-        for element in self._until_broken(records):
-            index += 1
+        index, pending = 0, None  # the chunk prepared while the one before is judged
+        for chunk in self._chunks(records):
+            index = chunk[-1][0]
+            prepared = self._prepare(chunk)
+            if pending is not None:
+                self.commit(self.kind.judge(self, self.context, pending[1]), pending[0])
+                if self.p.stopping:
+                    return  # the worker stops: resumed after the last commit by the next claim
+            pending = (index, prepared)
+        if pending is not None:
+            self.commit(self.kind.judge(self, self.context, pending[1]), pending[0])
+        self.finish(max(index, self.row["records_done"]))
+
+    def _chunks(self, records):
+        """Lists of (index, record) of CHUNK records, after those judged before a restart."""
+        done = self.row["records_done"]
+        chunk = []
+        for index, element in enumerate(self._until_broken(records), 1):
             if index <= done:
                 continue  # judged before a restart
             chunk.append((index, copy.deepcopy(element)))  # the stream frees its own
             if len(chunk) == CHUNK:
-                self.commit(self.kind.judge(self, context, chunk), index)
+                yield chunk
                 chunk = []
-                if self.p.stopping:
-                    return  # the worker stops: resumed after `index` by the next claim
         if chunk:
-            self.commit(self.kind.judge(self, context, chunk), index)
-        self.finish(index)
+            yield chunk
+
+    def _prepare(self, chunk):
+        """What a kind starts for a chunk before the previous one is judged (IDPR: its
+        call to the source), so the source works while the hub commits; a kind without
+        `prepare` judges the chunk as it is."""
+        prepare = getattr(self.kind, "prepare", None)
+        return prepare(self, self.context, chunk) if prepare else chunk
 
     def _until_broken(self, records):
         """The records until the file breaks (not well-formed, a processing instruction,

@@ -19,7 +19,12 @@ _ARRAYS = {"addresses": "Address", "household": "HouseholdMember",
 def person_record(person):
     """A zeep Person of the source as a dict, its arrays flattened to lists, its names in
     languages to [(lang, name)]."""
-    record = serialize_object(person, dict)
+    return flattened(serialize_object(person, dict))
+
+
+def flattened(record):
+    """A source Person as plain dicts (zeep's serialize_object, or hub/records.py), its
+    arrays flattened to lists, its names in languages to [(lang, name)]."""
     for key, item in _ARRAYS.items():
         record[key] = list((record.get(key) or {}).get(item) or [])
     for holder, key in ([(record, "birthPlaceNames")] +
@@ -46,10 +51,12 @@ class NationalRegister:
         return d.addCallback(lambda r: person_record(r.person) if r.found else None)
 
     def consult_many(self, ssins):
-        """Deferred: {ssin: record} of those of `ssins` the register knows (one call)."""
-        d = self.client.call("consultPersons", ssins={"string": list(ssins)})
-        return d.addCallback(lambda found: {p["ssin"]: p for p in
-                                            (person_record(x) for x in found or [])})
+        """Deferred: {ssin: record} of those of `ssins` the register knows (one call; its
+        reply of up to a hundred persons read as plain dicts, not zeep's objects)."""
+        d = self.client.records("consultPersons", ssins={"string": list(ssins)})
+        return d.addCallback(lambda reply: {p["ssin"]: p for p in (
+            flattened(x) for x in ((reply or {}).get("consultPersonsResult") or {})
+            .get("Person") or [])})
 
     def search(self, phonetic):
         d = self.client.call("searchPersons", lastName=phonetic.last_name,

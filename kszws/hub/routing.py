@@ -21,12 +21,14 @@ from urllib.parse import urlsplit
 import certifi
 import requests
 import zeep
+from lxml import etree
 from twisted.internet import threads
 from twisted.internet.defer import TimeoutError as DeferredTimeout
 from twisted.python.threadpool import ThreadPool
 from zeep.exceptions import Fault, SignatureVerificationFailed, TransportError
 
 from kszws import metrics
+from kszws.hub.records import reply_reader
 from kszws.security.keystore import load_certificate
 from kszws.security.zeep_wsse import SignedExchange
 from kszws.wire import xmlparse
@@ -114,6 +116,29 @@ class _Response:
         self.status_code, self.content, self.headers = status_code, content, headers
 
 
+class Verbatim(zeep.Plugin):
+    """Hands the hub the verified reply of an operation as XML instead of zeep's value
+    objects (SourceClient.records): zeep has checked the status, parsed, verified the
+    signature and looked for a Fault when ingress runs; the response element's children
+    are then taken away, so zeep deserialises an empty response."""
+
+    def __init__(self):
+        self.wanted, self.taken = None, None
+
+    def ingress(self, envelope, http_headers, operation):
+        body = envelope.find("{%s}Body" % etree.QName(envelope).namespace)
+        if operation.name == self.wanted and body is not None and len(body):
+            response = body[0]
+            if etree.QName(response).localname != "Fault":
+                self.taken = etree.Element(response.tag)
+                self.taken.extend(list(response))
+        return envelope, http_headers
+
+    def take(self):
+        taken, self.taken, self.wanted = self.taken, None, None
+        return taken
+
+
 # Defence in depth behind _refuse_declarations: zeep's own checks on what it parses.
 SOURCE_SETTINGS = zeep.Settings(forbid_dtd=True, forbid_entities=True, forbid_external=True)
 
@@ -126,6 +151,7 @@ class SourceClient:
         self.reactor = reactor
         self.pool = ThreadPool(minthreads=1, maxthreads=threads_max, name="source-" + source.id)
         self._local = threading.local()
+        self._readers = {}  # {operation: hub/records.py reader of its reply}
 
     def start(self):
         self.pool.start()
@@ -136,17 +162,27 @@ class SourceClient:
         service = getattr(self._local, "service", None)
         if service is None:
             transport = KeepAliveTransport(self.source.timeout_seconds)
+            self._local.verbatim = Verbatim()
             client = zeep.Client(self.source.wsdl, transport=transport,
                                  wsse=SignedExchange(self.identity, self.certificate),
-                                 settings=SOURCE_SETTINGS)
+                                 settings=SOURCE_SETTINGS, plugins=[self._local.verbatim])
             service = client.create_service(next(iter(client.wsdl.bindings)), self.source.url)
             self._local.service = service
         return service
 
     def call(self, operation, **kwargs):
         """Deferred with the operation's result, or failing with a Refusal."""
+        return self._in_pool(self._call, operation, kwargs)
+
+    def records(self, operation, **kwargs):
+        """Deferred with the operation's reply as plain dicts (hub/records.py: what
+        zeep.helpers.serialize_object gives of zeep's result, read ten times faster), or
+        failing with a Refusal. For large replies: a batch's hundred persons."""
+        return self._in_pool(self._records, operation, kwargs)
+
+    def _in_pool(self, function, operation, kwargs):
         done = metrics.source_call(self.source.id, operation)
-        d = threads.deferToThreadPool(self.reactor, self.pool, self._call, operation, kwargs)
+        d = threads.deferToThreadPool(self.reactor, self.pool, function, operation, kwargs)
         d.addTimeout(self.source.timeout_seconds + 1, self.reactor)
         d.addCallbacks(lambda result: done("ok") or result,
                        lambda failure: done("failed") or failure)
@@ -154,6 +190,24 @@ class SourceClient:
 
     def _call(self, operation, kwargs):
         return getattr(self._service(), operation)(**kwargs)
+
+    def _records(self, operation, kwargs):
+        service = self._service()
+        verbatim = self._local.verbatim
+        verbatim.wanted = operation
+        try:
+            getattr(service, operation)(**kwargs)
+        finally:
+            reply = verbatim.take()
+        if reply is None:
+            raise TransportError("%s answered %s without a response" % (
+                self.source.id, operation))
+        return self._reader(service, operation)(reply)
+
+    def _reader(self, service, operation):
+        if operation not in self._readers:  # compiled once, from the WSDL
+            self._readers[operation] = reply_reader(service._binding._operations[operation])
+        return self._readers[operation]
 
     def _refusal(self, failure):
         name = self.source.id

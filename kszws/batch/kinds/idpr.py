@@ -3,14 +3,27 @@
           by the same code); one call to the source per chunk (consultPersons), never one
           per person.
 """
+from concurrent.futures import Future
+from dataclasses import dataclass
+
 from lxml import etree
-from twisted.internet import threads
+from twisted.internet import defer
 
 from kszws import ids
 from kszws.batch.kinds.common import Context, b, first_error, r, schema, text
 from kszws.batch.processing import REFUSALS, RESULT_NS, Judged
 from kszws.clock import local_date
 from kszws.wire import identify_person
+
+
+@dataclass
+class Asked:
+    """A chunk between prepare and judge: its records' order, those already judged, the
+    SSINs asked {index: ssin}, and the source's answer to come."""
+    order: list
+    judged: dict
+    asked: dict
+    found: Future
 
 
 class PersonIdentification:
@@ -25,6 +38,7 @@ class PersonIdentification:
         self.registry, self.access, self.register, self.reactor = (
             registry, access, register, reactor)
         self.schema = schema("IDPR")
+        self.timeout = register.client.source.timeout_seconds * 2 + 5  # beyond its own
 
     def context(self, job, header):
         given = header.findtext(b("LegalContext"))
@@ -34,7 +48,9 @@ class PersonIdentification:
                                       None, day, day, day)
         return Context(legal, decision)
 
-    def judge(self, job, context, chunk):
+    def prepare(self, job, context, chunk):
+        """The records' own checks, then the source asked for the SSINs that pass them
+        (processing.Job judges the chunk before while the source answers)."""
         judged, asked = {}, {}
         for index, element in chunk:
             if not self.schema.validate(element):
@@ -52,23 +68,35 @@ class PersonIdentification:
                 judged[index] = Judged(index, "-400010", detail="SSIN %r" % raw[:20])
                 continue
             asked[index] = ssin
-        found = self._consult(set(asked.values()))
+        return Asked([index for index, _ in chunk], judged, asked,
+                     self._consult(set(asked.values())))
+
+    def judge(self, job, context, prepared):
+        judged, asked = prepared.judged, prepared.asked
+        found = prepared.found.result(timeout=self.timeout)
         replaced = {p["replacedBy"] for p in found.values()
                     if p["status"] == "replaced" and p.get("replacedBy")} - set(found)
         if replaced:
-            found.update(self._consult(replaced))
+            found.update(self._consult(replaced).result(timeout=self.timeout))
         for index, ssin in asked.items():
             judged[index] = self._identified(index, ssin, found)
-        return [judged[index] for index, _ in chunk]
+        return [judged[index] for index in prepared.order]
 
     def _consult(self, ssins):
-        """{ssin: record} of the source, one call (in the reactor) per hundred SSINs."""
-        found = {}
+        """A future of {ssin: record}: the source asked (from the reactor) in one call
+        per hundred SSINs."""
+        future = Future()
         ordered = sorted(ssins)
-        for start in range(0, len(ordered), 100):
-            found.update(threads.blockingCallFromThread(
-                self.reactor, self.register.consult_many, ordered[start:start + 100]))
-        return found
+
+        def ask():
+            d = defer.gatherResults([self.register.consult_many(ordered[i:i + 100])
+                                     for i in range(0, len(ordered), 100)],
+                                    consumeErrors=True)
+            d.addCallbacks(lambda parts: future.set_result(
+                {k: v for part in parts for k, v in part.items()}),
+                lambda failure: future.set_exception(_first(failure)))
+        self.reactor.callFromThread(ask)
+        return future
 
     def _identified(self, index, ssin, found):
         person = found.get(ssin)
@@ -99,3 +127,10 @@ def _named(raw):
         return {ids.ssin(raw)}
     except ids.InvalidIdentifier:
         return set()
+
+
+def _first(failure):
+    """The exception of a failed gatherResults: the first call's own (a Refusal)."""
+    if isinstance(failure.value, defer.FirstError):
+        return failure.value.subFailure.value
+    return failure.value
