@@ -26,6 +26,7 @@ from twisted.internet import threads
 from twisted.internet.defer import TimeoutError as DeferredTimeout
 from twisted.python.threadpool import ThreadPool
 from zeep.exceptions import Fault, SignatureVerificationFailed, TransportError
+from zeep.loader import parse_xml
 
 from kszws import metrics
 from kszws.hub.records import reply_reader
@@ -116,29 +117,6 @@ class _Response:
         self.status_code, self.content, self.headers = status_code, content, headers
 
 
-class Verbatim(zeep.Plugin):
-    """Hands the hub the verified reply of an operation as XML instead of zeep's value
-    objects (SourceClient.records): zeep has checked the status, parsed, verified the
-    signature and looked for a Fault when ingress runs; the response element's children
-    are then taken away, so zeep deserialises an empty response."""
-
-    def __init__(self):
-        self.wanted, self.taken = None, None
-
-    def ingress(self, envelope, http_headers, operation):
-        body = envelope.find("{%s}Body" % etree.QName(envelope).namespace)
-        if operation.name == self.wanted and body is not None and len(body):
-            response = body[0]
-            if etree.QName(response).localname != "Fault":
-                self.taken = etree.Element(response.tag)
-                self.taken.extend(list(response))
-        return envelope, http_headers
-
-    def take(self):
-        taken, self.taken, self.wanted = self.taken, None, None
-        return taken
-
-
 # Defence in depth behind _refuse_declarations: zeep's own checks on what it parses.
 SOURCE_SETTINGS = zeep.Settings(forbid_dtd=True, forbid_entities=True, forbid_external=True)
 
@@ -162,10 +140,9 @@ class SourceClient:
         service = getattr(self._local, "service", None)
         if service is None:
             transport = KeepAliveTransport(self.source.timeout_seconds)
-            self._local.verbatim = Verbatim()
             client = zeep.Client(self.source.wsdl, transport=transport,
                                  wsse=SignedExchange(self.identity, self.certificate),
-                                 settings=SOURCE_SETTINGS, plugins=[self._local.verbatim])
+                                 settings=SOURCE_SETTINGS)
             service = client.create_service(next(iter(client.wsdl.bindings)), self.source.url)
             self._local.service = service
         return service
@@ -192,17 +169,25 @@ class SourceClient:
         return getattr(self._service(), operation)(**kwargs)
 
     def _records(self, operation, kwargs):
+        """zeep sends the request and hands back the raw reply; the checks zeep's own
+        process_reply makes are made here (a status without content, the XML under
+        SOURCE_SETTINGS, the signature, a Fault), and the reader reads the response."""
         service = self._service()
-        verbatim = self._local.verbatim
-        verbatim.wanted = operation
-        try:
-            getattr(service, operation)(**kwargs)
-        finally:
-            reply = verbatim.take()
-        if reply is None:
+        client, binding = service._client, service._binding
+        with client.settings(raw_response=True):
+            response = getattr(service, operation)(**kwargs)
+        if response.status_code != 200 and not response.content:
+            raise TransportError("%s answered HTTP %d without content" % (
+                self.source.id, response.status_code))
+        envelope = parse_xml(response.content, client.transport, settings=client.settings)
+        client.wsse.verify(envelope)
+        body = envelope.find("{%s}Body" % etree.QName(envelope).namespace)
+        if body is None or not len(body):
             raise TransportError("%s answered %s without a response" % (
                 self.source.id, operation))
-        return self._reader(service, operation)(reply)
+        if response.status_code != 200 or etree.QName(body[0]).localname == "Fault":
+            binding.process_error(envelope, binding.get(operation))  # raises zeep's Fault
+        return self._reader(service, operation)(body[0])
 
     def _reader(self, service, operation):
         if operation not in self._readers:  # compiled once, from the WSDL

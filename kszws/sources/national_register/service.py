@@ -16,6 +16,7 @@ searchPersons(lastName, firstName?, middleName?, birthDate, tolerance?, gender?,
 Database work runs in Twisted's thread pool: the reactor never waits on it.
 """
 import datetime
+import functools
 import hashlib
 
 from spyne import Array, Boolean, ComplexModel, Integer, ServiceBase, Unicode, rpc
@@ -239,6 +240,13 @@ def name_code(name):
 
 
 def _names(pairs):
+    return _lang_names(tuple(pairs))
+
+
+@functools.lru_cache(maxsize=4096)
+def _lang_names(pairs):
+    """The LangName list of a place's or street's names, built once: the same few
+    thousand names recur in every reply (spyne only reads them)."""
     return [LangName(lang=lang, name=name) for lang, name in pairs]
 
 
