@@ -9,10 +9,16 @@ records' pace is bounded by: the source's consultPersons, measured alone in the 
 Every answer is checked: the ACRF positive, the result file with one Result per record
 in order, each 000000, the hub's signature on both. A failure ends the run (exit 1).
 
-    python benchmarks/bench_batch.py [--records 1000000] [--persons 100000] [--smoke]
+    python benchmarks/bench_batch.py [--records 1000000] [--persons 100000]
+                                     [--database sqlite|postgresql|both] [--smoke]
+
+PostgreSQL is KSZWS_TEST_DATABASE_URL or postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+(in a schema of its own, dropped afterwards).
 """
 import argparse
+import os
 import random
+import sqlite3
 import sys
 import tempfile
 import time
@@ -23,10 +29,12 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_identify_person import population_db  # noqa: E402
 from benchmarks.report import fail, verdict  # noqa: E402
-from tests.netfixture import Hub, Source, make_project  # noqa: E402
+from tests.netfixture import (Hub, Source, drop_postgres_schema, make_project,  # noqa: E402
+                              postgres_schema_url)
 from tests.test_batch_channel import batch_body  # noqa: E402 (the file the tests send)
 
 FULL = 1_000_000
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 ACRF_TARGET, RESULT_TARGET = 10.0, 600.0
 
 
@@ -49,14 +57,10 @@ def source_pace(settings, ssins, calls=50):
     return calls * 100 / (time.monotonic() - started)
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--records", type=int, default=FULL)
-    parser.add_argument("--persons", type=int, default=100_000)
-    parser.add_argument("--smoke", action="store_true", help="2,000 records: a check")
-    args = parser.parse_args()
-    records = 2_000 if args.smoke else args.records
-    persons = 5_000 if args.smoke else args.persons
+def idpr(label, tmp, database_url, records, persons, smoke):
+    """Sends an IDPR file of `records` records to a hub on `database_url` (SQLite when
+    empty) and prints its figures."""
+    from lxml import etree
 
     from kszws.batch import load, names
     from kszws.batch.processing import RESULT_NS
@@ -64,60 +68,77 @@ def main():
     from kszws.registry import load_registry
     from kszws.security import pki
 
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = make_project(tmp)
-        db_path = population_db(settings, persons)
-        import sqlite3
-
-        register = sqlite3.connect(db_path)
-        known = [r[0] for r in register.execute(
-            "SELECT ssin FROM nr_person WHERE status = 'active'")]
-        register.close()
-        rnd = random.Random(16)
-        ssins = [rnd.choice(known) for _ in range(records)]
-        data = batch_body(ssins=ssins)
-        source = Source(settings, workers=2).start()
-        hub = Hub(settings, workers=2).start()
-        try:
-            registry = load_registry(settings)
-            config = load(settings, registry)
-            session = Session("127.0.0.1", config.port, "cpas-eupen",
-                              settings.certs_dir / "cpas-eupen.ssh",
-                              Path(str(config.host_key) + ".pub"))
-            key = pki.read_key(settings.certs_dir / "cpas-eupen.key")
-            name = names.parse("FI.IDPR.170001.%s.00001.R" % time.strftime("%Y%m%d"))
-            started = time.monotonic()
-            outcome = submit(session, data, name, 1, key, registry.hub.certificates[0], tmp,
-                             timeout=7200)
-            total = time.monotonic() - started
-            session.close()
-            if outcome.refused:
-                fail("the ACRF refused the file: %s" % outcome.errors)
-            if outcome.counts != {"000000": records}:
-                fail("codes %s, expected %d x 000000" % (outcome.counts, records))
-            from lxml import etree
-
-            result = [p for p in outcome.files if ".IDPR." in p.name][0]
-            ids = [int(e.text) for e in etree.parse(str(result)).iter("{%s}Id" % RESULT_NS)]
-            if ids != list(range(1, records + 1)):
-                fail("the result file does not answer every record once, in order")
-            acrf_seconds = _acrf_seconds(settings, name)
-            pace = source_pace(settings, ssins)
-        finally:
-            hub.stop()
-            source.stop()
-    print("IDPR file of %d records (%.1f MB), %d persons in the register" % (
-        records, len(data) / 1e6, persons))
+    settings = make_project(tmp, database_url=database_url)
+    db_path = population_db(settings, persons)
+    register = sqlite3.connect(db_path)
+    known = [r[0] for r in register.execute("SELECT ssin FROM nr_person WHERE status = 'active'")]
+    register.close()
+    rnd = random.Random(16)
+    ssins = [rnd.choice(known) for _ in range(records)]
+    data = batch_body(ssins=ssins)
+    source = Source(settings, workers=2).start()
+    hub = Hub(settings, workers=2).start()
+    try:
+        registry = load_registry(settings)
+        config = load(settings, registry)
+        session = Session("127.0.0.1", config.port, "cpas-eupen",
+                          settings.certs_dir / "cpas-eupen.ssh",
+                          Path(str(config.host_key) + ".pub"))
+        key = pki.read_key(settings.certs_dir / "cpas-eupen.key")
+        name = names.parse("FI.IDPR.170001.%s.00001.R" % time.strftime("%Y%m%d"))
+        started = time.monotonic()
+        outcome = submit(session, data, name, 1, key, registry.hub.certificates[0], tmp,
+                         timeout=7200)
+        total = time.monotonic() - started
+        session.close()
+        if outcome.refused:
+            fail("the ACRF refused the file: %s" % outcome.errors)
+        if outcome.counts != {"000000": records}:
+            fail("codes %s, expected %d x 000000" % (outcome.counts, records))
+        result = [p for p in outcome.files if ".IDPR." in p.name][0]
+        ids = [int(e.text) for _, e in etree.iterparse(str(result), tag="{%s}Id" % RESULT_NS)]
+        if ids != list(range(1, records + 1)):
+            fail("the result file does not answer every record once, in order")
+        acrf_seconds = _acrf_seconds(settings, name)
+        pace = source_pace(settings, ssins)
+    finally:
+        hub.stop()
+        source.stop()
+    print("%s: IDPR file of %d records (%.1f MB), %d persons in the register" % (
+        label, records, len(data) / 1e6, persons))
     print("  ACRF %.1f s after the GO; the whole file answered in %.1f s (upload included): "
           "%.0f records/s" % (acrf_seconds, total, records / total))
-    print("  peer: the source's consultPersons alone: %.0f SSINs/s" % pace)
+    print("  peer: the source's consultPersons alone, one call after the other: %.0f SSINs/s"
+          " (the file: %.2fx)" % (pace, records / total / pace))
     projected = total * FULL / records
     not_full = None if records == FULL else "%d records, not %d" % (records, FULL)
-    print(verdict(acrf_seconds < ACRF_TARGET, args.smoke, not_full)
+    print(verdict(acrf_seconds < ACRF_TARGET, smoke, not_full)
           + " (target: the ACRF of a 1,000,000-record file under %d s)" % ACRF_TARGET)
-    print(verdict(projected < RESULT_TARGET, args.smoke, not_full)
+    print(verdict(projected < RESULT_TARGET, smoke, not_full)
           + " (target: 1,000,000 records answered in under %d s; %.0f s%s)" % (
-              RESULT_TARGET, projected, "" if not not_full else " projected"))
+              RESULT_TARGET, projected, "" if not not_full else " projected"), flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=FULL)
+    parser.add_argument("--persons", type=int, default=100_000)
+    parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--smoke", action="store_true", help="2,000 records: a check")
+    args = parser.parse_args()
+    records = 2_000 if args.smoke else args.records
+    persons = 5_000 if args.smoke else args.persons
+    if args.database in ("sqlite", "both"):
+        with tempfile.TemporaryDirectory() as tmp:
+            idpr("SQLite", tmp, "", records, persons, args.smoke)
+    if args.database in ("postgresql", "both"):
+        base = os.environ.get("KSZWS_TEST_DATABASE_URL") or PG_DEFAULT
+        url, schema = postgres_schema_url(base)
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                idpr("PostgreSQL", tmp, url, records, persons, args.smoke)
+        finally:
+            drop_postgres_schema(base, schema)
 
 
 def _acrf_seconds(settings, name):
