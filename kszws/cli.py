@@ -949,7 +949,9 @@ def _batch_submit(settings, registry, config, args):
         name = batch_names.parse("FI.%s.%s.%s.%s.%s" % (args.type, sender.number,
                                                         now.strftime("%Y%m%d"),
                                                         args.seq or submit.next_seq(now), args.env))
-        body = Path(args.file).read_bytes()
+        size = Path(args.file).stat().st_size
+        with open(args.file, "rb"):  # readable: said now, not after the login
+            pass
         key = pki.read_key(key_path_for(registry.institutions[sender.institution].certificates[0]))
     except (batch_names.BadName, OSError, ValueError) as exc:
         print("kszws batch: %s" % exc, file=sys.stderr)
@@ -960,10 +962,10 @@ def _batch_submit(settings, registry, config, args):
                                  settings.certs_dir / ("%s.ssh" % sender.institution),
                                  Path(str(config.host_key) + ".pub"))
         try:
-            with Progress("uploading %s" % name, len(body)) as shown:
+            with Progress("uploading %s" % name, size) as shown:
                 waited = Progress("waiting for the answers", 1, every=30)
                 outcome = submit.submit(
-                    session, body, name, args.parts, key, registry.hub.certificates[0],
+                    session, Path(args.file), name, args.parts, key, registry.hub.certificates[0],
                     args.out, wait=args.wait, timeout=args.timeout, progress=shown.update,
                     on_wait=lambda: waited.update(0))
         finally:

@@ -56,16 +56,28 @@ class Session:
                               % (host, port, institution, exc)) from None
         self.sftp = self.client.open_sftp()
 
-    def put(self, data, name, progress=None):
-        self.sftp.putfo(io.BytesIO(data), "/%s/%s" % (IN, name), file_size=len(data),
-                        callback=progress, confirm=False)
+    def put(self, source, size, name, progress=None):
+        """Uploads `size` bytes read from the file object `source` into IN as `name`."""
+        self.sftp.putfo(source, "/%s/%s" % (IN, name), file_size=size, callback=progress,
+                        confirm=False)
 
     def listdir(self, folder):
         return self.sftp.listdir("/" + folder)
 
     def get(self, folder, name):
+        """A small file (an ACRF, a NOTI, a signature) in memory."""
         with self.sftp.open("/%s/%s" % (folder, name), "rb") as fh:
             return fh.read()
+
+    def fetch(self, folder, name, path):
+        """A file of any size written to `path`, streaming: its SHA-256."""
+        digest = _Digest()
+        with self.sftp.open("/%s/%s" % (folder, name), "rb") as fh, open(path, "wb") as out:
+            fh.prefetch()
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+                out.write(block)
+        return digest.finalize()
 
     def close(self):
         self.client.close()
@@ -77,25 +89,53 @@ def next_seq(now):
     return "%05d" % int((now - midnight).total_seconds())
 
 
-def upload(session, body, name, parts, signing_key, progress=None):
-    """The FI (in `parts` pieces), each with its FS, then the GO."""
-    size = len(body)
-    pieces = [body] if parts == 1 else [body[i * size // parts:(i + 1) * size // parts]
-                                        for i in range(parts)]
-    sent = 0
-    for number, piece in enumerate(pieces, 1):
+def upload(session, source, name, parts, signing_key, progress=None):
+    """The FI read from the seekable file object `source` (in `parts` pieces), each with
+    its FS, then the GO; never the whole file in memory."""
+    size = source.seek(0, io.SEEK_END)
+    for number in range(1, parts + 1):
+        start, end = (number - 1) * size // parts, number * size // parts
         fi = name if parts == 1 else name.as_("FI", parts=parts, part=number)
-        base = sent
-        session.put(piece, str(fi), progress and (lambda done, _, b=base: progress(b + done)))
-        sent += len(piece)
-        digest = signature.sign(signing_key, _sha256(piece))
-        session.put(digest, str(fi.as_("FS")))
-    session.put(b"", str(name.as_("GO")))
+        source.seek(start)
+        digest = _Digest()
+        for block in _blocks(source, end - start):
+            digest.update(block)
+        source.seek(start)
+        session.put(_Slice(source, end - start), end - start, str(fi),
+                    progress and (lambda done, _, b=start: progress(b + done)))
+        signed = signature.sign(signing_key, digest.finalize())
+        session.put(io.BytesIO(signed), len(signed), str(fi.as_("FS")))
+    session.put(io.BytesIO(b""), 0, str(name.as_("GO")))
+
+
+class _Slice(io.RawIOBase):
+    """The next `size` bytes of a file object, as a file object (paramiko reads it)."""
+
+    def __init__(self, source, size):
+        self.source, self.left = source, size
+
+    def readable(self):
+        return True
+
+    def read(self, n=-1):
+        n = self.left if n is None or n < 0 else min(n, self.left)
+        block = self.source.read(n)
+        self.left -= len(block)
+        return block
+
+
+def _blocks(source, size, block=1 << 20):
+    while size > 0:
+        data = source.read(min(block, size))
+        if not data:
+            return
+        size -= len(data)
+        yield data
 
 
 def wait_for(session, folder, kind, matches, seen, timeout, on_wait=None):
-    """The first FO.{kind} of `folder` (its GO there, not in `seen`) whose body `matches`:
-    (FO name, body bytes)."""
+    """The first FO.{kind} of `folder` (its GO there, not in `seen`) for which
+    `matches(fo)` gives an answer (not None): (FO name, that answer)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for entry in sorted(session.listdir(folder)):
@@ -105,9 +145,9 @@ def wait_for(session, folder, kind, matches, seen, timeout, on_wait=None):
             if fo in seen:
                 continue
             seen.add(fo)
-            body = session.get(folder, fo)
-            if matches(body):
-                return fo, body
+            answer = matches(fo)
+            if answer is not None:
+                return fo, answer
         if on_wait:
             on_wait()
         time.sleep(POLL_SECONDS)
@@ -115,22 +155,34 @@ def wait_for(session, folder, kind, matches, seen, timeout, on_wait=None):
                       % (kind, folder, timeout))
 
 
-def verified(session, folder, fo, body, hub_certificate):
-    """The answer's FS is the hub's signature of it."""
+def verify(session, folder, fo, digest, hub_certificate):
+    """The answer's FS is the hub's signature of the answer's SHA-256 `digest`."""
     fs = session.get(folder, "FS." + fo[3:])
     try:
-        signature.verify(fs, _sha256(body), [hub_certificate])
+        signature.verify(fs, digest, [hub_certificate])
     except signature.BadSignature as exc:
         raise SubmitError("%s: %s" % (fo, exc)) from None
-    return body
+
+
+class _Digest:
+    """SHA-256, fed block by block."""
+
+    def __init__(self):
+        from cryptography.hazmat.primitives import hashes
+
+        self.hash = hashes.Hash(hashes.SHA256())
+
+    def update(self, data):
+        self.hash.update(data)
+
+    def finalize(self):
+        return self.hash.finalize()
 
 
 def _sha256(data):
-    from cryptography.hazmat.primitives import hashes
-
-    h = hashes.Hash(hashes.SHA256())
-    h.update(data)
-    return h.finalize()
+    digest = _Digest()
+    digest.update(data)
+    return digest.finalize()
 
 
 def _xml(body):
@@ -139,37 +191,81 @@ def _xml(body):
     return xmlparse.parse(body)
 
 
-def submit(session, body, name, parts, signing_key, hub_certificate, out_dir, wait=True,
+def _named_file(path):
+    """The FileName a result file's header names, read from its start only."""
+    from kszws.wire import xmlparse
+
+    from kszws.wire.reasons import Refusal
+
+    with open(path, "rb") as fh:
+        try:
+            header = next(xmlparse.stream(iter(lambda: fh.read(1 << 16), b""),
+                                          "{%s}Header" % RESULT_NS), None)
+        except Refusal:  # not a result file: not the answer waited for
+            return None
+    return header.findtext("{%s}FileName" % RESULT_NS) if header is not None else None
+
+
+def submit(session, source, name, parts, signing_key, hub_certificate, out_dir, wait=True,
            timeout=3600, progress=None, on_wait=None):
-    """Submit `body` as the file `name`; wait for its answers (all of them with `wait`):
-    the Outcome, the answers written to `out_dir`."""
+    """Submit the file `source` (a path, bytes or a seekable binary file object) as the
+    file `name`; wait for its answers (all of them with `wait`): the Outcome, the answers
+    written to `out_dir` (a result file of any size streamed there, never in memory)."""
     folder = folder_for(name.env)
     seen = {fo for fo in ("FO." + e[3:] for e in session.listdir(folder)
                           if e.startswith("GO."))}  # answers to earlier files
-    upload(session, body, name, parts, signing_key, progress)
+    with _opened(source) as fh:
+        upload(session, fh, name, parts, signing_key, progress)
     outcome = Outcome(name)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     go = str(name.as_("GO"))
-    fo, data = wait_for(session, folder, "ACRF", lambda b: _xml(b).findtext(
-        "Form/FileReference/FileName") == go, seen, 60, on_wait)
-    verified(session, folder, fo, data, hub_certificate)
-    outcome.files.append(_save(out_dir, fo, data))
-    outcome.errors = [e.text for e in _xml(data).iter("ErrorID")]
+
+    def small(fo, wanted):
+        body = session.get(folder, fo)
+        root = _xml(body)
+        return (body, root) if wanted(root) else None
+
+    fo, (data, root) = wait_for(session, folder, "ACRF", lambda fo: small(
+        fo, lambda r: r.findtext("Form/FileReference/FileName") == go), seen, 60, on_wait)
+    verify(session, folder, fo, _sha256(data), hub_certificate)
+    outcome.files.append(_save(out, fo, data))
+    outcome.errors = [e.text for e in root.iter("ErrorID")]
     if outcome.refused or not wait:
         return outcome
+
+    def result(fo):
+        digest = session.fetch(folder, fo, out / fo)
+        if _named_file(out / fo) == str(name):
+            return digest
+        (out / fo).unlink()  # another file's answer
+        return None
+
+    fo, digest = wait_for(session, folder, name.type, result, seen, timeout, on_wait)
+    verify(session, folder, fo, digest, hub_certificate)
+    outcome.files.append(out / fo)
     ns = "{%s}" % RESULT_NS
-    ours = (lambda b: _xml(b).findtext(".//%sFileName" % ns) == str(name))
-    for kind in (name.type, "NOTI"):
-        fo, data = wait_for(session, folder, kind, ours, seen, timeout, on_wait)
-        verified(session, folder, fo, data, hub_certificate)
-        outcome.files.append(_save(out_dir, fo, data))
-    noti = _xml(data)
+    fo, (data, noti) = wait_for(session, folder, "NOTI", lambda fo: small(
+        fo, lambda r: r.findtext(ns + "FileName") == str(name)), seen, timeout, on_wait)
+    verify(session, folder, fo, _sha256(data), hub_certificate)
+    outcome.files.append(_save(out, fo, data))
     outcome.counts = {c.get("code"): int(c.text) for c in noti.iter(ns + "Count")}
     return outcome
 
 
-def _save(out_dir, name, data):
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    path = Path(out_dir) / name
+def _opened(source):
+    """A context manager giving a seekable binary file object of `source`."""
+    import contextlib
+
+    if isinstance(source, (bytes, bytearray)):
+        return contextlib.nullcontext(io.BytesIO(source))
+    if isinstance(source, (str, Path)):
+        return open(source, "rb")
+    return contextlib.nullcontext(source)
+
+
+def _save(out, name, data):
+    path = out / name
     path.write_bytes(data)
     return path
 
