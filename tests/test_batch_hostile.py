@@ -184,3 +184,60 @@ def test_an_odd_postal_code_from_the_source_still_gives_a_street_code():
                            "streetNames": []}, "de")
     assert element.findtext("{%s}Street/{%s}Code" % (xm25.NS, xm25.NS)) == "47003005"
 
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """A drop box with a quota of 7,000 bytes per institution and a 2 s lease."""
+    from tests.netfixture import make_project, start_network, stop_network
+
+    settings = make_project(tmp_path_factory.mktemp("quota"))
+    conf = settings.conf_dir / "batch.toml"
+    text = conf.read_text()
+    for key, value in (("max_queued_bytes", "7000"), ("lease_seconds", "2")):
+        text = "\n".join(("%s = %s" % (key, value) if line.startswith(key + " ") else line)
+                         for line in text.splitlines())
+    conf.write_text(text + "\n")
+    hub = start_network(settings)
+    yield hub
+    stop_network(hub)
+
+
+def test_an_institution_cannot_queue_beyond_its_quota(small, tmp_path):
+    """What waits in IN, and what waits accepted but unprocessed, each stays within the
+    institution's quota; a file refused for it (ACRF-070) can be sent again later, and
+    nothing accepted is lost."""
+    from tests.netfixture import Source
+
+    body = batch_body(records=40)  # with its FS: two fit in the quota, three do not
+    assert 2 * (len(body) + 400) < 7000 < 3 * len(body)
+    big = "FI.IDPR.170001.%s.00301.R" % TODAY
+    (tmp_path / big).write_bytes(body * 3)
+    put = sftp_put(small, tmp_path, big)
+    assert put.returncode != 0 and ls(small, EUPEN, "/IN") == []  # cut, then removed
+    small.source.stop()  # accepted files now wait: the source does not answer
+    try:
+        waiting = []
+        for seq in (302, 303):
+            name = "FI.IDPR.170001.%s.%05d.R" % (TODAY, seq)
+            submit(small, tmp_path, prepare(small, tmp_path, name, body))
+            assert acrf_of(small, tmp_path, str(names.parse(name).as_("GO")))[:2] == ([], "1")
+            waiting.append(name)
+        third = "FI.IDPR.170001.%s.00304.R" % TODAY
+        submit(small, tmp_path, prepare(small, tmp_path, third, body))
+        assert acrf_of(small, tmp_path, str(names.parse(third).as_("GO")))[:2] == (
+            ["ACRF-070"], "0")
+    finally:
+        small.source = Source(small.settings).start()
+    for name in waiting:  # answered once the source is back
+        assert len(fetched(small, tmp_path, "IDPR", name, wait=60).findall(
+            ".//{%s}Result" % RESULT)) == 40
+    again = "FI.IDPR.170001.%s.00305.R" % TODAY
+    submit(small, tmp_path, prepare(small, tmp_path, again, body))
+    assert acrf_of(small, tmp_path, str(names.parse(again).as_("GO")))[:2] == ([], "1")
+
+
+def sftp_put(hub, tmp_path, name):
+    from tests.test_batch_channel import sftp
+
+    return sftp(hub, EUPEN, "put %s /IN/%s" % (tmp_path / name, name))

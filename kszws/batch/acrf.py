@@ -24,6 +24,8 @@ ERRORS = {
     "ACRF-050": "the header is not valid (well-formed XML, xsd/Batch/BatchFile.xsd, the "
                 "type and the sender of the file name)",
     "ACRF-060": "the GO file must be empty",
+    "ACRF-070": "the institution's files waiting to be processed exceed its quota "
+                "(max_queued_bytes): send it again once earlier files are answered",
     "ACRF-099": "the hub could not read the file (its reason is in the hub's log)",
 }
 

@@ -5,6 +5,7 @@
     host_key = "certs/kszws-hub.ssh"
     max_file_bytes = 2147483648  # one uploaded file
     max_pending = 200            # files waiting in an institution's IN
+    max_queued_bytes = 21474836480  # an institution's files in IN and waiting for processing
     lease_seconds = 60           # a worker's claim on a file it processes
 
     [[sender]]
@@ -37,6 +38,7 @@ class BatchConfig:
     root: Path  # where the drop box's folders and the hub's spool live
     max_file_bytes: int
     max_pending: int
+    max_queued_bytes: int  # per institution: what waits in its IN, and what waits accepted
     lease_seconds: int  # a file whose worker stopped is resumed by another after this
     senders: dict  # institution id -> Sender
 
@@ -58,12 +60,13 @@ def load(settings, registry):
         "port": (int, 8022), "host": (str, ""), "root": (str, ""),
         "host_key": (str, str(settings.certs_dir / "kszws-hub.ssh")),
         "max_file_bytes": (int, 2 << 30), "max_pending": (int, 200),
-        "lease_seconds": (int, 60)})
+        "max_queued_bytes": (int, 20 << 30), "lease_seconds": (int, 60)})
     if not 0 <= box["port"] <= 65535:
         raise ConfigError(path, "[dropbox]", "port must be 0-65535")
-    if min(box["max_file_bytes"], box["max_pending"], box["lease_seconds"]) < 1:
-        raise ConfigError(path, "[dropbox]", "max_file_bytes, max_pending and lease_seconds "
-                          "must be positive")
+    if min(box["max_file_bytes"], box["max_pending"], box["max_queued_bytes"],
+           box["lease_seconds"]) < 1:
+        raise ConfigError(path, "[dropbox]", "max_file_bytes, max_pending, max_queued_bytes "
+                          "and lease_seconds must be positive")
     senders = {}
     for n, entry in enumerate(raw.get("sender", []), 1):
         where = "sender #%d" % n
@@ -95,7 +98,7 @@ def load(settings, registry):
         root=resolve_under(settings.project_root, box["root"]) if box["root"]
         else Path(settings.data_dir) / "batch",
         max_file_bytes=box["max_file_bytes"], max_pending=box["max_pending"],
-        lease_seconds=box["lease_seconds"], senders=senders)
+        max_queued_bytes=box["max_queued_bytes"], lease_seconds=box["lease_seconds"], senders=senders)
 
 
 def check_keys(config):

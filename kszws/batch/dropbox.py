@@ -15,6 +15,7 @@ The folders live under `<root>/<institution>/`; what the hub answers is recorded
 store (batch_outfile) with the time it was fetched.
 """
 import logging
+import contextlib
 import os
 import stat
 import struct
@@ -88,6 +89,14 @@ class Path:
 def _attrs(st):
     return {"size": st.st_size, "uid": 0, "gid": 0, "permissions": st.st_mode,
             "atime": int(st.st_atime), "mtime": int(st.st_mtime)}
+
+
+def _size(entry):
+    """The size of a file of a folder listing (0 for one removed meanwhile)."""
+    try:
+        return entry.stat(follow_symlinks=False).st_size
+    except FileNotFoundError:
+        return 0
 
 
 def _open_regular(path, flags, mode=0o640):
@@ -226,15 +235,20 @@ class DropBoxServer:
         if name.prefix not in UPLOADS:
             raise denied("%s: an institution sends FI, FS, GO and TD files" % where.name)
         folder = os.path.join(self.home, IN)
-        if len(os.listdir(folder)) >= self.box.max_pending:
+        waiting = list(os.scandir(folder))
+        if len(waiting) >= self.box.max_pending:
             raise denied("/IN holds %d files waiting: send GO for them first"
                          % self.box.max_pending)
+        room = self.box.max_queued_bytes - sum(_size(e) for e in waiting)
+        if room <= 0:
+            raise denied("/IN holds %d bytes waiting, the institution's quota: send GO for "
+                         "them first" % self.box.max_queued_bytes)
         try:
             fd = _open_regular(os.path.join(folder, where.name),
                                os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         except FileExistsError:  # (SFTP v3, what clients speak, has no "already exists")
             raise denied("%s is already in /IN: a file is sent once" % where.name) from None
-        return Upload(self, where, fd, name)
+        return Upload(self, where, fd, name, min(self.box.max_file_bytes, room))
 
     def removeFile(self, filename):
         where = Path(filename)
@@ -275,17 +289,23 @@ class DropBoxServer:
 
 @implementer(interfaces.ISFTPFile)
 class Upload:
-    """A file being written into /IN: at most max_file_bytes; a GO or TD, once closed,
-    triggers the hub."""
+    """A file being written into /IN: at most max_file_bytes, and no more than the
+    institution's quota left when it was opened; a GO or TD, once closed, triggers the
+    hub."""
 
-    def __init__(self, server, where, fd, name):
+    def __init__(self, server, where, fd, name, limit):
         self.server, self.where, self.fd, self.name = server, where, fd, name
-        self.limit = server.box.max_file_bytes
+        self.limit = limit
+        self.over = False  # it went beyond its limit: emptied now, removed when closed
 
     def writeChunk(self, offset, data):
-        if offset + len(data) > self.limit:
+        if self.over or offset + len(data) > self.limit:
+            # the sender cannot delete from IN: a file cut short must not stay there
+            self.over = True
+            os.ftruncate(self.fd, 0)
             raise filetransfer.SFTPError(filetransfer.FX_FAILURE,
-                                         "file larger than %d bytes" % self.limit)
+                                         "file larger than %d bytes (the largest file, or "
+                                         "what is left of the quota)" % self.limit)
         os.pwrite(self.fd, data, offset)
 
     def readChunk(self, offset, length):
@@ -299,6 +319,10 @@ class Upload:
 
     def close(self):
         os.close(self.fd)
+        if self.over:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.server._real(self.where))
+            return
         if self.name.prefix in ("GO", "TD"):
             self.server.box.trigger(self.server.institution, self.where.name)
 
@@ -385,6 +409,7 @@ class DropBox:
         self.root = str(config.root)
         self.max_file_bytes = config.max_file_bytes
         self.max_pending = config.max_pending
+        self.max_queued_bytes = config.max_queued_bytes
         self.outbox = outbox  # batch/outbox.py: what the hub answered, fetched or not
         self.trigger = trigger
         self.config = config

@@ -40,6 +40,7 @@ RECEIVED = "received"  # recorded, its files being moved and checked
 HEADER_XSD = Path(__file__).resolve().parents[2] / "xsd" / "Batch" / "BatchFile.xsd"
 SERVICE = "BatchChannel"
 ACCEPTED, REJECTED, CANCELLED = "accepted", "rejected", "cancelled"
+RUNNING = "running"  # claimed by a worker (processing.py)
 
 log = Logger()
 
@@ -183,7 +184,18 @@ class Intake:
                     break
         if not self._header_valid(name, [spool / str(p) for p in parts]):
             errors.append("ACRF-050")
+        if not errors and self._queued_bytes(institution) + _bytes(spool) > \
+                self.config.max_queued_bytes:
+            errors.append("ACRF-070")
         return errors
+
+    def _queued_bytes(self, institution):
+        """The bytes of the institution's accepted files not yet processed (their spool)."""
+        with self.db.engine.connect() as conn:
+            spools = conn.execute(select(batch_file.c.spool).where(
+                batch_file.c.institution == institution,
+                batch_file.c.state.in_((ACCEPTED, RUNNING)))).scalars().all()
+        return sum(_bytes(Path(s)) for s in spools)
 
     def _header_valid(self, name, paths):
         """The header, read from the start of the file (its first parts), holds against
@@ -326,6 +338,14 @@ def _complete(parts):
     counts = {p.parts for p in parts}
     return (len(counts) == 1 and 0 not in counts
             and [p.part for p in parts] == list(range(1, counts.pop() + 1)))
+
+
+def _bytes(folder):
+    """The bytes of the files of a folder (0 once it is gone)."""
+    try:
+        return sum(e.stat().st_size for e in os.scandir(folder) if e.is_file())
+    except FileNotFoundError:
+        return 0
 
 
 def _chunks(paths, size=1 << 16):
