@@ -23,6 +23,7 @@ from spyne import Array, Boolean, ComplexModel, Integer, ServiceBase, Unicode, r
 from twisted.internet import threads
 
 from kszws import register_codes
+from kszws.compat.spyne import plain
 from kszws.sources import geography
 from kszws.sources.national_register import store
 
@@ -145,11 +146,12 @@ def _person(record, addresses, household=(), history=True):
                                         (record["first_names"] or "").split())
     birth_town = geography.municipality(record["birth_place_nis"])
     fields["birthPlaceNames"] = _names(birth_town.official_names if birth_town else [])
-    fields["household"] = [HouseholdMember(ssin=m["ssin"], relationship=m["relationship"],
-                                           entryDate=m["entry_date"]) for m in household]
+    fields["household"] = [plain(HouseholdMember, ssin=m["ssin"],
+                                 relationship=m["relationship"], entryDate=m["entry_date"])
+                           for m in household]
     if "civilStates" in record:  # the groups (store.get_person with groups)
         fields.update(_groups(record if history else current_entries(record)))
-    return Person(**fields)
+    return plain(Person, **fields)
 
 
 def current_entries(record):
@@ -215,7 +217,7 @@ def _address(row):
         fields["streetCode"] = geography.STREET_CODES.get(row["street"])
     if row["diplomatic_post"] is not None:
         fields["diplomaticPostName"] = register_codes.DIPLOMATIC_POSTS.get(row["diplomatic_post"])
-    return Address(**fields)
+    return plain(Address, **fields)
 
 
 def current_addresses(record):
