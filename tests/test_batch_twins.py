@@ -2,7 +2,9 @@
 question (issue 16, "Done when"): IDPR beside IdentifyPerson by SSIN, on the same 1,000
 persons (valid, replaced, cancelled, unknown, with wrong check digits), and a caller
 without the authorization refused the same way by both."""
+import datetime
 import sqlite3
+from xml.sax.saxutils import escape
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -84,3 +86,596 @@ def test_a_caller_without_the_authorization_is_refused_alike(net, tmp_path):
     codes = compare(net, tmp_path, "rsz-onss", "120001", 81,
                     ["70100853190", "72030512297", "70100853191"], user=RSZ_USER)
     assert codes == ["-300010", "-300010", "-300010"]
+
+
+# -- REGI and DIMN: files that change state, beside their online twins -----------------------
+#
+# A registration or a declaration changes what the next one finds (a registration widened,
+# ended, an exclusive code taken; a period opened, a student's quota used), so a batch
+# record and its online twin cannot both be sent to one hub: the second would meet the
+# first's effect. Each comparison runs on TWIN hubs instead, built alike (the same conf, the
+# same National Register and employer directory from the same seeds, the same registrations
+# and periods seeded before): the file goes to one, the same records one by one online,
+# in the file's order, to the other. Each record must get the same outcome and the same
+# result (the registrations after it, or the declaration's result with its period id), and
+# the directories and personnel files must end alike.
+
+EMPLOYERS_SOURCE = "employer-directory"
+BAKERY, STUDENTS, SECRETARIAT = "boulangerie-dupont", "studentenjob-brugge", "secretariat-social"
+SENDER_OF = {"cpas-eupen": "170001", "cpas-charleroi": "170002", BAKERY: "120101",
+             STUDENTS: "120102", SECRETARIAT: "120103"}
+
+
+def twin_hub(tmp_path_factory, name):
+    from tests.netfixture import Source
+
+    settings = make_project(tmp_path_factory.mktemp(name))
+    employers = Source(settings, name=EMPLOYERS_SOURCE).start()
+    try:
+        hub = start_network(settings)
+    except Exception:
+        employers.stop()
+        raise
+    hub.employers = employers
+    return hub
+
+
+@pytest.fixture(scope="module")
+def twins(tmp_path_factory):
+    """(the hub that gets the files, the hub that gets the online calls), built alike; on
+    both, cpas-charleroi holds the exclusive code 2 on every other person to whom the REGI
+    workload gives that code."""
+    from tests.netfixture import register_in_directory
+
+    hubs = []
+    try:
+        for name in ("batch-twin", "online-twin"):
+            hubs.append(twin_hub(tmp_path_factory, name))
+        active = [p for p in population(hubs[0]) if p["status"] == "active"]
+        for hub in hubs:
+            register_in_directory(hub.settings, ["cpas-charleroi"],
+                                  [p["ssin"] for p in active[3:700:20]], code=2,
+                                  start=datetime.date(2025, 1, 1))
+        yield tuple(hubs)
+    finally:
+        for hub in hubs:
+            stop_network(hub)
+            hub.employers.stop()
+
+
+def population(hub):
+    """The National Register's persons as seeded (tests.netfixture: 2,000 and the demo
+    ones, the same in every network), in SSIN order: dicts of the columns a proof needs."""
+    register = sqlite3.connect(hub.settings.data_dir / "national-register.sqlite")
+    register.row_factory = sqlite3.Row
+    rows = [dict(r) for r in register.execute(
+        "SELECT ssin, status, replaced_by, last_name, first_names, birth_date, sis_card"
+        " FROM nr_person ORDER BY ssin")]
+    register.close()
+    return rows
+
+
+def customer_of(hub, institution):
+    from kszws.registry import load_registry
+
+    return {"customerIdentification": {
+        "cbeNumber": load_registry(hub.settings).institution(institution).cbe}}
+
+
+def submit_file(hub, tmp_path, institution, kind, seq, records):
+    """Submit a file of `records` (XML text each) over SFTP; its result file's root."""
+    sender = SENDER_OF[institution]
+    name = "FI.%s.%s.%s.%05d.R" % (kind, sender, TODAY, seq)
+    body = ('<?xml version="1.0" encoding="UTF-8"?><b:Batch xmlns:b="urn:kszws:batch:v1">'
+            "<b:Header><b:Type>%s</b:Type><b:Sender>%s</b:Sender>"
+            "<b:RecordCount>%d</b:RecordCount></b:Header><b:Records>%s</b:Records></b:Batch>"
+            % (kind, sender, len(records), "".join(
+                "<b:Record><b:Id>%d</b:Id>%s</b:Record>" % (i, rec)
+                for i, rec in enumerate(records, 1)))).encode("utf-8")
+    submit(hub, tmp_path, prepare(hub, tmp_path, name, body, signer=institution),
+           institution=institution)
+    assert acrf_of(hub, tmp_path, str(names.parse(name).as_("GO")),
+                   institution=institution)[:2] == ([], "1")
+    return fetched(hub, tmp_path, kind, name, institution=institution, wait=300)
+
+
+def batch_results(root, body_tag):
+    """[(code, body element or None)] of a result file, in the records' order."""
+    return [(r.findtext("{%s}Code" % RESULT), r.find("{%s}%s" % (RESULT, body_tag)))
+            for r in root.iter("{%s}Result" % RESULT)]
+
+
+def online_fault(fault):
+    detail = fault.detail
+    return detail.findtext(".//reasonCode"), detail.findtext(".//diagnostic") or ""
+
+
+# -- REGI ------------------------------------------------------------------------------------
+
+REGI_CODE = {"MSG00000": "000000", "ACC00001": "-300010", "DIR00003": "-300050",
+             "DIR00001": "-300060", "DIR00005": "-400020", "DIR00002": "-400050",
+             "DIR00004": "200040"}
+
+
+def _x(tag, value):
+    return "" if value in (None, "") else "<b:%s>%s</b:%s>" % (tag, escape(str(value)), tag)
+
+
+def regi_record(r):
+    """A REGI record's XML from a registration asked (a dict, the online fields)."""
+    if r["action"] == "END":
+        return "<b:End>%s%s%s</b:End>" % (_x("Ssin", r["ssin"]), _x("QualityCode", r.get("code")),
+                                           _x("From", r["start"]))
+    proof = r["proof"]
+    if "sis" in proof:
+        given = _x("SisCardNumber", proof["sis"])
+    else:
+        given = "<b:PersonData>%s%s%s</b:PersonData>" % (
+            _x("LastName", proof["last"]), _x("FirstName", proof.get("first")),
+            _x("BirthDate", proof.get("birth")))
+    return "<b:Register>%s%s%s%s%s<b:Proof>%s</b:Proof></b:Register>" % (
+        _x("Ssin", r["ssin"]), _x("QualityCode", r["code"]), _x("StartDate", r["start"]),
+        _x("EndDate", r.get("end")), _x("Register", r.get("register")), given)
+
+
+def regi_online(proxy, history, hub, institution, r):
+    """(batch code, the registration elements) of the online twin of REGI record `r`."""
+    import zeep
+
+    try:
+        if r["action"] == "END":
+            args = {"from": r["start"]}
+            if r.get("code") is not None:
+                args["qualityCode"] = r["code"]
+            proxy.unregister(informationCustomer=customer_of(hub, institution), ssin=r["ssin"],
+                             **args)
+        else:
+            proof = r["proof"]
+            given = {"sisCardNumber": proof["sis"]} if "sis" in proof else {"personData": {
+                "lastName": proof["last"], "firstName": proof.get("first"),
+                "birthDate": proof.get("birth")}}
+            period = {"startDate": r["start"]}
+            if r.get("end"):
+                period["endDate"] = r["end"]
+            proxy.register(informationCustomer=customer_of(hub, institution), ssin=r["ssin"],
+                           qualityCode=r["code"], period=period, register=r.get("register"),
+                           proof=given)
+    except zeep.exceptions.Fault as fault:
+        code, diagnostic = online_fault(fault)
+        if code == "MSG00008":
+            return ("-400010" if "SSIN" in diagnostic else "-000050"), []
+        return REGI_CODE[code], []
+    reply = history.last_received["envelope"].find(".//{*}%sResponse" % (
+        "unregister" if r["action"] == "END" else "register"))
+    code = REGI_CODE[reply.findtext("status/code")]
+    if code == "000000" and any(i.findtext("fieldName") == "ssin"
+                                for i in reply.iter("information")):
+        code = "200010"
+    return code, [canonical(e) for e in reply.findall("registration")]
+
+
+def regi_workload(people):
+    """1,000 registrations and ends of cpas-eupen on the register's persons: proofs by
+    person data and by SIS card, wrong proofs, a code of another sector, the exclusive
+    code (free, or held at Charleroi), periods that widen one another, ends of what an
+    earlier record registered and of nothing, replaced, cancelled and unknown SSINs,
+    wrong check digits, a period that ends before it starts."""
+    active = [p for p in people if p["status"] == "active"]
+    others = [p for p in people if p["status"] != "active"]
+    day = datetime.date(2026, 1, 1)
+
+    def proof(p, wrong=False):
+        if p["sis_card"] and not wrong and len(asked) % 3 == 0:
+            return {"sis": p["sis_card"]}
+        return {"last": "Nobody" if wrong else p["last_name"],
+                "first": (p["first_names"] or "").split(" ")[0] or None,
+                "birth": p["birth_date"]}
+
+    asked = []
+    for i, p in enumerate(active[:700]):
+        kind = i % 10
+        r = dict(action="REGISTER", ssin=p["ssin"], code=1, start=day, proof=proof(p))
+        if kind == 1:
+            r["proof"] = proof(p, wrong=True)
+        elif kind == 2:
+            r["code"] = 401  # a code of sector 11, not 17
+        elif kind == 3:
+            r["code"] = 2  # exclusive: held at Charleroi for every tenth person
+        elif kind == 4:
+            r["end"] = day + datetime.timedelta(days=90)
+            r["register"] = "PRIMARY"
+        asked.append(r)
+        if kind == 4:  # a later, overlapping period of the same code: widened
+            asked.append(dict(r, start=day + datetime.timedelta(days=60), end=None,
+                              register=None))
+        if kind == 5:  # ended from the start: ended entirely
+            asked.append(dict(action="END", ssin=p["ssin"], code=1, start=day))
+        if kind == 6:  # ended later: keeps the days before
+            asked.append(dict(action="END", ssin=p["ssin"], code=None,
+                              start=day + datetime.timedelta(days=31)))
+        if kind == 7:  # nothing of code 3 to end
+            asked.append(dict(action="END", ssin=p["ssin"], code=3, start=day))
+    for p in others:  # replaced (followed to the new SSIN) and cancelled
+        asked.append(dict(action="REGISTER", ssin=p["ssin"], code=1, start=day,
+                          proof={"last": p["last_name"], "birth": p["birth_date"]}))
+    asked.append(dict(action="REGISTER", ssin="90010100123", code=1, start=day,
+                      proof={"last": "Nobody"}))  # unknown
+    asked.append(dict(action="REGISTER", ssin="70100853191", code=1, start=day,
+                      proof={"last": "Mustermann"}))  # wrong check digits
+    asked.append(dict(action="END", ssin="70100853191", code=1, start=day))
+    asked.append(dict(action="REGISTER", ssin=active[0]["ssin"], code=1, start=day,
+                      end=day - datetime.timedelta(days=1), proof=proof(active[0])))
+    n = 700
+    while len(asked) < 1000:  # more persons, registered plainly
+        p = active[n]
+        asked.append(dict(action="REGISTER", ssin=p["ssin"], code=1, start=day,
+                          proof=proof(p)))
+        n += 1
+    return asked[:1000]
+
+
+def directory_rows(hub):
+    """The registrations of a hub's directory (ids and times aside), sorted."""
+    from kszws.store import database_from_settings
+
+    db = database_from_settings(hub.settings)
+    try:
+        with db.engine.connect() as conn:
+            return sorted(tuple(row) for row in conn.exec_driver_sql(
+                "SELECT ssin, sector, institution, quality_code, register, start_date,"
+                " end_date, ended_at IS NULL FROM directory_registration"))
+    finally:
+        db.dispose()
+
+
+def test_regi_answers_as_register_and_unregister_on_1000_records(twins, tmp_path):
+    """REGI beside ReferenceDirectoryService register/unregister, on twin hubs (see above):
+    1,000 records of cpas-eupen, every outcome; record by record the same code and the
+    same registrations after it; both directories end alike."""
+    from kszws.client import hub_client
+
+    on_batch, on_line = twins
+    people = population(on_batch)
+    asked = regi_workload(people)
+    assert len(asked) == 1000 and len({r["ssin"] for r in asked}) > 700
+    results = batch_results(submit_file(on_batch, tmp_path, "cpas-eupen", "REGI", 101,
+                                        [regi_record(r) for r in asked]), "Registration")
+    proxy, history = hub_client(on_line.settings, "ReferenceDirectoryService", "cpas-eupen",
+                                on_line.url)
+    assert len(results) == len(asked)
+    for number, (r, (code, body)) in enumerate(zip(asked, results), 1):
+        online_code, online_regs = regi_online(proxy, history, on_line, "cpas-eupen", r)
+        regs = [canonical(e) for e in body.findall("registration")] if body is not None else []
+        assert (code, regs) == (online_code, online_regs), (number, r)
+    codes = {code for code, _ in results}
+    assert codes == {"000000", "200010", "200040", "-300050", "-300060", "-400010",
+                     "-400020", "-400050", "-000050"}, codes
+    assert directory_rows(on_batch) == directory_rows(on_line)
+
+
+def test_regi_from_a_sender_that_manages_no_files_is_refused_alike(twins, tmp_path):
+    """An employer manages no files in the reference directory (its own key is its
+    personnel file): ACC00001 online, -300010 for each record, nothing written."""
+    from kszws.client import hub_client
+
+    on_batch, on_line = twins
+    person = next(p for p in population(on_batch) if p["status"] == "active")
+    asked = [dict(action="REGISTER", ssin=person["ssin"], code=1,
+                  start=datetime.date(2026, 1, 1),
+                  proof={"last": person["last_name"], "birth": person["birth_date"]}),
+             dict(action="END", ssin=person["ssin"], code=None,
+                  start=datetime.date(2026, 1, 1)),
+             dict(action="REGISTER", ssin="70100853191", code=1,
+                  start=datetime.date(2026, 1, 1), proof={"last": "Mustermann"})]
+    before = directory_rows(on_batch)
+    results = batch_results(submit_file(on_batch, tmp_path, BAKERY, "REGI", 102,
+                                        [regi_record(r) for r in asked]), "Registration")
+    proxy, history = hub_client(on_line.settings, "ReferenceDirectoryService", BAKERY,
+                                on_line.url)
+    online = [regi_online(proxy, history, on_line, BAKERY, r)[0] for r in asked]
+    assert [code for code, _ in results] == online == ["-300010"] * 3
+    assert directory_rows(on_batch) == before
+
+
+# -- DIMN ------------------------------------------------------------------------------------
+
+BAKERY_CBE, STUDENTS_CBE = "0403170701", "0403180104"
+DIMN_CODE = {"SEC00012": "-300010", "DIM00008": "-400020",
+             **{"DIM0000%d" % k: "-5000%d0" % k for k in range(1, 8)}}
+FIELDS = ("action", "periodId", "ssin", "workerType", "startDate", "endDate", "hours")
+
+
+def dimn_record(d):
+    return _x("EmployerCbe", d["employer"]) + "".join(
+        _x(f[0].upper() + f[1:], d.get(f)) for f in FIELDS)
+
+
+def seed_periods(hub, persons):
+    """The bakery declares an ordinary IN for each of `persons` online: their period ids."""
+    from kszws.client import hub_client
+
+    proxy, _ = hub_client(hub.settings, "DimonaService", BAKERY, hub.url)
+    reply = proxy.declare(informationCustomer=customer_of(hub, BAKERY), declaration=[
+        {"action": "IN", "ssin": s, "workerType": "ordinary",
+         "startDate": datetime.date(2026, 2, 1)} for s in persons])
+    assert all(r["accepted"] for r in reply["result"])
+    return [r["periodId"] for r in reply["result"]]
+
+
+def dimn_workload(people, seeded):
+    """1,000 declarations the secretariat sends for the bakery (and a few for an employer
+    that did not mandate it): INs accepted, a student over the yearly quota, overlapping
+    periods, dates the wrong way round, before the employer existed, no worker type, OUT,
+    UPDATE and CANCEL of seeded periods and of a period nobody has, replaced, cancelled
+    and unknown SSINs, wrong check digits."""
+    active = [p for p in people if p["status"] == "active"]
+    others = [p for p in people if p["status"] != "active"]
+    day = datetime.date(2026, 3, 1)
+    asked = []
+
+    def declared(ssin, **fields):
+        asked.append(dict(dict(employer=BAKERY_CBE, action="IN", ssin=ssin,
+                               workerType="ordinary", startDate=day), **fields))
+
+    for i, p in enumerate(active[900:1500]):
+        kind, ssin = i % 10, p["ssin"]
+        if kind == 1:  # 300 then 400 student hours in 2026: the second is over 650
+            declared(ssin, workerType="student", hours=300, startDate=datetime.date(2026, 4, 1),
+                     endDate=datetime.date(2026, 4, 30))
+            declared(ssin, workerType="student", hours=400, startDate=datetime.date(2026, 6, 1),
+                     endDate=datetime.date(2026, 6, 30))
+        elif kind == 2:  # a second IN that overlaps the first
+            declared(ssin)
+            declared(ssin, workerType="flexi", startDate=day + datetime.timedelta(days=10))
+        elif kind == 3:
+            declared(ssin, endDate=day - datetime.timedelta(days=1))
+        elif kind == 4:  # the bakery was founded in 1998
+            declared(ssin, startDate=datetime.date(1990, 1, 1))
+        elif kind == 5:
+            declared(ssin, workerType=None)
+        elif kind == 6:  # Studentenjob Brugge did not mandate the secretariat
+            declared(ssin, employer=STUDENTS_CBE)
+        else:
+            declared(ssin)
+    for k, (ssin, period) in enumerate(seeded):
+        action = ("OUT", "UPDATE", "CANCEL", "OUT")[k % 4]
+        declared(ssin, action=action, periodId=period if k % 4 != 3 else 999999,
+                 workerType="flexi" if action == "UPDATE" else None,
+                 startDate=None, endDate=datetime.date(2026, 5, 31) if action == "OUT" else None)
+    for p in others:  # replaced and cancelled: DIM00008
+        declared(p["ssin"])
+    declared("99010190188")  # nobody
+    declared("70100853191")  # wrong check digits
+    n = 1500
+    while len(asked) < 1000:
+        declared(active[n]["ssin"])
+        n += 1
+    return asked[:1000]
+
+
+def dimn_online(hub, institution, asked):
+    """The online twin of each declaration, in order: messages of at most 20 consecutive
+    declarations for one employer. [(batch code, (action, accepted, reasonCode, diagnostic,
+    periodId) or None)]"""
+    import zeep
+
+    from kszws.client import hub_client
+
+    proxy, history = hub_client(hub.settings, "DimonaService", institution, hub.url)
+    out, start = [], 0
+    while start < len(asked):
+        employer, stop = asked[start]["employer"], start + 1
+        while stop < len(asked) and stop - start < 20 and asked[stop]["employer"] == employer:
+            stop += 1
+        message = [{f: d.get(f) for f in FIELDS} for d in asked[start:stop]]
+        try:
+            proxy.declare(informationCustomer={"customerIdentification": {
+                "cbeNumber": employer}}, declaration=message)
+        except zeep.exceptions.Fault as fault:
+            out += [(DIMN_CODE[online_fault(fault)[0]], None)] * len(message)
+        else:
+            reply = history.last_received["envelope"].find(".//{*}declareResponse")
+            for result in reply.findall("result"):
+                outcome = declaration_outcome(result)
+                out.append(("000000" if outcome[1] == "true" else DIMN_CODE[outcome[2]],
+                            outcome))
+        start = stop
+    return out
+
+
+def declaration_outcome(result):
+    """A declaration's result element without its index (its place in the message)."""
+    return tuple(result.findtext(f) for f in ("action", "accepted", "reasonCode",
+                                              "diagnostic", "periodId"))
+
+
+def employment_rows(hub):
+    from tests.storetools import _source_store
+
+    db, _ = _source_store(hub.settings, EMPLOYERS_SOURCE)
+    try:
+        with db.engine.connect() as conn:
+            return [tuple(r) for r in conn.exec_driver_sql(
+                "SELECT period_id, cbe, ssin, worker_type, start_date, end_date, hours, status"
+                " FROM ed_employment ORDER BY period_id")]
+    finally:
+        db.dispose()
+
+
+def test_dimn_answers_as_declare_on_1000_declarations(twins, tmp_path):
+    """DIMN beside DimonaService.declare, on twin hubs (see above): 1,000 declarations a
+    social secretariat sends for the bakery, every outcome; record by record the same code
+    and the same result (the period id of each accepted one included: both hubs open the
+    same periods in the same order); both personnel files end alike."""
+    on_batch, on_line = twins
+    people = population(on_batch)
+    seeded_persons = [p["ssin"] for p in people if p["status"] == "active"][1800:1820]
+    periods = seed_periods(on_batch, seeded_persons)
+    assert seed_periods(on_line, seeded_persons) == periods
+    asked = dimn_workload(people, list(zip(seeded_persons, periods)))
+    assert len(asked) == 1000
+    results = batch_results(submit_file(on_batch, tmp_path, SECRETARIAT, "DIMN", 201,
+                                        [dimn_record(d) for d in asked]), "Declaration")
+    online = dimn_online(on_line, SECRETARIAT, asked)
+    assert len(results) == len(online) == 1000
+    for number, (d, (code, body), (online_code, outcome)) in enumerate(
+            zip(asked, results, online), 1):
+        mine = declaration_outcome(body.find("result")) if body is not None else None
+        assert (code, mine) == (online_code, outcome), (number, d)
+    codes = {code for code, _ in results}
+    assert codes == {"000000", "-300010", "-400020", "-500020", "-500030", "-500040",
+                     "-500050", "-500060", "-500070"}, codes
+    assert employment_rows(on_batch) == employment_rows(on_line)
+
+
+def test_dimn_from_a_sender_that_is_no_employer_is_refused_alike(twins, tmp_path):
+    """A CPAS is no employer and was mandated by none: SEC00012 online, -300010 for each
+    record, nothing declared."""
+    on_batch, on_line = twins
+    person = [p for p in population(on_batch) if p["status"] == "active"][1850]["ssin"]
+    asked = [dict(employer=None, action="IN", ssin=person, workerType="ordinary",
+                  startDate=datetime.date(2026, 3, 1)),
+             dict(employer=BAKERY_CBE, action="IN", ssin=person, workerType="ordinary",
+                  startDate=datetime.date(2026, 3, 1))]
+    before = employment_rows(on_batch)
+    results = batch_results(submit_file(on_batch, tmp_path, "cpas-eupen", "DIMN", 202,
+                                        [dimn_record(d) for d in asked]), "Declaration")
+    online = dimn_online(on_line, "cpas-eupen", [dict(d, employer=d["employer"] or
+                                                      "0212310036") for d in asked])
+    assert [c for c, _ in results] == [c for c, _ in online] == ["-300010"] * 2
+    assert employment_rows(on_batch) == before
+
+
+# -- REGI and DIMN: focused ------------------------------------------------------------------
+
+def record_rows(hub, reference):
+    """{record number: exchange-log row} of a processed file (the hub's reference)."""
+    from kszws.hub import exchange_log
+    from kszws.store import database_from_settings
+
+    db = database_from_settings(hub.settings)
+    try:
+        rows = exchange_log.search(db, service="BatchChannel", limit=5000)
+        assert exchange_log.verify(db).ok
+    finally:
+        db.dispose()
+    mine = [r for r in rows if r["ticket"].startswith(reference + "-")]
+    numbers = [int(r["ticket"].rsplit("-", 1)[1]) for r in mine]
+    assert len(numbers) == len(set(numbers)), "a record logged twice"
+    return {int(r["ticket"].rsplit("-", 1)[1]): r for r in mine}
+
+
+def reference_of(root):
+    return root.findtext("{%s}Header/{%s}Reference" % (RESULT, RESULT))
+
+
+def test_hostile_and_malformed_regi_records_get_their_code_and_one_log_row(twins, tmp_path):
+    """Injection, markup, controls and oversize in a REGI file's records: each gets its
+    code (the SSIN's check digits, the proof, the record's structure), the records after
+    them are judged, and each record has one exchange-log row naming its SSIN when it has
+    a valid one."""
+    on_batch, _ = twins
+    person = [p for p in population(on_batch) if p["status"] == "active"][1900]
+    good = dict(action="REGISTER", ssin=person["ssin"], code=1, start=datetime.date(2026, 1, 1),
+                proof={"last": person["last_name"], "birth": person["birth_date"]})
+    records = [
+        regi_record(dict(good, ssin="' OR '1'='1")),
+        regi_record(dict(good, ssin="\u202e70100853190")),
+        regi_record(dict(good, proof={"last": "x'); DROP TABLE directory_registration;--"})),
+        regi_record(dict(good, proof={"last": "A" * 300})),  # longer than the schema allows
+        regi_record(good).replace("<b:Proof>", "<b:Evil>x</b:Evil><b:Proof>"),
+        regi_record(good).replace("<b:QualityCode>1<", "<b:QualityCode>1e9<"),
+        "<b:Register/>",
+        regi_record(good),
+        regi_record(dict(action="END", ssin=person["ssin"], code=1,
+                         start=datetime.date(2026, 1, 1))),
+    ]
+    root = submit_file(on_batch, tmp_path, "cpas-eupen", "REGI", 103, records)
+    codes = [code for code, _ in batch_results(root, "Registration")]
+    assert codes == ["-400010", "-400010", "-400050", "-000050", "-000050", "-000050",
+                     "-000050", "000000", "000000"]
+    rows = record_rows(on_batch, reference_of(root))
+    assert sorted(rows) == list(range(1, 10))
+    assert [rows[k]["subjects"] for k in range(1, 10)] == [
+        [], [], [person["ssin"]], [], [], [], [], [person["ssin"]], [person["ssin"]]]
+    assert [rows[k]["reason_code"] for k in (3, 8, 9)] == ["DIR00002", "MSG00000", "MSG00000"]
+    assert directory_rows(on_batch)  # the directory is still there
+
+
+def test_hostile_and_malformed_dimn_records_get_their_code_and_one_log_row(twins, tmp_path):
+    """The same for DIMN, sent by the bakery itself: an SSIN that is not one (the online
+    schema's shape), hours beyond an int, another employer's number (SEC00012), a number
+    that is no enterprise number (MSG00008), a record without its action; then a good
+    declaration is still accepted."""
+    on_batch, _ = twins
+    ssin = [p for p in population(on_batch) if p["status"] == "active"][1901]["ssin"]
+    good = dict(employer=None, action="IN", ssin=ssin, workerType="ordinary",
+                startDate=datetime.date(2026, 3, 1))
+    records = [dimn_record(dict(good, ssin="'; DROP TABLE--")),
+               dimn_record(dict(good, workerType="student", hours=99999999999)),
+               dimn_record(dict(good, employer=STUDENTS_CBE)),
+               dimn_record(dict(good, employer="0403170702")),  # check digits wrong
+               dimn_record(dict(good, action=None)),
+               dimn_record(good)]
+    root = submit_file(on_batch, tmp_path, BAKERY, "DIMN", 203, records)
+    results = batch_results(root, "Declaration")
+    assert [code for code, _ in results] == [
+        "-000050", "-000050", "-300010", "-000050", "-000050", "000000"]
+    assert results[-1][1].findtext("result/periodId")
+    rows = record_rows(on_batch, reference_of(root))
+    assert sorted(rows) == list(range(1, 7))
+    assert rows[6]["subjects"] == [ssin] and rows[6]["outcome"] == "OK"
+    assert [rows[k]["reason_code"] for k in (3, 4)] == ["SEC00012", "MSG00008"]
+
+
+def test_the_citizen_sees_a_batch_registration_and_declaration_as_online_ones(twins, tmp_path):
+    """AccessLogService for the citizen himself: on the batch hub the registration and the
+    declaration made by file are there, by the institution that sent them, as on the online
+    hub the same ones made online (service and operation say which channel)."""
+    from kszws.client import hub_client
+
+    on_batch, on_line = twins
+    person = [p for p in population(on_batch) if p["status"] == "active"][1902]
+    regi = dict(action="REGISTER", ssin=person["ssin"], code=1,
+                start=datetime.date(2026, 1, 1),
+                proof={"last": person["last_name"], "birth": person["birth_date"]})
+    dimn = dict(employer=BAKERY_CBE, action="IN", ssin=person["ssin"],
+                workerType="ordinary", startDate=datetime.date(2026, 3, 1))
+    submit_file(on_batch, tmp_path, "cpas-eupen", "REGI", 104, [regi_record(regi)])
+    submit_file(on_batch, tmp_path, SECRETARIAT, "DIMN", 204, [dimn_record(dimn)])
+    proxy, history = hub_client(on_line.settings, "ReferenceDirectoryService", "cpas-eupen",
+                                on_line.url)
+    assert regi_online(proxy, history, on_line, "cpas-eupen", regi)[0] == "000000"
+    assert dimn_online(on_line, SECRETARIAT, [dimn])[0][0] == "000000"
+
+    def seen(hub):
+        proxy, _ = hub_client(hub.settings, "AccessLogService", "cpas-eupen", hub.url)
+        reply = proxy.consultAccessLog(
+            informationCustomer=customer_of(hub, "cpas-eupen"),
+            actingFor={"citizen": person["ssin"]}, ssin=person["ssin"],
+            period={"startDate": datetime.date.today()})
+        return sorted((a["institution"], a["service"], a["operation"], a["outcome"])
+                      for a in reply["access"] if a["operation"] != "consultAccessLog")
+
+    by_file, online = seen(on_batch), seen(on_line)
+    names_ = {i for i, *_ in online}
+    assert {i for i, *_ in by_file} == names_ and len(names_) == 2
+    assert sorted((s, o, r) for _, s, o, r in by_file) == sorted(
+        [("BatchChannel", "DIMN", "OK"), ("BatchChannel", "REGI", "OK")])
+    assert sorted((s, o, r) for _, s, o, r in online) == sorted(
+        [("DimonaService", "declare", "OK"), ("ReferenceDirectoryService", "register", "OK")])
+
+
+@pytest.mark.parametrize("kind", ["IDPR", "REGI", "DIMN"])
+def test_the_example_files_hold_their_schemas(kind):
+    """examples/batch/{kind}.xml: the envelope by BatchFile.xsd, each record by its type's."""
+    from kszws.batch.kinds.common import XSD, schema
+
+    root = etree.parse(str(XSD.parents[1] / "examples" / "batch" / ("%s.xml" % kind.lower())))
+    envelope = etree.XMLSchema(etree.parse(str(XSD / "BatchFile.xsd")))
+    assert envelope.validate(root), envelope.error_log
+    records = root.findall(".//{urn:kszws:batch:v1}Record")
+    assert records and root.findtext(".//{urn:kszws:batch:v1}RecordCount") == str(len(records))
+    record = schema(kind)
+    for element in records:
+        assert record.validate(element), record.error_log

@@ -42,12 +42,27 @@ log = Logger()
 CODES = {
     "000000": "no problem",
     "-000050": "the record's structure is not conform",
-    "-300010": "the sender is not authorised to receive these data (no authorization)",
+    "-300010": "the sender is not authorised to receive these data (no authorization; REGI: "
+               "it manages no files, DIMN: not the employer nor mandated by it)",
     "-300020": "the sender has not integrated the person with a quality code allowing it",
     "-400010": "kszws: the SSIN's check digits are wrong",
-    "-400020": "kszws: the SSIN is unknown to the source",
+    "-400020": "kszws: the SSIN is unknown to the source (REGI, DIMN: or cancelled)",
     "-400030": "kszws: the SSIN was cancelled",
     "200010": "kszws: the SSIN was replaced; answered for the new one (NewSsin)",
+    # REGI (kinds/regi.py: the online reason code is in the result's body)
+    "200040": "kszws: REGI: there was no registration to end (DIR00004)",
+    "-300050": "kszws: REGI: the quality code is not valid in the sender's sector (DIR00003)",
+    "-300060": "kszws: REGI: the exclusive quality code is held at another institution of "
+               "the sector (DIR00001)",
+    "-400050": "kszws: REGI: no proof of authentication, or it does not match (DIR00002)",
+    # DIMN (kinds/dimn.py): a declaration the employer directory refused, DIM0000k -> -5000k0
+    "-500010": "kszws: DIMN: the employer is unknown to the employer directory (DIM00001)",
+    "-500020": "kszws: DIMN: unknown action or worker type (DIM00002)",
+    "-500030": "kszws: DIMN: the employer is not active on this date (DIM00003)",
+    "-500040": "kszws: DIMN: the dates are inconsistent (DIM00004)",
+    "-500050": "kszws: DIMN: an overlapping period with this employer (DIM00005)",
+    "-500060": "kszws: DIMN: the student quota would be exceeded, or no hours (DIM00006)",
+    "-500070": "kszws: DIMN: no such period of the employer (DIM00007)",
     "-100000": "internal problem (the source did not answer)",
 }
 # The online refusals' reason codes, as application codes.

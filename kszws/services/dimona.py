@@ -17,13 +17,12 @@ from spyne import ServiceBase
 from twisted.internet import defer
 from zeep.helpers import serialize_object
 
-from kszws.hub import persons
+from kszws.hub import dimona, persons
 from kszws.clock import local_date
 from kszws.services.retrieve_ti import check_customer
 from kszws.services.runtime import gateway_endpoint, requested_ssin
 from kszws.services.runtime import whole_element_operation as _op
 from kszws.wire import dimona as wire
-from kszws.wire.reasons import Refusal
 
 
 class DimonaService(ServiceBase):
@@ -54,20 +53,12 @@ class DimonaGateway:
         return getattr(self, operation)(wire.parse(element), exchange)
 
     def _employer(self, request, exchange):
-        """The employer the call is for: the caller itself (an institution of kind
-        employer), or the employer informationCustomer names when the caller is a social
-        secretariat it mandated (acts_for in institutions.toml)."""
-        caller = exchange.institution
-        if caller is not None and caller.kind == "employer":
-            check_customer(request.cbe_number, caller)
-            employer = caller
-        else:
-            employer = next((i for i in self.registry.institutions.values()
-                             if i.kind == "employer" and i.cbe == request.cbe_number), None)
-            if caller is None or employer is None or employer.id not in caller.acts_for:
-                raise Refusal("SEC00012", "DIMONA is for employers and the social "
-                              "secretariats they mandated")
-            exchange.detail = "for employer %s" % employer.id
+        """The employer the call is for (hub.dimona.employer_for: the caller, or the
+        employer that mandated it)."""
+        employer, detail = dimona.employer_for(self.registry, exchange.institution,
+                                               request.cbe_number)
+        if detail is not None:
+            exchange.detail = detail
         exchange.cbes.add(employer.cbe)
         return employer
 
@@ -82,26 +73,9 @@ class DimonaGateway:
     @defer.inlineCallbacks
     def declare(self, request, exchange):
         employer = self._employer(request, exchange)
-        results, forwarded = [None] * len(request.declarations), []
         exchange.ssins.update(d["ssin"] for d in request.declarations)
-        # Every person checked against the National Register, the 20 in one call.
-        known = yield self.register.consult_many([d["ssin"] for d in request.declarations])
-        for index, d in enumerate(request.declarations):
-            person = known.get(d["ssin"])
-            if person is None or person["status"] != "active":
-                # Unknown, cancelled or replaced: declared under the person's current SSIN.
-                results[index] = dict(index=index + 1, action=d["action"], accepted=False,
-                                      reasonCode="DIM00008", periodId=d["periodId"])
-            else:
-                forwarded.append((index, d))
-        if forwarded:
-            answered = yield self.source.call(
-                "declareDimona", employerCbe=employer.cbe,
-                declarations={"DimonaDeclaration": [d for _, d in forwarded]})
-            for (index, _), r in zip(forwarded, _plain(answered)):
-                results[index] = dict(index=index + 1, action=r["action"],
-                                      accepted=r["accepted"], reasonCode=r["reasonCode"],
-                                      periodId=r["periodId"])
+        results = yield dimona.declare(self.register, self.source, employer,
+                                       request.declarations)
         refused = [r for r in results if not r["accepted"]]
         if refused and len(refused) == len(results):
             exchange.outcome, exchange.reason_code = "REFUSED", refused[0]["reasonCode"]

@@ -16,7 +16,7 @@ from spyne import ServiceBase
 from twisted.internet import defer, threads
 
 from kszws import directory
-from kszws.hub import exchange_log, persons
+from kszws.hub import exchange_log, persons, registrations
 from kszws.clock import local_date, local_day_start
 from kszws.services.retrieve_ti import check_customer
 from kszws.services.runtime import gateway_endpoint, in_transaction, requested_ssin
@@ -56,6 +56,8 @@ class DirectoryGateway:
         exchange.operation = operation
         if exchange.institution is not None:
             check_customer(request.cbe_number, exchange.institution)
+        if operation in ("register", "unregister", "bulkRegister"):
+            registrations.may_register(exchange.institution)
         if request.ssin is not None:
             request.ssin = requested_ssin(request.ssin)
             exchange.ssins.add(request.ssin)
@@ -86,42 +88,27 @@ class DirectoryGateway:
 
     @defer.inlineCallbacks
     def register(self, request, exchange):
+        """The checks and the write of hub.registrations, as the batch type REGI makes
+        them."""
         institution = exchange.institution
-        quality = self._quality(institution, request.quality_code)
+        quality = registrations.quality(self.registry, institution, request.quality_code)
         if quality is None:
             return "DIR00003", [], [("qualityCode", request.quality_code)]
-        details, ssin = yield persons.check_proof(self.register_, request)
+        found = yield registrations.persons_of(self.register_, {request.ssin})
+        code, ssin = registrations.proven(request, found)
         if ssin is None:
-            unknown = any(d.code in ("31007003", "31007004") for d in details)
-            return ("DIR00005" if unknown else "DIR00002"), [], []
+            return code, [], []
         exchange.ssins.add(ssin)
         if ssin != request.ssin:
             yield self.access.follow_replacement(request.ssin, ssin, exchange.received_at)
         now = self.clock()
+        return (yield in_transaction(self.db, lambda conn: registrations.write(
+            conn, now, institution, quality, ssin, request)))
 
-        def apply(conn):
-            directory.register(conn, now, ssin, institution, quality, request.start,
-                               request.end, request.register or directory.SECONDARY)
-            return directory.registrations(conn, ssin, request.start, request.end,
-                                           institution=institution.id)
-        try:
-            found = yield in_transaction(self.db, apply)
-        except directory.Conflict as conflict:
-            # Named by its code only: the other institution's file is not the caller's.
-            return "DIR00001", [], [("qualityCode", conflict.code)]
-        return "MSG00000", found, [("ssin", ssin)] if ssin != request.ssin else []
-
-    @defer.inlineCallbacks
     def unregister(self, request, exchange):
-        institution, now = exchange.institution, self.clock()
-
-        def apply(conn):
-            ended = directory.unregister(conn, now, request.ssin, institution, request.start,
-                                         request.quality_code)
-            return ended, directory.registrations(conn, request.ssin, request.start, None,
-                                                  institution=institution.id)
-        ended, found = yield in_transaction(self.db, apply)
-        return ("MSG00000" if ended else "DIR00004"), found, [("ended", ended)]
+        now = self.clock()
+        return in_transaction(self.db, lambda conn: registrations.end(
+            conn, now, exchange.institution, request))
 
     @defer.inlineCallbacks
     def list(self, request, exchange):

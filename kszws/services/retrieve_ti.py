@@ -9,6 +9,7 @@ from twisted.internet import defer
 
 from kszws import ids, nis
 from kszws.hub import persons
+from kszws.hub.customers import check_customer
 from kszws.clock import local_date
 from kszws.services.runtime import ParsedSoap11, SpyneEndpoint
 from kszws.wire import retrieve_ti
@@ -92,19 +93,6 @@ def named_persons(person):
     named |= {f[k] for f in person["filiations"] for k in ("parent1Ssin", "parent2Ssin")}
     named |= {m["headSsin"] for m in person["pastMemberships"]}
     return named - {None, ""}
-
-
-def check_customer(cbe_number, institution):
-    """A customerIdentification/cbeNumber must name the authenticated institution."""
-    if not cbe_number:
-        return
-    try:
-        number = ids.enterprise_number(cbe_number)
-    except ids.InvalidIdentifier:
-        raise Refusal("MSG00008", "customerIdentification/cbeNumber %r is not an enterprise "
-                      "number" % cbe_number[:20]) from None
-    if number not in institution.org_units:
-        raise Refusal("SEC00012", "cbeNumber %s is not %s" % (number, institution.id))
 
 
 def endpoint(service, context):

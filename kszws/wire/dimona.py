@@ -38,21 +38,27 @@ def _date(text, field):
         raise Refusal("MSG00008", "%s %r is not a date" % (field, text[:20])) from None
 
 
+def declaration(find):
+    """One declaration as a dict (action, periodId, ssin, workerType, startDate, endDate,
+    hours), from `find(name)`: the text of the request's field `name`, or None. The batch
+    type DIMN reads its records with it too."""
+    def text(name):
+        value = find(name)
+        return value.strip() if value and value.strip() else None
+
+    period, hours = text("periodId"), text("hours")
+    return dict(action=text("action"), periodId=int(period) if period else None,
+                ssin=text("ssin"), workerType=text("workerType"),
+                startDate=_date(find("startDate"), "startDate"),
+                endDate=_date(find("endDate"), "endDate"), hours=int(hours) if hours else None)
+
+
 def parse(element):
     def text(parent, path):
         value = parent.findtext(path)
         return value.strip() if value and value.strip() else None
 
-    declarations = []
-    for d in element.findall("declaration"):
-        period = text(d, "periodId")
-        hours = text(d, "hours")
-        declarations.append(dict(
-            action=text(d, "action"), periodId=int(period) if period else None,
-            ssin=text(d, "ssin"), workerType=text(d, "workerType"),
-            startDate=_date(d.findtext("startDate"), "startDate"),
-            endDate=_date(d.findtext("endDate"), "endDate"),
-            hours=int(hours) if hours else None))
+    declarations = [declaration(d.findtext) for d in element.findall("declaration")]
     year = text(element, "year")
     return Request(element, text(element, "informationCustomer/customerIdentification/cbeNumber")
                    or "", text(element, "legalContext") or "", declarations,
@@ -70,16 +76,23 @@ def declare_response(request, ticket, received, replied, results):
                              replied, "MSG00000", accepted > 0,
                              [("accepted", accepted), ("refused", len(results) - accepted)])
     for r in results:
-        elt = etree.SubElement(root, "result")
-        etree.SubElement(elt, "index").text = str(r["index"])
-        etree.SubElement(elt, "action").text = r["action"] or ""
-        etree.SubElement(elt, "accepted").text = "true" if r["accepted"] else "false"
-        if r["reasonCode"]:
-            etree.SubElement(elt, "reasonCode").text = r["reasonCode"]
-            etree.SubElement(elt, "diagnostic").text = REASONS[r["reasonCode"]].diagnostic
-        if r["periodId"]:
-            etree.SubElement(elt, "periodId").text = str(r["periodId"])
+        root.append(declaration_result(r))
     return root
+
+
+def declaration_result(r):
+    """One declaration's result (a dict: index, action, accepted, reasonCode, periodId), as
+    the declare response gives it; the batch type DIMN gives the same element."""
+    elt = etree.Element("result")
+    etree.SubElement(elt, "index").text = str(r["index"])
+    etree.SubElement(elt, "action").text = r["action"] or ""
+    etree.SubElement(elt, "accepted").text = "true" if r["accepted"] else "false"
+    if r["reasonCode"]:
+        etree.SubElement(elt, "reasonCode").text = r["reasonCode"]
+        etree.SubElement(elt, "diagnostic").text = REASONS[r["reasonCode"]].diagnostic
+    if r["periodId"]:
+        etree.SubElement(elt, "periodId").text = str(r["periodId"])
+    return elt
 
 
 def periods_response(tag, request, ticket, received, replied, periods, quota=None, more=None):

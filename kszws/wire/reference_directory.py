@@ -50,9 +50,9 @@ def _date(text, field):
         raise Refusal("MSG00008", "%s %r is not a date" % (field, (text or "")[:20])) from None
 
 
-def _period(element, start_tag="period/startDate", end_tag="period/endDate"):
-    start = _date(element.findtext(start_tag), start_tag)
-    end_text = element.findtext(end_tag)
+def _period(find, start_tag="period/startDate", end_tag="period/endDate"):
+    start = _date(find(start_tag), start_tag)
+    end_text = find(end_tag)
     end = _date(end_text, end_tag) if end_text else None
     if end is not None and end < start:
         raise Refusal("MSG00008", "the period ends before it starts")
@@ -73,29 +73,34 @@ def parse(element):
         return r
     if local == "bulkRegisterRequest":
         r.rows = [((x.findtext("ssin") or "").strip(), _int(x.findtext("qualityCode")),
-                   *_period(x), (x.findtext("register") or None))
+                   *_period(x.findtext), (x.findtext("register") or None))
                   for x in element.findall("registration")]
         return r
-    r.ssin = (element.findtext("ssin") or "").strip()
-    r.quality_code = _int(element.findtext("qualityCode"))
-    r.register = element.findtext("register") or None
-    if local == "unregisterRequest":
-        r.start = _date(element.findtext("from"), "from")
-    else:
-        r.start, r.end = _period(element)
-    proof = element.find("proof")
-    if proof is not None:
-        r.sis_card = (proof.findtext("sisCardNumber") or "").strip()
-        r.identity_card = (proof.findtext("eidCardNumber") or "").strip()
-        data = proof.find("personData")
-        if data is not None:
-            r.person_data = Names(data.findtext("lastName") or "",
-                                  data.findtext("firstName") or "", "",
-                                  data.findtext("birthDate") or "")
+    registration_request(r, element.findtext, unregister=local == "unregisterRequest")
     acting = element.find("actingFor")
     if acting is not None:
         r.citizen = (acting.findtext("citizen") or "").strip() or None
         r.officer = (acting.findtext("dataProtectionOfficer") or "").strip() or None
+    return r
+
+
+def registration_request(r, find, unregister=False):
+    """Fill `r` (a Request) with a register or unregister request's fields, from
+    `find(path)`: the text at the online request's `path`, or None. The batch type REGI
+    reads its records with it too."""
+    r.ssin = (find("ssin") or "").strip()
+    r.quality_code = _int(find("qualityCode"))
+    r.register = find("register") or None
+    if unregister:
+        r.start = _date(find("from"), "from")
+    else:
+        r.start, r.end = _period(find)
+    r.sis_card = (find("proof/sisCardNumber") or "").strip()
+    r.identity_card = (find("proof/eidCardNumber") or "").strip()
+    if find("proof/personData/lastName") is not None:
+        r.person_data = Names(find("proof/personData/lastName") or "",
+                              find("proof/personData/firstName") or "", "",
+                              find("proof/personData/birthDate") or "")
     return r
 
 
@@ -117,18 +122,25 @@ def directory_response(operation, request, ticket, received, replied, code, regi
     root = _response("{%s}%sResponse" % (DIRECTORY, operation), request, ticket, received,
                      replied, code, bool(registrations), information)
     for reg in registrations:
-        elt = etree.SubElement(root, "registration")
-        _text(elt, "ssin", reg.ssin)
-        _text(elt, "sector", reg.sector)
-        _text(elt, "subsector", reg.subsector)
-        if cbe_of is not None:
-            _text(elt, "institution", cbe_of(reg.institution))
-        _text(elt, "qualityCode", reg.quality_code)
-        period = etree.SubElement(elt, "period")
-        _text(period, "startDate", reg.start.isoformat())
-        _text(period, "endDate", reg.end.isoformat() if reg.end else None)
-        _text(elt, "register", reg.register)
+        root.append(registration_element(reg, cbe_of))
     return root
+
+
+def registration_element(reg, cbe_of=None):
+    """One registration (directory.Registration) as the responses give it; the batch type
+    REGI gives the same element."""
+    elt = etree.Element("registration")
+    _text(elt, "ssin", reg.ssin)
+    _text(elt, "sector", reg.sector)
+    _text(elt, "subsector", reg.subsector)
+    if cbe_of is not None:
+        _text(elt, "institution", cbe_of(reg.institution))
+    _text(elt, "qualityCode", reg.quality_code)
+    period = etree.SubElement(elt, "period")
+    _text(period, "startDate", reg.start.isoformat())
+    _text(period, "endDate", reg.end.isoformat() if reg.end else None)
+    _text(elt, "register", reg.register)
+    return elt
 
 
 def bulk_response(request, ticket, received, replied, accepted, rejected):

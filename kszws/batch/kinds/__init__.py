@@ -5,6 +5,9 @@ at a time (processing.Job: a list of (index, element) -> a list of processing.Ju
 the same order).
 
     IDPR  idpr.py: a list of SSINs -> the persons' identification data (IdentifyPerson)
+    REGI  regi.py: registrations in the reference directory and their ends
+          (ReferenceDirectoryService register, unregister)
+    DIMN  dimn.py: DIMONA declarations, any number per file (DimonaService.declare)
 """
 from dataclasses import dataclass
 
@@ -21,11 +24,22 @@ class Needs:
     clock: object
 
 
+EMPLOYER_DIRECTORY = "employer-directory"  # the source DimonaService routes to
+
+
 def kinds(needs):
     """{type: kind} of the types this hub processes."""
+    from kszws.batch.kinds.dimn import Declarations
     from kszws.batch.kinds.idpr import PersonIdentification
+    from kszws.batch.kinds.regi import Registrations
     from kszws.hub.persons import SOURCE, NationalRegister
 
     register = NationalRegister(needs.sources[SOURCE])
-    return {"IDPR": PersonIdentification(needs.registry, needs.access, register,
-                                         needs.reactor)}
+    found = {"IDPR": PersonIdentification(needs.registry, needs.access, register,
+                                          needs.reactor),
+             "REGI": Registrations(needs.registry, register, needs.db, needs.reactor,
+                                   needs.clock)}
+    employers = needs.sources.get(EMPLOYER_DIRECTORY)
+    if employers is not None:  # DIMONA needs the employer directory
+        found["DIMN"] = Declarations(needs.registry, register, employers, needs.reactor)
+    return found

@@ -20,7 +20,9 @@ WORKER_TYPES = ("ordinary", "student", "flexi", "occasional")
 # in 2023 and 2024, 650 from 2025 (Programme Law of 26 December 2022 and its 2025 change).
 STUDENT_QUOTA = {2022: 475, 2023: 600, 2024: 600}
 STUDENT_QUOTA_FROM_2025 = 650
-MAX_DECLARATIONS = 20
+MAX_DECLARATIONS = 20  # a message of the hub's online DimonaService (its schema)
+# One call of the hub: an online message, or a chunk of a batch DIMN file (100 records).
+MAX_PER_CALL = 1000
 
 
 def student_quota(year):

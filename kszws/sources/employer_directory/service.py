@@ -144,7 +144,7 @@ def service(db):
 
             asked = [dimona.Declaration(d.action or "", d.ssin or "", d.workerType, d.startDate,
                                         d.endDate, d.hours, d.periodId)
-                     for d in (declarations or [])][:dimona.MAX_DECLARATIONS]
+                     for d in (declarations or [])][:dimona.MAX_PER_CALL]
 
             def work():
                 with db.engine.begin() as conn:
