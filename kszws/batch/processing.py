@@ -225,18 +225,32 @@ class Job:
             self.broken = refusal
 
     def commit(self, judged, index):
-        """The chunk's results, their log rows and the progress: one transaction."""
+        """The chunk's results, their log rows and the progress: one transaction. A kind
+        whose records write to the hub's store (REGI) gives, instead of its results, a
+        function that writes and judges on a connection: its writes are then committed
+        with the results, or not at all (a chunk judged again after a kill must not meet
+        its own earlier writes)."""
         now = self.p.clock()
-        exchanges = [self.exchange(j, now) for j in judged]
+        if callable(judged):
+            with self.db.engine.begin() as conn:
+                cursor = conn.connection.dbapi_connection.cursor()
+                try:
+                    self.record(cursor, judged(conn), index, now)
+                finally:
+                    cursor.close()
+            return
         with self.db.write_transaction() as cursor:
-            self.p.exchange_log.apply(cursor, exchanges)
-            cursor.executemany(self.db.sql(
-                "INSERT INTO batch_result (batch_file_id, idx, code, body) VALUES (?, ?, ?, ?)"),
-                [(self.row["id"], j.index, j.code,
-                  etree.tostring(j.body) if j.body is not None else None) for j in judged])
-            cursor.execute(self.db.sql(
-                "UPDATE batch_file SET records_done = ?, lease_until = ? WHERE id = ?"),
-                (index, self.db.time_param(naive_utc(now) + self.p.lease), self.row["id"]))
+            self.record(cursor, judged, index, now)
+
+    def record(self, cursor, judged, index, now):
+        self.p.exchange_log.apply(cursor, [self.exchange(j, now) for j in judged])
+        cursor.executemany(self.db.sql(
+            "INSERT INTO batch_result (batch_file_id, idx, code, body) VALUES (?, ?, ?, ?)"),
+            [(self.row["id"], j.index, j.code,
+              etree.tostring(j.body) if j.body is not None else None) for j in judged])
+        cursor.execute(self.db.sql(
+            "UPDATE batch_file SET records_done = ?, lease_until = ? WHERE id = ?"),
+            (index, self.db.time_param(naive_utc(now) + self.p.lease), self.row["id"]))
 
     def exchange(self, judged, now):
         return Exchange(

@@ -2,7 +2,8 @@
 twin, one module per type. A kind gives, for a file, its `context` (read once from the
 header: the legal context, the authorization decision) and `judge`s its records a chunk
 at a time (processing.Job: a list of (index, element) -> a list of processing.Judged in
-the same order).
+the same order, or, for a kind that writes to the hub's store, a function of a connection
+that writes and returns them, run in the transaction that commits the chunk).
 
     IDPR  idpr.py: a list of SSINs -> the persons' identification data (IdentifyPerson)
     REGI  regi.py: registrations in the reference directory and their ends
@@ -37,8 +38,7 @@ def kinds(needs):
     register = NationalRegister(needs.sources[SOURCE])
     found = {"IDPR": PersonIdentification(needs.registry, needs.access, register,
                                           needs.reactor),
-             "REGI": Registrations(needs.registry, register, needs.db, needs.reactor,
-                                   needs.clock)}
+             "REGI": Registrations(needs.registry, register, needs.reactor, needs.clock)}
     employers = needs.sources.get(EMPLOYER_DIRECTORY)
     if employers is not None:  # DIMONA needs the employer directory
         found["DIMN"] = Declarations(needs.registry, register, employers, needs.reactor)

@@ -2,9 +2,9 @@
           ReferenceDirectoryService.register and unregister; the checks and the writes are
           hub.registrations', which the online service calls too). Per chunk: one call to
           the National Register for the persons to register (and one for the SSINs that
-          replaced some of them), then the chunk's registrations written in one
-          transaction, in the file's order (a record may end what an earlier one
-          registered).
+          replaced some of them), then the chunk's registrations written in the file's
+          order (a record may end what an earlier one registered) in the transaction
+          that commits the chunk's results: both or neither.
 """
 from lxml import etree
 from twisted.internet import threads
@@ -48,8 +48,8 @@ class Registrations:
     code or all, from)."""
     type = "REGI"
 
-    def __init__(self, registry, register, db, reactor, clock):
-        self.registry, self.register, self.db = registry, register, db
+    def __init__(self, registry, register, reactor, clock):
+        self.registry, self.register = registry, register
         self.reactor, self.clock = reactor, clock
         self.schema = schema("REGI")
         self.cbe_of = {i.id: i.cbe for i in registry.institutions.values()}.get
@@ -85,11 +85,15 @@ class Registrations:
                 judged[index] = Judged(index, "-000050", reason=refusal.code,
                                        detail=refusal.detail)
         found = self._persons(job, asked.values())
-        now = self.clock()
-        with self.db.engine.begin() as conn:
-            for index, req in asked.items():  # in the file's order
+
+        def write(conn):
+            """In the chunk's transaction (processing.Job.commit): the writes, in the
+            file's order, committed with the results."""
+            now = self.clock()
+            for index, req in asked.items():
                 judged[index] = self._apply(conn, now, job.institution, index, req, found)
-        return [judged[index] for index, _ in chunk]
+            return [judged[index] for index, _ in chunk]
+        return write
 
     def _persons(self, job, requests):
         """The National Register's records of the persons to register, one call."""
