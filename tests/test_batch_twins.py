@@ -1,17 +1,21 @@
 """A batch file is answered record by record as its online twin answers the same
 question (issue 16, "Done when"): IDPR beside IdentifyPerson by SSIN, on the same 1,000
 persons (valid, replaced, cancelled, unknown, with wrong check digits), and a caller
-without the authorization refused the same way by both."""
+without the authorization refused the same way by both; REGI beside
+ReferenceDirectoryService register/unregister and DIMN beside DimonaService.declare, on
+1,000 records each, on twin hubs (below: why), senders without the right refused alike;
+hostile records, the exchange log and the citizen's access log, the example files."""
 import datetime
 import sqlite3
-from xml.sax.saxutils import escape
 from concurrent.futures import ThreadPoolExecutor
+from xml.sax.saxutils import escape
 
 import pytest
 from lxml import etree
 
 from kszws.batch import names
 from kszws.sources.national_register.population import DEMO_PERSONS
+from tests.conftest import DATABASES
 from tests.netfixture import make_project, start_network, stop_network
 from tests.ssdntools import identify, signed_call, ssdn_request
 from tests.test_batch_channel import (IPR, RESULT, SFTP, TODAY, acrf_of, batch_body, fetched,
@@ -106,31 +110,37 @@ SENDER_OF = {"cpas-eupen": "170001", "cpas-charleroi": "170002", BAKERY: "120101
              STUDENTS: "120102", SECRETARIAT: "120103"}
 
 
-def twin_hub(tmp_path_factory, name):
-    from tests.netfixture import Source
+def twin_hub(tmp_path_factory, name, database):
+    """A network with the employer directory; the hub's store on `database` (sqlite, or
+    postgresql: a schema of its own on KSZWS_TEST_DATABASE_URL)."""
+    from tests.conftest import PG_URL
+    from tests.netfixture import Source, postgres_schema_url
 
-    settings = make_project(tmp_path_factory.mktemp(name))
+    url, schema = postgres_schema_url(PG_URL) if database == "postgresql" else ("", None)
+    settings = make_project(tmp_path_factory.mktemp(name), database_url=url)
     employers = Source(settings, name=EMPLOYERS_SOURCE).start()
     try:
         hub = start_network(settings)
     except Exception:
         employers.stop()
         raise
-    hub.employers = employers
+    hub.employers, hub.schema = employers, schema
     return hub
 
 
-@pytest.fixture(scope="module")
-def twins(tmp_path_factory):
+@pytest.fixture(scope="module", params=DATABASES)
+def twins(tmp_path_factory, request):
     """(the hub that gets the files, the hub that gets the online calls), built alike; on
     both, cpas-charleroi holds the exclusive code 2 on every other person to whom the REGI
-    workload gives that code."""
-    from tests.netfixture import register_in_directory
+    workload gives that code. On SQLite, and on PostgreSQL when KSZWS_TEST_DATABASE_URL is
+    set."""
+    from tests.conftest import PG_URL
+    from tests.netfixture import drop_postgres_schema, register_in_directory
 
     hubs = []
     try:
         for name in ("batch-twin", "online-twin"):
-            hubs.append(twin_hub(tmp_path_factory, name))
+            hubs.append(twin_hub(tmp_path_factory, name, request.param))
         active = [p for p in population(hubs[0]) if p["status"] == "active"]
         for hub in hubs:
             register_in_directory(hub.settings, ["cpas-charleroi"],
@@ -141,6 +151,8 @@ def twins(tmp_path_factory):
         for hub in hubs:
             stop_network(hub)
             hub.employers.stop()
+            if hub.schema is not None:
+                drop_postgres_schema(PG_URL, hub.schema)
 
 
 def population(hub):
@@ -585,6 +597,7 @@ def test_hostile_and_malformed_regi_records_get_their_code_and_one_log_row(twins
         regi_record(dict(good, proof={"last": "A" * 300})),  # longer than the schema allows
         regi_record(good).replace("<b:Proof>", "<b:Evil>x</b:Evil><b:Proof>"),
         regi_record(good).replace("<b:QualityCode>1<", "<b:QualityCode>1e9<"),
+        "<!-- a comment before the action -->" + regi_record(good),
         "<b:Register/>",
         regi_record(good),
         regi_record(dict(action="END", ssin=person["ssin"], code=1,
@@ -593,12 +606,14 @@ def test_hostile_and_malformed_regi_records_get_their_code_and_one_log_row(twins
     root = submit_file(on_batch, tmp_path, "cpas-eupen", "REGI", 103, records)
     codes = [code for code, _ in batch_results(root, "Registration")]
     assert codes == ["-400010", "-400010", "-400050", "-000050", "-000050", "-000050",
-                     "-000050", "000000", "000000"]
+                     "000000", "-000050", "000000", "000000"]
     rows = record_rows(on_batch, reference_of(root))
-    assert sorted(rows) == list(range(1, 10))
-    assert [rows[k]["subjects"] for k in range(1, 10)] == [
-        [], [], [person["ssin"]], [], [], [], [], [person["ssin"]], [person["ssin"]]]
-    assert [rows[k]["reason_code"] for k in (3, 8, 9)] == ["DIR00002", "MSG00000", "MSG00000"]
+    assert sorted(rows) == list(range(1, 11))
+    assert [rows[k]["subjects"] for k in range(1, 11)] == [
+        [], [], [person["ssin"]], [], [], [], [person["ssin"]], [], [person["ssin"]],
+        [person["ssin"]]]
+    assert [rows[k]["reason_code"] for k in (3, 7, 9, 10)] == [
+        "DIR00002", "MSG00000", "MSG00000", "MSG00000"]
     assert directory_rows(on_batch)  # the directory is still there
 
 
@@ -679,3 +694,26 @@ def test_the_example_files_hold_their_schemas(kind):
     record = schema(kind)
     for element in records:
         assert record.validate(element), record.error_log
+
+
+@pytest.mark.parametrize("example, institution, expected", [
+    ("regi.xml", "cpas-eupen", ["000000", "000000", "200010", "-400050", "000000", "-400010"]),
+    ("dimn.xml", STUDENTS, ["000000", "000000", "-400020", "-500070"]),
+])
+def test_the_example_files_are_answered_as_their_comments_say(twins, tmp_path, example,
+                                                               institution, expected):
+    """`kszws batch submit examples/batch/...` as the README shows it: exit 1 (some records
+    refused) and each record's code as the file's comments say."""
+    from tests.netfixture import run_kszws
+
+    on_batch, _ = twins
+    kind = example.split(".")[0].upper()
+    result = run_kszws(on_batch.settings, "batch", "submit",
+                       str(on_batch.settings.project_root / "examples" / "batch" / example),
+                       "--as", institution, "--type", kind, "--seq", "00300",
+                       "--out", str(tmp_path))
+    assert result.returncode == 1, result.stdout + result.stderr
+    [answer] = tmp_path.glob("FO.%s.*" % kind)
+    root = etree.parse(str(answer)).getroot()
+    assert [r.findtext("{%s}Code" % RESULT) for r in root.iter("{%s}Result" % RESULT)] == (
+        expected)

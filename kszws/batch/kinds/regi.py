@@ -69,7 +69,7 @@ class Registrations:
             if not self.schema.validate(element):
                 judged[index] = Judged(index, "-000050", detail=first_error(self.schema))
                 continue
-            action = element[1]  # Register or End
+            action = next(element.iterchildren(b("Register"), b("End")))
             raw = action.findtext(b("Ssin"))
             if not context.decision.allowed:  # as online: before the SSIN is read
                 refusal = context.decision.refusal
