@@ -81,11 +81,6 @@ class DirectoryGateway:
                                        exchange.received_at, exchange.replied_at, code, found,
                                        cbe_of, information)
 
-
-    def _quality(self, institution, code):
-        return self.registry.quality_code(institution.sector, code) if code is not None \
-            else None
-
     @defer.inlineCallbacks
     def register(self, request, exchange):
         """The checks and the write of hub.registrations, as the batch type REGI makes
