@@ -85,8 +85,10 @@ def _finish(outcomes):
         False
 
 
-def declare(conn, rates, payer, items, today, now):
-    """New declarations of `payer`; [Outcome] in order."""
+def declare(conn, rates, payer, items, today, now, whole=True):
+    """New declarations of `payer`; [Outcome] in order. `whole`: one message, all or
+    nothing; else each declaration is applied or refused on its own (a batch of records,
+    each a message of one)."""
     outcomes, rows, seen = [], [], set()
     for index, d in enumerate(items, 1):
         try:
@@ -116,12 +118,13 @@ def declare(conn, rates, payer, items, today, now):
                              pillar=rates.benefit_types[d.benefit_type],
                              gross_cents=d.gross_cents, family=d.family, status=ACTIVE,
                              declared_at=now))
-    outcomes, whole = _finish(outcomes)
-    if not whole:
-        return outcomes
+    if whole:
+        outcomes, complete = _finish(outcomes)
+        if not complete:
+            return outcomes
     known = set(conn.execute(select(pensioner.c.ssin).where(
         pensioner.c.ssin.in_({r["ssin"] for r in rows}))).scalars())
-    for outcome, row in zip(outcomes, rows):
+    for outcome, row in zip([o for o in outcomes if o.accepted], rows):
         new_id = conn.execute(insert(declaration).values(declaration=0, **row)).inserted_primary_key[0]
         conn.execute(update(declaration).where(declaration.c.id == new_id)
                      .values(declaration=new_id))
