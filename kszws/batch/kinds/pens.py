@@ -47,7 +47,9 @@ class PensionDeclarations:
             elif not context.decision.allowed:  # as online: before any SSIN is read
                 refusal = context.decision.refusal
                 judged[index] = Judged(index, REFUSALS[refusal.code], reason=refusal.code,
-                                       detail=refusal.detail)
+                                       detail=refusal.detail, body=outcome(dict(
+                                           accepted=False, reasonCode=refusal.code,
+                                           declarationId=None, version=None)))
             else:
                 asked[index] = declaration(element)
         if asked:
