@@ -90,7 +90,12 @@ class Declarations:
         now = self.clock()
         publisher = self.source.source.id  # the cadastre, an institution of its own
         with self.db.engine.begin() as conn:
+            # once per person: a batch chunk redone after a stop announces no one twice
+            done = attestation_store.published(conn, publisher, {
+                "pensioner-%s" % r["ssin"] for r, _ in newcomers})
             for r, d in newcomers:
+                if "pensioner-%s" % r["ssin"] in done:
+                    continue
                 payload = ("<newPensioner xmlns=\"urn:kszws:types:AttestationPayloads:v1\">"
                            "<firstMonth>%s</firstMonth><benefitType>%s</benefitType>"
                            "</newPensioner>" % (d["month"], d["benefitType"]))

@@ -50,8 +50,9 @@ class PensionDeclarations:
                                        detail=refusal.detail, body=outcome(dict(
                                            accepted=False, reasonCode=refusal.code,
                                            declarationId=None, version=None)))
-            else:
-                asked[index] = declaration(element)
+            else:  # the record's reference: redone after a stop, it is answered alike
+                asked[index] = dict(declaration(element),
+                                    ticket="%s-%d" % (job.reference, index))
         if asked:
             results = threads.blockingCallFromThread(
                 self.reactor, self.declarations.declare, job.institution,

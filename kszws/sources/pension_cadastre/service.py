@@ -29,7 +29,8 @@ MAX_ATTESTATIONS = 5000
 class PensionDeclaration(ComplexModel):
     __namespace__ = NS
     _type_info = [("ssin", Unicode), ("month", Unicode), ("benefitReference", Unicode),
-                  ("benefitType", Unicode), ("grossCents", Long), ("familySituation", Unicode)]
+                  ("benefitType", Unicode), ("grossCents", Long), ("familySituation", Unicode),
+                  ("ticket", Unicode(max_len=40))]  # a batch record's: answered once
 
 
 class PensionCorrection(ComplexModel):
@@ -109,7 +110,7 @@ def benefit(row, share=None, versions=None):
 def service(db, rates, today=datetime.date.today):
     def _declare(payer, declarations, whole):
         asked = [decl.Declaration(d.ssin, d.month, d.benefitReference, d.benefitType,
-                                  d.grossCents, d.familySituation)
+                                  d.grossCents, d.familySituation, d.ticket)
                  for d in (declarations or [])]
 
         def work():
