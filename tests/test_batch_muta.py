@@ -19,6 +19,7 @@ from kszws.batch.processing import RESULT_NS
 from kszws.clock import BRUSSELS, naive_utc
 from kszws.security import pki
 from kszws.store.schema import batch_muta, batch_outfile, mailbox_item, mutation
+from tests.conftest import DATABASES, PG_URL
 
 DAY = datetime.date(2026, 11, 30)
 MIDNIGHT = datetime.time()
@@ -230,16 +231,19 @@ MAX = "70100853190"
 STREETS = ["Rue Haute", "Grand-Place", "Quai de Sambre"]
 
 
-@pytest.fixture(scope="module")
-def muta_net(tmp_path_factory):
+@pytest.fixture(scope="module", params=DATABASES)
+def muta_net(request, tmp_path_factory):
     """The hub, with CPAS Charleroi on batch for its mutations and CPAS Eupen online, both
     managing a file on Max; the day's file closes a minute after the hub starts (the
     cut-off of the hub's local clock, conf/batch.toml [mutations]); the National Register
-    pushes its mutations to the hub."""
-    from tests.netfixture import Hub, Source, make_project, register_in_directory, \
-        seed_national_register
+    pushes its mutations to the hub. On SQLite, and PostgreSQL when it is set."""
+    from tests.netfixture import Hub, Source, drop_postgres_schema, make_project, \
+        postgres_schema_url, register_in_directory, seed_national_register
 
-    settings = make_project(tmp_path_factory.mktemp("muta"))
+    url = schema = ""
+    if request.param == "postgresql":
+        url, schema = postgres_schema_url(PG_URL)
+    settings = make_project(tmp_path_factory.mktemp("muta"), database_url=url)
     conf = settings.conf_dir
     text = (conf / "institutions.toml").read_text()
     (conf / "institutions.toml").write_text(text.replace(
@@ -262,6 +266,8 @@ def muta_net(tmp_path_factory):
     yield hub
     source.stop()
     hub.stop()
+    if schema:
+        drop_postgres_schema(PG_URL, schema)
 
 
 def online_items(net, institution):
