@@ -49,6 +49,14 @@ CODES = {
     "-400030": "kszws: the SSIN was cancelled",
     "200010": "kszws: the SSIN was replaced; answered for the new one (NewSsin)",
     "-100000": "internal problem (the source did not answer)",
+    # PENS (kinds/pens.py): -5000NN is the pension cadastre's PEN000NN (wire/reasons.py)
+    "-500001": "kszws: PENS, the SSIN is not valid (PEN00001)",
+    "-500002": "kszws: PENS, the SSIN is no active person of the National Register (PEN00002)",
+    "-500003": "kszws: PENS, the amount is not positive or absurd (PEN00003)",
+    "-500004": "kszws: PENS, the month is malformed or in the future (PEN00004)",
+    "-500005": "kszws: PENS, no rates for the month (PEN00005)",
+    "-500006": "kszws: PENS, that benefit is declared for that month already (PEN00006)",
+    "-500007": "kszws: PENS, unknown benefit type or family situation (PEN00007)",
 }
 # The online refusals' reason codes, as application codes.
 REFUSALS = {"ACC00001": "-300010", "ACC00002": "-300020"}

@@ -5,6 +5,8 @@ at a time (processing.Job: a list of (index, element) -> a list of processing.Ju
 the same order).
 
     IDPR  idpr.py: a list of SSINs -> the persons' identification data (IdentifyPerson)
+    PENS  pens.py: a payer's monthly pension declarations -> the cadastre's verdict on
+          each (PensionCadastre declare)
 """
 from dataclasses import dataclass
 
@@ -24,8 +26,16 @@ class Needs:
 def kinds(needs):
     """{type: kind} of the types this hub processes."""
     from kszws.batch.kinds.idpr import PersonIdentification
+    from kszws.batch.kinds.pens import PensionDeclarations
+    from kszws.hub.pensions import CADASTRE_SOURCE, Declarations
     from kszws.hub.persons import SOURCE, NationalRegister
 
     register = NationalRegister(needs.sources[SOURCE])
-    return {"IDPR": PersonIdentification(needs.registry, needs.access, register,
-                                         needs.reactor)}
+    found = {"IDPR": PersonIdentification(needs.registry, needs.access, register,
+                                          needs.reactor)}
+    if CADASTRE_SOURCE in needs.sources:
+        found["PENS"] = PensionDeclarations(
+            needs.registry, needs.access,
+            Declarations(needs.sources[CADASTRE_SOURCE], register, needs.db, needs.clock),
+            needs.reactor)
+    return found
