@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_identify_person import population_db  # noqa: E402
-from benchmarks.report import fail, verdict  # noqa: E402
+from benchmarks.report import cpu_seconds, fail, verdict  # noqa: E402
 from tests.netfixture import (Hub, Source, drop_postgres_schema, make_project,  # noqa: E402
                               postgres_schema_url)
 from tests.test_batch_channel import batch_body  # noqa: E402 (the file the tests send)
@@ -86,10 +86,13 @@ def idpr(label, tmp, database_url, records, persons, smoke):
                           Path(str(config.host_key) + ".pub"))
         key = pki.read_key(settings.certs_dir / "cpas-eupen.key")
         name = names.parse("FI.IDPR.170001.%s.00001.R" % time.strftime("%Y%m%d"))
+        cpu = (cpu_seconds(hub.proc.pid), cpu_seconds(source.proc.pid))
         started = time.monotonic()
         outcome = submit(session, data, name, 1, key, registry.hub.certificates[0], tmp,
                          timeout=7200)
         total = time.monotonic() - started
+        cpu = [(cpu_seconds(p.proc.pid) - before) * 1000 / records
+               for p, before in zip((hub, source), cpu)]
         session.close()
         if outcome.refused:
             fail("the ACRF refused the file: %s" % outcome.errors)
@@ -110,6 +113,8 @@ def idpr(label, tmp, database_url, records, persons, smoke):
           "%.0f records/s" % (acrf_seconds, total, records / total))
     print("  peer: the source's consultPersons alone, one call after the other: %.0f SSINs/s"
           " (the file: %.2fx)" % (pace, records / total / pace))
+    print("  CPU per record: hub %.2f ms, source %.2f ms: on 2 idle cores at most %.0f "
+          "records/s" % (cpu[0], cpu[1], 2000 / sum(cpu)))
     projected = total * FULL / records
     not_full = None if records == FULL else "%d records, not %d" % (records, FULL)
     print(verdict(acrf_seconds < ACRF_TARGET, smoke, not_full)

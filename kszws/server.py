@@ -58,8 +58,9 @@ class BatchChannel:
     """The batch channel of a worker: its drop box (an SFTP factory) and the processor
     of accepted files."""
 
-    def __init__(self, config, sftp, processor):
+    def __init__(self, config, sftp, processor, mutations):
         self.config, self.sftp, self.processor = config, sftp, processor
+        self.mutations = mutations  # batch.muta.MutationFiles: the daily FO.MUTA files
 
 
 def batch_channel(settings, registry, db, hub, access, sources):
@@ -71,6 +72,7 @@ def batch_channel(settings, registry, db, hub, access, sources):
     from kszws.batch.dropbox import DropBox
     from kszws.batch.intake import Intake
     from kszws.batch.kinds import Needs, kinds
+    from kszws.batch.muta import MutationFiles
     from kszws.batch.outbox import Outbox
     from kszws.batch.processing import Processor
 
@@ -82,7 +84,10 @@ def batch_channel(settings, registry, db, hub, access, sources):
     intake = Intake(config, registry, db, out, hub.exchange_log, utcnow, handlers)
     processor = Processor(db, hub.exchange_log, out, handlers, utcnow, reactor,
                           "worker-%d" % os.getpid(), intake, config.lease_seconds)
-    return BatchChannel(config, DropBox(config, out, intake.trigger).factory(), processor)
+    mutations = MutationFiles(db, registry, out, utcnow, reactor, "worker-%d" % os.getpid(),
+                              config.muta_cutoff, config.lease_seconds)
+    return BatchChannel(config, DropBox(config, out, intake.trigger).factory(), processor,
+                        mutations)
 
 
 def build_site(settings, registry, db, writer):
@@ -283,6 +288,7 @@ def run_worker(settings, registry, host, port, ready_fd=None):
         if outbound is not None:
             d.addCallback(lambda _: outbound.stop())
         if batch is not None:  # a chunk under way is committed; the file resumes later
+            batch.mutations.stop()  # a FO.MUTA under way is redone or finished by the next
             d.addCallback(lambda _: batch.processor.stop())
         d.addCallback(lambda _: threads.deferToThread(writer.stop))
         return d
@@ -294,6 +300,7 @@ def run_worker(settings, registry, host, port, ready_fd=None):
         outbound.start(settings.eessi_push_interval_seconds)  # EESSI: pushes abroad
     if batch is not None:
         batch.processor.start()  # also resumes the files a killed worker left running
+        batch.mutations.start(batch.config.muta_interval)  # the days' FO.MUTA files
     processes.worker_signals(reactor)
     if settings.gc_tuning:
         gctuning.tune()

@@ -47,8 +47,8 @@ def test_a_file_changed_after_its_go_is_not_what_the_hub_processes(box, tmp_path
         handle = first.sftp.open("/IN/%s" % name, "wb")
         handle.write(signed)
         handle.flush()
-        second.put(signature.sign(key, digest), str(name.as_("FS")))
-        second.put(b"", str(name.as_("GO")))
+        second.put_bytes(signature.sign(key, digest), str(name.as_("FS")))
+        second.put_bytes(b"", str(name.as_("GO")))
         assert acrf_of(box, tmp_path, str(name.as_("GO")))[:2] == ([], "1")
         handle.seek(0)
         handle.write(batch_body(ssins=["72030512297", "01020300170", "85473003317"]))
@@ -72,7 +72,7 @@ def test_a_name_with_a_trailing_character_is_refused_at_the_door(box, suffix):
     client, _ = session(box)
     try:
         with pytest.raises((IOError, OSError)):
-            client.put(b"", "GO.IDPR.170001.%s.00202.R%s" % (TODAY, suffix))
+            client.put_bytes(b"", "GO.IDPR.170001.%s.00202.R%s" % (TODAY, suffix))
         assert not any(n.startswith("GO.IDPR.170001.%s.00202" % TODAY) for n in
                        client.listdir("IN"))
     finally:

@@ -9,7 +9,7 @@ import signal
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from kszws.batch import names
 from kszws.hub import exchange_log
@@ -108,4 +108,80 @@ def test_a_go_left_without_its_acrf_is_acknowledged_by_the_next_worker(network, 
     assert (errors, code) == ([], "1")
     assert os.listdir(inbox) == []
     fetched(hub, tmp_path, "IDPR", name, wait=60)  # and processed
+    db.dispose()
+
+
+@pytest.fixture
+def pension_network(network):
+    cadastre = Source(network.settings, name="pension-cadastre").start()
+    yield network
+    cadastre.stop()
+
+
+def test_a_worker_killed_mid_pens_file_declares_every_record_once(pension_network, tmp_path):
+    """PENS changes the cadastre: a chunk the cadastre took but the hub had not committed
+    when its worker died is sent again on resume; each record carries its reference, so
+    it is answered as the first time (not as a duplicate) and nothing is declared or
+    announced twice."""
+    import sqlite3
+
+    from kszws.registry import load_registry
+    from kszws.sources import pension_cadastre
+    from kszws.store.schema import attestation
+    from kszws.sources.pension_cadastre.store import declaration
+    from tests.test_batch_twins import pens_body
+
+    hub = pension_network
+    db = Database(hub.settings.store_url)
+    register = sqlite3.connect(hub.settings.data_dir / "national-register.sqlite")
+    persons = [r[0] for r in register.execute(
+        "SELECT ssin FROM nr_person WHERE status = 'active' ORDER BY ssin LIMIT 1000")]
+    register.close()
+    items = [dict(ssin=persons[i % len(persons)], month="2019-10",
+                  benefitReference="K-%d" % i, benefitType="statutory_retirement",
+                  grossCents=100000, familySituation="single") for i in range(RECORDS)]
+    name = "FI.PENS.050001.%s.00502.R" % TODAY
+    go = str(names.parse(name).as_("GO"))
+    submit(hub, tmp_path, prepare(hub, tmp_path, name, pens_body("050001", items),
+                                  signer="onp-rvp"), institution="onp-rvp")
+    source = load_registry(hub.settings).sources["pension-cadastre"]
+    cadastre = pension_cadastre.database(hub.settings, source)
+
+    def held():
+        with cadastre.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(declaration).where(
+                declaration.c.payer == "onp-rvp")).scalar()
+    # kill it when the cadastre has taken a chunk the hub has not committed yet
+    deadline, killed = time.monotonic() + 60, None
+    while time.monotonic() < deadline:
+        row = file_row(db, go)
+        done = row["records_done"] if row is not None else 0
+        taken = held()
+        if 0 < done < RECORDS / 2 and taken > done:
+            os.kill(hub.workers_pids()[0], signal.SIGKILL)
+            killed = (done, taken)
+            break
+        time.sleep(0.002)
+    assert killed is not None, "the file was not seen in the window: %r" % (row,)
+    assert wait_health(hub.url).status_code == 200
+    results = fetched(hub, tmp_path, "PENS", name, institution="onp-rvp", wait=180)
+    assert file_row(db, go)["records_done"] == RECORDS
+    answers = [(int(r.findtext("{%s}Id" % RESULT)), r.findtext("{%s}Code" % RESULT),
+                r.findtext(".//{%s}DeclarationId" % RESULT),
+                r.findtext(".//{%s}NewPensioner" % RESULT))
+               for r in results.iter("{%s}Result" % RESULT)]
+    assert [a[0] for a in answers] == list(range(1, RECORDS + 1))
+    assert {a[1] for a in answers} == {"000000"}, {a[1] for a in answers}
+    assert len({a[2] for a in answers}) == RECORDS  # each its own declaration
+    assert [a[3] for a in answers] == ["true"] * len(persons) + ["false"] * (
+        RECORDS - len(persons))
+    with cadastre.engine.connect() as conn:
+        held = conn.execute(select(declaration.c.benefit_ref).where(
+            declaration.c.payer == "onp-rvp")).scalars().all()
+    cadastre.dispose()
+    assert sorted(held) == sorted(d["benefitReference"] for d in items)
+    with db.engine.connect() as conn:
+        announced = conn.execute(select(attestation.c.ssin).where(
+            attestation.c.type == "new_pensioner")).scalars().all()
+    assert sorted(announced) == sorted(persons)
     db.dispose()

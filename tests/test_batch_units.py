@@ -68,3 +68,19 @@ def test_an_fs_that_is_no_signature_is_refused(tmp_path, fs):
     pki.write_cert(tmp_path / "signer.crt", cert)
     with pytest.raises(signature.BadSignature):
         signature.verify(fs, b"\0" * 32, [tmp_path / "signer.crt"])
+
+
+@pytest.mark.parametrize("example, kind", [("idpr.xml", "IDPR"), ("pens.xml", "PENS")])
+def test_the_examples_hold_to_their_schemas(example, kind):
+    from lxml import etree
+
+    from kszws.batch.kinds.common import XSD, schema
+
+    root = etree.parse(str(XSD.parents[1] / "examples" / "batch" / example)).getroot()
+    envelope = etree.XMLSchema(etree.parse(str(XSD / "BatchFile.xsd")))
+    assert envelope.validate(root), envelope.error_log
+    assert root.findtext("{urn:kszws:batch:v1}Header/{urn:kszws:batch:v1}Type") == kind
+    record = schema(kind)
+    records = list(root.iter("{urn:kszws:batch:v1}Record"))
+    assert len(records) == int(root.findtext(".//{urn:kszws:batch:v1}RecordCount")) > 0
+    assert all(record.validate(r) for r in records), record.error_log

@@ -120,3 +120,37 @@ def test_sectors_match_the_official_cbss_list(cbss):
         official.add((sector, int(cells[1])))
     registry = load_registry(load_settings(ROOT / "conf"))
     assert set(registry.sectors) <= official
+
+
+def test_how_an_institution_receives_its_mutations(conf):
+    err = _broken(conf, "institutions.toml", 'id = "cpas-eupen"\n',
+                  'id = "cpas-eupen"\nmutations = "fax"\n')
+    assert "cpas-eupen" in err.entry and "mutations must be one of mailbox, batch" in err.problem
+
+
+def _batch(conf):
+    from kszws import batch
+
+    settings = load_settings(conf)
+    return batch.load(settings, load_registry(settings))
+
+
+def test_an_institution_on_batch_needs_a_drop_box_and_the_cutoff_a_time(conf):
+    institutions = conf / "institutions.toml"
+    institutions.write_text(institutions.read_text().replace(
+        'id = "cpas-liege"\n', 'id = "cpas-liege"\nmutations = "batch"\n', 1))
+    with pytest.raises(ConfigError) as info:
+        _batch(conf)
+    assert "cpas-liege receives its mutations by batch" in info.value.problem
+    institutions.write_text(institutions.read_text().replace(  # Eupen has a [[sender]]
+        'id = "cpas-liege"\nmutations = "batch"\n', 'id = "cpas-liege"\n', 1).replace(
+        'id = "cpas-eupen"\n', 'id = "cpas-eupen"\nmutations = "batch"\n', 1))
+    box = conf / "batch.toml"
+    box.write_text(box.read_text().replace('cutoff = "00:00"', 'cutoff = "23:30"'))
+    import datetime
+
+    assert _batch(conf).muta_cutoff == datetime.time(23, 30)
+    box.write_text(box.read_text().replace('cutoff = "23:30"', 'cutoff = "midnight"'))
+    with pytest.raises(ConfigError) as info:
+        _batch(conf)
+    assert "cutoff must be a time" in info.value.problem

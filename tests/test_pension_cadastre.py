@@ -173,3 +173,32 @@ def test_monthly_run_tells_each_payer_its_part(db):
 def test_a_month_without_rates_cannot_be_closed(db):
     with pytest.raises(ValueError, match="2020-01"):
         monthly.close_month(db, RATES, "2020-01-01", NOW)
+
+
+def test_declarations_each_alone_and_a_batch_record_sent_again_answered_alike(db):
+    """declareEach (the batch channel's): each declaration applied or refused on its own;
+    a record sent again with its ticket (a batch chunk redone after a worker stopped) gets
+    its first answer, not a duplicate's, and nothing is written twice."""
+    items = [Declaration(ANNA, "2019-10", "B1", "statutory_retirement", 150000, "single",
+                         "KSZ0000000001-1"),
+             Declaration(ANNA, "2099-01", "B2", "statutory_retirement", 150000, "single",
+                         "KSZ0000000001-2"),
+             Declaration(ANNA, "2019-10", "B3", "supplementary_retirement", 50000, "single",
+                         "KSZ0000000001-3")]
+
+    def send(batch):
+        with db.engine.begin() as conn:
+            return [(o.accepted, o.reason, o.declaration_id, o.version, o.new_pensioner)
+                    for o in declarations.declare(conn, RATES, "onp-rvp", batch, TODAY, NOW,
+                                                  whole=False)]
+
+    first = send(items)
+    assert [o[:2] for o in first] == [(True, None), (False, "PEN00004"), (True, None)]
+    assert [o[4] for o in first] == [True, False, False]
+    before = store_snapshot(db, store.metadata)
+    assert send(items) == first  # the same records again: the same answers, nothing new
+    assert store_snapshot(db, store.metadata) == before
+    # the same declaration under another ticket (another record) is a duplicate
+    again = Declaration(ANNA, "2019-10", "B1", "statutory_retirement", 150000, "single",
+                        "KSZ0000000002-1")
+    assert send([again])[0][:2] == (False, "PEN00006")

@@ -10,8 +10,9 @@ The path of a file, one module each:
     acrf.py       the acknowledgement of receipt's body
     processing.py the records of an accepted file, judged in chunks, each chunk committed
                   with its log rows; the result file and the FO.NOTI
-    kinds.py      the batch types and their online twins' checks (IDPR, ...)
+    kinds/        the batch types and their online twins' checks (IDPR, PENS, ...)
     outbox.py     the hub's answers in OUT/OUTTEST (FO + FS + GO), fetched or not
+    muta.py       FO.MUTA: a day's mutations, for the institutions that take them by batch
 """
 from kszws.batch.config import load
 

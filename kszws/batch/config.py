@@ -8,11 +8,16 @@
     max_queued_bytes = 21474836480  # an institution's files in IN and waiting for processing
     lease_seconds = 60           # a worker's claim on a file it processes
 
+    [mutations]                  # FO.MUTA (batch/muta.py), for the institutions whose
+    cutoff = "00:00"             # mutations = "batch": the local time (Brussels) a day's
+    interval_seconds = 60        # file closes; how often a worker looks for closed days
+
     [[sender]]
     institution = "cpas-eupen"   # an institution of institutions.toml
     number = "170001"            # its sender number (6 digits), the SENDER6 of its files
     ssh_keys = ["certs/cpas-eupen.ssh.pub"]   # default: certs/<institution>.ssh.pub
 """
+import datetime
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +46,8 @@ class BatchConfig:
     max_queued_bytes: int  # per institution: what waits in its IN, and what waits accepted
     lease_seconds: int  # a file whose worker stopped is resumed by another after this
     senders: dict  # institution id -> Sender
+    muta_cutoff: datetime.time = datetime.time()  # local: when a day's FO.MUTA closes
+    muta_interval: float = 60.0  # seconds between looks for a closed day
 
     def sender_number(self, number):
         """The Sender of a sender number, or None."""
@@ -53,7 +60,7 @@ def load(settings, registry):
     if not path.exists():
         return None
     raw = read_toml(path)
-    unknown = set(raw) - {"dropbox", "sender"}
+    unknown = set(raw) - {"dropbox", "sender", "mutations"}
     if unknown:
         raise ConfigError(path, "-", "unknown table(s): %s" % ", ".join(sorted(unknown)))
     box = take(raw.get("dropbox", {}), path, "[dropbox]", {
@@ -92,13 +99,27 @@ def load(settings, registry):
             raise ConfigError(path, where, "ssh_keys must be a non-empty list of paths")
         senders[inst.id] = Sender(inst.id, e["number"],
                                   tuple(resolve_under(settings.project_root, k) for k in keys))
+    for inst in registry.institutions.values():
+        if inst.mutations == "batch" and inst.id not in senders:
+            raise ConfigError(path, "[[sender]]", "%s receives its mutations by batch "
+                              "(institutions.toml): it needs a [[sender]]" % inst.id)
+    muta = take(raw.get("mutations", {}), path, "[mutations]", {
+        "cutoff": (str, "00:00"), "interval_seconds": (float, 60.0)})
+    try:
+        cutoff = datetime.time.fromisoformat(muta["cutoff"])
+    except ValueError:
+        raise ConfigError(path, "[mutations]", "cutoff must be a time, HH:MM[:SS]") from None
+    if cutoff.tzinfo is not None or muta["interval_seconds"] <= 0:
+        raise ConfigError(path, "[mutations]", "cutoff is a local time without a zone, "
+                          "interval_seconds positive")
     return BatchConfig(
         port=box["port"], host=box["host"] or settings.host,
         host_key=resolve_under(settings.project_root, box["host_key"]),
         root=resolve_under(settings.project_root, box["root"]) if box["root"]
         else Path(settings.data_dir) / "batch",
         max_file_bytes=box["max_file_bytes"], max_pending=box["max_pending"],
-        max_queued_bytes=box["max_queued_bytes"], lease_seconds=box["lease_seconds"], senders=senders)
+        max_queued_bytes=box["max_queued_bytes"], lease_seconds=box["lease_seconds"],
+        senders=senders, muta_cutoff=cutoff, muta_interval=muta["interval_seconds"])
 
 
 def check_keys(config):

@@ -66,25 +66,41 @@ class Outbox:
         """Deliver the file at `path` (moved, not copied) as the FO `name`, with its FS
         and GO. Delivering the same name again (a job resumed after a crash) replaces the
         files and keeps one record of each."""
+        folder, written = self.place(institution, name, path)
+        with self.db.engine.begin() as conn:
+            self.record(conn, institution, folder, written, batch_file_id)
+        return folder, written
+
+    def place(self, institution, name, path, go=True):
+        """The files of a delivery in the institution's folder (FO moved from `path`, its
+        FS, then the GO unless `go` is false: see give_go), not yet recorded: (folder,
+        the three names). Placing the same name again replaces them."""
         folder = folder_for(name.env)
         target = os.path.join(folders_of(self.root, institution), folder)
         fs = signature.sign(self.identity.private, signature.digest_file(path))
         _sync(path)
         os.replace(path, os.path.join(target, str(name)))
-        for other, data in ((name.as_("FS"), fs), (name.as_("GO"), b"")):
-            _write_atomically(os.path.join(target, str(other)), data)
-        written = [str(name), str(name.as_("FS")), str(name.as_("GO"))]
+        _write_atomically(os.path.join(target, str(name.as_("FS"))), fs)
+        if go:
+            self.give_go(institution, name)
+        return folder, [str(name), str(name.as_("FS")), str(name.as_("GO"))]
+
+    def give_go(self, institution, name):
+        """The GO of a placed FO: the institution may take it now."""
+        target = os.path.join(folders_of(self.root, institution), folder_for(name.env))
+        _write_atomically(os.path.join(target, str(name.as_("GO"))), b"")
+
+    def record(self, conn, institution, folder, written, batch_file_id=None):
+        """Record placed files in the caller's transaction; one recorded before is kept."""
+        known = set(conn.execute(select(t.c.name).where(
+            t.c.institution == institution, t.c.folder == folder,
+            t.c.name.in_(written))).scalars())
         now = naive_utc(self.clock())
-        with self.db.engine.begin() as conn:
-            known = set(conn.execute(select(t.c.name).where(
-                t.c.institution == institution, t.c.folder == folder,
-                t.c.name.in_(written))).scalars())
-            rows = [dict(institution=institution, folder=folder, name=n,
-                         batch_file_id=batch_file_id, created_at=now)
-                    for n in written if n not in known]
-            if rows:
-                conn.execute(t.insert(), rows)
-        return folder, written
+        rows = [dict(institution=institution, folder=folder, name=n,
+                     batch_file_id=batch_file_id, created_at=now)
+                for n in written if n not in known]
+        if rows:
+            conn.execute(t.insert(), rows)
 
     def fetch(self, institution, folder, name):
         """The institution downloaded the file: mark it fetched."""

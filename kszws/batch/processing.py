@@ -55,15 +55,23 @@ CODES = {
     "-300060": "kszws: REGI: the exclusive quality code is held at another institution of "
                "the sector (DIR00001)",
     "-400050": "kszws: REGI: no proof of authentication, or it does not match (DIR00002)",
-    # DIMN (kinds/dimn.py): a declaration the employer directory refused, DIM0000k -> -5000k0
-    "-500010": "kszws: DIMN: the employer is unknown to the employer directory (DIM00001)",
-    "-500020": "kszws: DIMN: unknown action or worker type (DIM00002)",
-    "-500030": "kszws: DIMN: the employer is not active on this date (DIM00003)",
-    "-500040": "kszws: DIMN: the dates are inconsistent (DIM00004)",
-    "-500050": "kszws: DIMN: an overlapping period with this employer (DIM00005)",
-    "-500060": "kszws: DIMN: the student quota would be exceeded, or no hours (DIM00006)",
-    "-500070": "kszws: DIMN: no such period of the employer (DIM00007)",
+    # DIMN (kinds/dimn.py): a declaration the employer directory refused, DIM0000k -> -6000k0
+    "-600010": "kszws: DIMN: the employer is unknown to the employer directory (DIM00001)",
+    "-600020": "kszws: DIMN: unknown action or worker type (DIM00002)",
+    "-600030": "kszws: DIMN: the employer is not active on this date (DIM00003)",
+    "-600040": "kszws: DIMN: the dates are inconsistent (DIM00004)",
+    "-600050": "kszws: DIMN: an overlapping period with this employer (DIM00005)",
+    "-600060": "kszws: DIMN: the student quota would be exceeded, or no hours (DIM00006)",
+    "-600070": "kszws: DIMN: no such period of the employer (DIM00007)",
     "-100000": "internal problem (the source did not answer)",
+    # PENS (kinds/pens.py): -5000NN is the pension cadastre's PEN000NN (wire/reasons.py)
+    "-500001": "kszws: PENS, the SSIN is not valid (PEN00001)",
+    "-500002": "kszws: PENS, the SSIN is no active person of the National Register (PEN00002)",
+    "-500003": "kszws: PENS, the amount is not positive or absurd (PEN00003)",
+    "-500004": "kszws: PENS, the month is malformed or in the future (PEN00004)",
+    "-500005": "kszws: PENS, no rates for the month (PEN00005)",
+    "-500006": "kszws: PENS, that benefit is declared for that month already (PEN00006)",
+    "-500007": "kszws: PENS, unknown benefit type or family situation (PEN00007)",
 }
 # The online refusals' reason codes, as application codes.
 REFUSALS = {"ACC00001": "-300010", "ACC00002": "-300020"}

@@ -61,6 +61,10 @@ class Session:
         self.sftp.putfo(source, "/%s/%s" % (IN, name), file_size=size, callback=progress,
                         confirm=False)
 
+    def put_bytes(self, data, name):
+        """Uploads a small file (an FS, a GO) into IN as `name`."""
+        self.put(io.BytesIO(data), len(data), name)
+
     def listdir(self, folder):
         return self.sftp.listdir("/" + folder)
 
@@ -103,9 +107,8 @@ def upload(session, source, name, parts, signing_key, progress=None):
         source.seek(start)
         session.put(_Slice(source, end - start), end - start, str(fi),
                     progress and (lambda done, _, b=start: progress(b + done)))
-        signed = signature.sign(signing_key, digest.finalize())
-        session.put(io.BytesIO(signed), len(signed), str(fi.as_("FS")))
-    session.put(io.BytesIO(b""), 0, str(name.as_("GO")))
+        session.put_bytes(signature.sign(signing_key, digest.finalize()), str(fi.as_("FS")))
+    session.put_bytes(b"", str(name.as_("GO")))
 
 
 class _Slice(io.RawIOBase):

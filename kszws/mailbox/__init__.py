@@ -16,6 +16,7 @@ from kszws.clock import naive_utc
 from kszws.store.schema import fanout_pending, mailbox_item, mutation, pension_attestation
 
 MUTATION, ATTESTATION, PENSION = "mutation", "attestation", "pension"
+KINDS = (MUTATION, ATTESTATION, PENSION)
 PENSION_TYPE = "pension_deductions"
 
 
@@ -81,15 +82,25 @@ class Item:
     data: dict
 
 
+def online_kinds(institution):
+    """The kinds of items `institution` (registry.Institution) finds in its online
+    mailbox: not the mutations when it receives them by batch (batch/muta.py delivers
+    those items as a daily file; online they are neither listed nor acknowledged)."""
+    return [k for k in KINDS if not (k == MUTATION and institution.mutations == "batch")]
+
+
 def items(conn, institution, after=0, kinds=None, types=None, limit=100, unacknowledged=True,
-          ids=None):
+          ids=None, before=None):
     """The institution's mailbox items with id > `after`, oldest first (so in order per
-    person), filtered by kind, type or `ids`; by default the ones not yet acknowledged.
-    `data` holds what the event says: the mutation's fields, or the attestation's."""
+    person), filtered by kind, type or `ids`, or made before `before` (a datetime); by
+    default the ones not yet acknowledged. `data` holds what the event says: the
+    mutation's fields, or the attestation's."""
     after = min(max(after, 0), ITEM_ID_MAX)
     q = (select(mailbox_item).where(mailbox_item.c.institution == institution,
                                     mailbox_item.c.id > after)
          .order_by(mailbox_item.c.id).limit(limit))
+    if before is not None:
+        q = q.where(mailbox_item.c.created_at < naive_utc(before))
     if unacknowledged:
         q = q.where(mailbox_item.c.acked_at.is_(None))
     if kinds:
@@ -181,18 +192,20 @@ def last_pension_attestation(conn):
     return conn.execute(select(func.max(pension_attestation.c.source_id))).scalar() or 0
 
 
-def acknowledge(conn, institution, ids, now):
-    """Mark the institution's items `ids` acknowledged. Idempotent: an item acknowledged
-    before keeps its first acknowledgement. Returns the ids that are the institution's
-    (acknowledged now or before); the others are not its own, or purged."""
+def acknowledge(conn, institution, ids, now, kinds=None):
+    """Mark the institution's items `ids` (of `kinds`, by default any) acknowledged.
+    Idempotent: an item acknowledged before keeps its first acknowledgement. Returns the
+    ids that are the institution's (acknowledged now or before); the others are not its
+    own, or purged."""
     ids = _item_ids(ids)
     if not ids:
         return []
-    conn.execute(update(mailbox_item).where(
-        mailbox_item.c.institution == institution, mailbox_item.c.id.in_(ids),
-        mailbox_item.c.acked_at.is_(None)).values(acked_at=naive_utc(now)))
-    return list(conn.execute(select(mailbox_item.c.id).where(
-        mailbox_item.c.institution == institution, mailbox_item.c.id.in_(ids))).scalars())
+    mine = [mailbox_item.c.institution == institution, mailbox_item.c.id.in_(ids)]
+    if kinds is not None:
+        mine.append(mailbox_item.c.kind.in_(kinds))
+    conn.execute(update(mailbox_item).where(*mine, mailbox_item.c.acked_at.is_(None))
+                 .values(acked_at=naive_utc(now)))
+    return list(conn.execute(select(mailbox_item.c.id).where(*mine)).scalars())
 
 
 def purge(conn, now, retention):

@@ -66,6 +66,13 @@ def publish(conn, now, publisher, type_code, ssin, reference, start, end, decisi
     return new_id
 
 
+def published(conn, publisher, references):
+    """Those of `references` the publisher has published already."""
+    return set(conn.execute(select(attestation.c.reference).where(
+        attestation.c.publisher == publisher,
+        attestation.c.reference.in_(sorted(references)))).scalars())
+
+
 def _own(conn, publisher, attestation_id):
     row = conn.execute(select(attestation).where(attestation.c.id == attestation_id)).first()
     if row is None or row.publisher != publisher:  # another's is not the caller's to know of

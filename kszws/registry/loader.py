@@ -11,8 +11,8 @@ from kszws import ids
 from kszws.config import REQUIRED, ConfigError, read_toml, resolve_under, take
 from kszws.registry.access import (DATA_SERVICES, WITHOUT_LEGAL_CONTEXT, AccessPolicy,
                                    Authorization, Embargo, Exemption)
-from kszws.registry.model import (AUTH_MODES, UNIVERSAL, AttestationType, Institution,
-                                  QualityCode, Registry, Sector, Service, Source)
+from kszws.registry.model import (AUTH_MODES, MUTATION_CHANNELS, UNIVERSAL, AttestationType,
+                                  Institution, QualityCode, Registry, Sector, Service, Source)
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
@@ -80,7 +80,7 @@ def _load_institutions(path, settings, sectors):
             "subsector": (int, 0), "cbe": (str, REQUIRED), "auth": (str, "signature"),
             "certificates": (list, None), "sign_replies": (bool, None),
             "kind": (str, "institution"), "org_units": (list, []), "addresses": (list, []),
-            "acts_for": (list, []),
+            "acts_for": (list, []), "mutations": (str, "mailbox"),
         })
         if not _ID.match(e["id"]):
             raise ConfigError(path, where, "id must be 2-63 lower-case letters, digits or '-'")
@@ -95,6 +95,9 @@ def _load_institutions(path, settings, sectors):
             raise ConfigError(path, where, str(exc)) from None
         if e["auth"] not in AUTH_MODES:
             raise ConfigError(path, where, "auth must be one of %s" % ", ".join(AUTH_MODES))
+        if e["mutations"] not in MUTATION_CHANNELS:
+            raise ConfigError(path, where, "mutations must be one of %s"
+                              % ", ".join(MUTATION_CHANNELS))
         if e["kind"] not in ("institution", "hub", "source", "employer"):
             raise ConfigError(path, where, "kind must be institution, hub, source or employer")
         certificates = e["certificates"]
@@ -118,7 +121,7 @@ def _load_institutions(path, settings, sectors):
             id=e["id"], name=e["name"], sector=e["sector"], subsector=e["subsector"], cbe=cbe,
             auth=e["auth"], certificates=certificates, sign_replies=sign_replies, kind=e["kind"],
             org_units=tuple(dict.fromkeys([cbe] + e["org_units"])), addresses=networks,
-            acts_for=tuple(e["acts_for"]))
+            acts_for=tuple(e["acts_for"]), mutations=e["mutations"])
     for inst in institutions.values():
         for employer in inst.acts_for:
             if getattr(institutions.get(employer), "kind", None) != "employer":

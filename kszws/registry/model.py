@@ -7,6 +7,7 @@ from kszws.registry.access import AccessPolicy
 # (kszws's strong mode), or the legacy modes real CBSS clients use: HTTP Basic, a TLS client
 # certificate, or a registered source address (classic clients, behind TLS).
 AUTH_MODES = ("signature", "basic", "client-cert", "address")
+MUTATION_CHANNELS = ("mailbox", "batch")  # how an institution receives its mutations
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ class Institution:
     addresses: tuple = ()  # ipaddress networks, for auth = "address"
     # Employers (ids) that mandated this institution (a social secretariat) to act for them.
     acts_for: tuple = ()
+    # How it receives the mutations of the persons it holds a file on: "mailbox" (online,
+    # MailboxService) or "batch" (one FO.MUTA file a day in its drop box, batch/muta.py).
+    mutations: str = "mailbox"
 
     @property
     def basic_username(self):

@@ -3,6 +3,7 @@
   MutationService  notifyMutations: an authentic source pushes the mutations it recorded;
                    the hub answers once they and their fan-out are committed (the outbox)
   MailboxService   listItems, fetchItems, acknowledge: an institution empties its mailbox
+                   (without the mutations, when it receives them by batch: FO.MUTA)
 
 Every call is a row of the exchange log, with the SSINs it concerned."""
 import kszws.compat.spyne  # noqa: F401
@@ -69,10 +70,12 @@ class MailboxGateway:
     @defer.inlineCallbacks
     def listItems(self, element, exchange):
         request = self._mailbox_request(element, exchange)
+        kinds = mailbox.online_kinds(exchange.institution)
+        if request.kind:
+            kinds = [k for k in kinds if k == request.kind]
         found = yield in_transaction(self.db, lambda conn: mailbox.items(
-            conn, exchange.institution.id, request.after,
-            [request.kind] if request.kind else None, request.types or None,
-            request.max_items + 1))
+            conn, exchange.institution.id, request.after, kinds, request.types or None,
+            request.max_items + 1) if kinds else [])
         more = len(found) > request.max_items
         found = found[:request.max_items]
         exchange.ssins.update(i.ssin for i in found)
@@ -84,8 +87,8 @@ class MailboxGateway:
     def fetchItems(self, element, exchange):
         request = self._mailbox_request(element, exchange)
         found = yield in_transaction(self.db, lambda conn: mailbox.items(
-            conn, exchange.institution.id, limit=len(request.ids), unacknowledged=False,
-            ids=request.ids))
+            conn, exchange.institution.id, kinds=mailbox.online_kinds(exchange.institution),
+            limit=len(request.ids), unacknowledged=False, ids=request.ids))
         exchange.ssins.update(i.ssin for i in found)
         exchange.replied_at = self.clock()
         return wire.fetch_response(request, exchange.ticket, exchange.received_at,
@@ -96,7 +99,8 @@ class MailboxGateway:
         request = self._mailbox_request(element, exchange)
         now = self.clock()
         done = yield in_transaction(self.db, lambda conn: mailbox.acknowledge(
-            conn, exchange.institution.id, request.ids, now))
+            conn, exchange.institution.id, request.ids, now,
+            mailbox.online_kinds(exchange.institution)))
         exchange.detail = "%d of %d acknowledged" % (len(done), len(set(request.ids)))
         exchange.replied_at = self.clock()
         return wire.acknowledge_response(request, exchange.ticket, exchange.received_at,

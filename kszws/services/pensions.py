@@ -11,26 +11,20 @@
   closeMonth                for the cadastre itself (Close): runs the month, then puts every
                             new attestation in its payer's mailbox, each once
 """
-import datetime
-
 import kszws.compat.spyne  # noqa: F401
 
 from spyne import ServiceBase
 from twisted.internet import defer
-from zeep.helpers import serialize_object
 
 from kszws import mailbox
 from kszws.clock import local_date
-from kszws.hub import persons
-from kszws.mailbox import attestations as attestation_store
+from kszws.hub import pensions, persons
 from kszws.services.retrieve_ti import check_customer
 from kszws.services.runtime import gateway_endpoint, in_transaction, requested_ssin
 from kszws.services.runtime import whole_element_operation as _op
 from kszws.wire import pension_cadastre as wire
 
-SERVICE = "PensionCadastre"
-CADASTRE_CONTEXT = "PENSION:CADASTRE"
-CONTINUITY_TYPE = "new_pensioner"
+SERVICE, CADASTRE_CONTEXT = pensions.SERVICE, pensions.CADASTRE_CONTEXT
 PAGE = 5000  # attestations taken from the cadastre per call (and per transaction)
 
 
@@ -43,8 +37,7 @@ class PensionCadastreService(ServiceBase):
     closeMonth = _op("closeMonth", "closeMonthRequest", "closeMonthResponse")
 
 
-def _plain(found):
-    return serialize_object(found, dict) if found is not None else None
+_plain = pensions.plain
 
 
 def with_payer_cbe(registry, benefits):
@@ -56,9 +49,7 @@ def with_payer_cbe(registry, benefits):
     return benefits
 
 
-def _month(text):
-    """'YYYY-MM' (schema-checked) -> its first day."""
-    return datetime.date.fromisoformat(text + "-01") if text else None
+_month = pensions.month_start
 
 
 class PensionGateway:
@@ -70,6 +61,7 @@ class PensionGateway:
         self.registry = registry
         self.db = db
         self.fanout = fanout
+        self.declarations = pensions.Declarations(source, register, db, clock)
 
     def answer(self, operation, exchange, element):
         exchange.operation = operation
@@ -81,10 +73,10 @@ class PensionGateway:
     @defer.inlineCallbacks
     def _allowed(self, exchange, group, ssin=None, first=None, last=None):
         exchange.legal_context = exchange.legal_context or CADASTRE_CONTEXT
-        day = local_date(exchange.received_at)
-        decision = yield self.access.check(exchange.institution, SERVICE, (group,),
-                                           exchange.legal_context, ssin, first or day,
-                                           last, day)
+        decision = yield pensions.authorize(self.access, exchange.institution, group,
+                                            exchange.legal_context,
+                                            local_date(exchange.received_at), ssin, first,
+                                            last)
         if not decision.allowed:
             raise decision.refusal
 
@@ -103,46 +95,13 @@ class PensionGateway:
     # -- payers ---------------------------------------------------------------------------
     @defer.inlineCallbacks
     def declare(self, request, exchange):
-        payer = exchange.institution
-        yield self._allowed(exchange, "Declare")
+        yield self._allowed(exchange, pensions.DECLARE)
         asked = request.declarations
         exchange.ssins.update(d["ssin"] for d in asked)
-        known = yield self.register.consult_many(sorted({d["ssin"] for d in asked}))
-        unknown = [i for i, d in enumerate(asked)
-                   if known.get(d["ssin"], {}).get("status") != "active"]
-        if unknown:  # nothing goes to the cadastre: the message is refused whole
-            results = [dict(index=i + 1, accepted=False,
-                            reasonCode="PEN00002" if i in unknown else "PEN00009")
-                       for i in range(len(asked))]
-            return self._reply_results("declare", request, exchange, results)
-        found = yield self.source.call("declare", payer=payer.id,
-                                       declarations={"PensionDeclaration": asked})
-        outcomes = [_plain(o) for o in found or []]
-        newcomers = [(o, d) for o, d in zip(outcomes, asked) if o["newPensioner"]]
-        if newcomers:
-            yield self._notify_health_insurers(newcomers)
-        return self._reply_results("declare", request, exchange, self._results(outcomes))
-
-    @defer.inlineCallbacks
-    def _notify_health_insurers(self, newcomers):
-        """Continuity of health-insurance cover (seed §4.7): a new pensioner is announced to
-        the health-insurance sector - the fan-out delivers it to the insurers that manage a
-        file on him (conf/attestations.toml, new_pensioner)."""
-        now = self.clock()
-        publisher = self.source.source.id  # the cadastre, an institution of its own
-
-        def work(conn):
-            for outcome, d in newcomers:
-                payload = ("<newPensioner xmlns=\"urn:kszws:types:AttestationPayloads:v1\">"
-                           "<firstMonth>%s</firstMonth><benefitType>%s</benefitType>"
-                           "</newPensioner>" % (d["month"], d["benefitType"]))
-                first = _month(d["month"])
-                attestation_store.publish(conn, now, publisher, CONTINUITY_TYPE,
-                                          outcome["ssin"], "pensioner-%s" % outcome["ssin"],
-                                          first, None, local_date(now), payload)
-        yield in_transaction(self.db, work)
-        if self.fanout is not None:
-            self.fanout.kick()
+        results = yield self.declarations.declare(exchange.institution, asked)
+        if any(r["newPensioner"] for r in results) and self.fanout is not None:
+            self.fanout.kick()  # the new pensioners' attestations, to the health insurers
+        return self._reply_results("declare", request, exchange, results)
 
     @staticmethod
     def _results(outcomes):

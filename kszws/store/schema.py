@@ -279,3 +279,22 @@ batch_outfile = Table(
     Column("fetched_at", DateTime),
     UniqueConstraint("institution", "folder", "name", name="uq_batch_outfile_name"),
 )
+
+# The daily FO.MUTA files (batch/muta.py): for each institution that receives its
+# mutations by batch, one row per day, claimed by the worker that writes the file
+# (owner, lease_until: another resumes it once the lease runs out) and done in the
+# transaction that records the file and marks its mailbox items delivered.
+batch_muta = Table(
+    "batch_muta", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),  # the file's SEQ5
+    Column("institution", String(64), nullable=False),
+    Column("day", Date, nullable=False),  # the hub's local day the file closes
+    Column("cutoff", DateTime, nullable=False),  # UTC: items made before it are in
+    Column("state", String(12), nullable=False),  # running | done
+    Column("owner", String(32)),
+    Column("lease_until", DateTime),
+    Column("created_at", DateTime, nullable=False),
+    Column("items", Integer),  # how many the file holds, once done
+    Column("done_at", DateTime),
+    UniqueConstraint("institution", "day", name="uq_batch_muta_day"),
+)

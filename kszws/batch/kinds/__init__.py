@@ -6,6 +6,8 @@ the same order, or, for a kind that writes to the hub's store, a function of a c
 that writes and returns them, run in the transaction that commits the chunk).
 
     IDPR  idpr.py: a list of SSINs -> the persons' identification data (IdentifyPerson)
+    PENS  pens.py: a payer's monthly pension declarations -> the cadastre's verdict on
+          each (PensionCadastre declare)
     REGI  regi.py: registrations in the reference directory and their ends
           (ReferenceDirectoryService register, unregister)
     DIMN  dimn.py: DIMONA declarations, any number per file (DimonaService.declare)
@@ -30,16 +32,23 @@ EMPLOYER_DIRECTORY = "employer-directory"  # the source DimonaService routes to
 
 def kinds(needs):
     """{type: kind} of the types this hub processes."""
-    from kszws.batch.kinds.dimn import Declarations
+    from kszws.batch.kinds.dimn import DimonaDeclarations
     from kszws.batch.kinds.idpr import PersonIdentification
+    from kszws.batch.kinds.pens import PensionDeclarations
     from kszws.batch.kinds.regi import Registrations
+    from kszws.hub.pensions import CADASTRE_SOURCE, Declarations
     from kszws.hub.persons import SOURCE, NationalRegister
 
     register = NationalRegister(needs.sources[SOURCE])
     found = {"IDPR": PersonIdentification(needs.registry, needs.access, register,
                                           needs.reactor),
              "REGI": Registrations(needs.registry, register, needs.reactor, needs.clock)}
-    employers = needs.sources.get(EMPLOYER_DIRECTORY)
-    if employers is not None:  # DIMONA needs the employer directory
-        found["DIMN"] = Declarations(needs.registry, register, employers, needs.reactor)
+    if CADASTRE_SOURCE in needs.sources:
+        found["PENS"] = PensionDeclarations(
+            needs.registry, needs.access,
+            Declarations(needs.sources[CADASTRE_SOURCE], register, needs.db, needs.clock),
+            needs.reactor)
+    if EMPLOYER_DIRECTORY in needs.sources:  # DIMONA needs the employer directory
+        found["DIMN"] = DimonaDeclarations(needs.registry, register,
+                                           needs.sources[EMPLOYER_DIRECTORY], needs.reactor)
     return found

@@ -16,10 +16,10 @@ from kszws.wire.reasons import Refusal
 # The reason code of a declaration's outcome -> its 6-digit application code
 # (processing.CODES says what each means).
 CODE_OF = {"SEC00012": "-300010", "MSG00008": "-000050", "DIM00008": "-400020",
-           **{"DIM0000%d" % k: "-5000%d0" % k for k in range(1, 8)}}
+           **{"DIM0000%d" % k: "-6000%d0" % k for k in range(1, 8)}}
 
 
-class Declarations:
+class DimonaDeclarations:
     """DIMN: each record is a declaration (action IN, OUT, UPDATE or CANCEL, the period id
     of an earlier IN, SSIN, worker type, dates, a student's hours) of the sender, an
     employer, or of the employer EmployerCbe names when the sender is a social secretariat

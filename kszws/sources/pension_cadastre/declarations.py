@@ -33,6 +33,7 @@ class Declaration:
     benefit_type: str
     gross_cents: int
     family: str
+    ticket: str = None  # the hub's reference of the batch record, if it is one
 
 
 @dataclass
@@ -85,10 +86,16 @@ def _finish(outcomes):
         False
 
 
-def declare(conn, rates, payer, items, today, now):
-    """New declarations of `payer`; [Outcome] in order."""
+def declare(conn, rates, payer, items, today, now, whole=True):
+    """New declarations of `payer`; [Outcome] in order. `whole`: one message, all or
+    nothing; else each declaration is applied or refused on its own (a batch of records,
+    each a message of one)."""
     outcomes, rows, seen = [], [], set()
+    earlier = _declared(conn, payer, {d.ticket for d in items if d.ticket})
     for index, d in enumerate(items, 1):
+        if d.ticket in earlier:  # this very record, declared before: answered alike
+            outcomes.append(_again(index, earlier[d.ticket]))
+            continue
         try:
             d.ssin = ids.ssin(d.ssin or "")
             problem = None
@@ -111,17 +118,18 @@ def declare(conn, rates, payer, items, today, now):
             seen.add(key)
         outcomes.append(Outcome(index, problem is None, problem))
         if problem is None:
-            rows.append(dict(version=1, payer=payer, ssin=d.ssin, month=month,
-                             benefit_ref=d.benefit_ref, benefit_type=d.benefit_type,
-                             pillar=rates.benefit_types[d.benefit_type],
-                             gross_cents=d.gross_cents, family=d.family, status=ACTIVE,
-                             declared_at=now))
-    outcomes, whole = _finish(outcomes)
-    if not whole:
-        return outcomes
+            rows.append((outcomes[-1], dict(
+                version=1, payer=payer, ssin=d.ssin, month=month, benefit_ref=d.benefit_ref,
+                benefit_type=d.benefit_type, pillar=rates.benefit_types[d.benefit_type],
+                gross_cents=d.gross_cents, family=d.family, status=ACTIVE, declared_at=now,
+                ticket=d.ticket)))
+    if whole:
+        outcomes, complete = _finish(outcomes)
+        if not complete:
+            return outcomes
     known = set(conn.execute(select(pensioner.c.ssin).where(
-        pensioner.c.ssin.in_({r["ssin"] for r in rows}))).scalars())
-    for outcome, row in zip(outcomes, rows):
+        pensioner.c.ssin.in_({r["ssin"] for _, r in rows}))).scalars())
+    for outcome, row in rows:
         new_id = conn.execute(insert(declaration).values(declaration=0, **row)).inserted_primary_key[0]
         conn.execute(update(declaration).where(declaration.c.id == new_id)
                      .values(declaration=new_id))
@@ -130,8 +138,27 @@ def declare(conn, rates, payer, items, today, now):
             known.add(row["ssin"])
             outcome.new_pensioner = True
             conn.execute(insert(pensioner).values(ssin=row["ssin"], first_month=row["month"],
-                                                  first_payer=payer, declared_at=now))
+                                                  first_payer=payer, declared_at=now,
+                                                  first_declaration=new_id))
     return outcomes
+
+
+def _declared(conn, payer, tickets):
+    """{ticket: (declaration id, made him a pensioner)} of the payer's declarations that
+    came from these batch records."""
+    if not tickets:
+        return {}
+    return {row.ticket: (row.id, row.first_declaration == row.id) for row in conn.execute(
+        select(declaration.c.id, declaration.c.ticket, pensioner.c.first_declaration)
+        .select_from(declaration.outerjoin(pensioner, pensioner.c.ssin == declaration.c.ssin))
+        .where(declaration.c.payer == payer, declaration.c.version == 1,
+               declaration.c.ticket.in_(sorted(tickets))))}
+
+
+def _again(index, earlier):
+    """The outcome a record declared before had (its first version's)."""
+    declaration_id, new_pensioner = earlier
+    return Outcome(index, True, None, declaration_id, 1, new_pensioner)
 
 
 def _in_force(conn, payer, declaration_id):
@@ -159,7 +186,7 @@ def correct(conn, rates, payer, items, now):
         new = dict(row)
         del new["id"]
         new.update(version=row["version"] + 1, gross_cents=c.gross_cents, family=c.family,
-                   status=ACTIVE, declared_at=now, ended_at=None)
+                   status=ACTIVE, declared_at=now, ended_at=None, ticket=None)
         conn.execute(insert(declaration).values(**new))
         outcome.declaration_id, outcome.version = row["declaration"], new["version"]
     return outcomes

@@ -29,7 +29,8 @@ MAX_ATTESTATIONS = 5000
 class PensionDeclaration(ComplexModel):
     __namespace__ = NS
     _type_info = [("ssin", Unicode), ("month", Unicode), ("benefitReference", Unicode),
-                  ("benefitType", Unicode), ("grossCents", Long), ("familySituation", Unicode)]
+                  ("benefitType", Unicode), ("grossCents", Long), ("familySituation", Unicode),
+                  ("ticket", Unicode(max_len=40))]  # a batch record's: answered once
 
 
 class PensionCorrection(ComplexModel):
@@ -107,21 +108,32 @@ def benefit(row, share=None, versions=None):
 
 
 def service(db, rates, today=datetime.date.today):
+    def _declare(payer, declarations, whole):
+        asked = [decl.Declaration(d.ssin, d.month, d.benefitReference, d.benefitType,
+                                  d.grossCents, d.familySituation, d.ticket)
+                 for d in (declarations or [])]
+
+        def work():
+            with db.engine.begin() as conn:
+                found = decl.declare(conn, rates, payer, asked, today(),
+                                     datetime.datetime.utcnow(), whole)
+            return _outcomes(found, [d.ssin for d in asked])
+
+        return threads.deferToThread(work)
+
     class PensionCadastreService(ServiceBase):
         @rpc(Unicode(min_occurs=1, nillable=False), Array(PensionDeclaration),
              _returns=Array(Outcome))
         def declare(ctx, payer, declarations):
-            asked = [decl.Declaration(d.ssin, d.month, d.benefitReference,
-                                              d.benefitType, d.grossCents, d.familySituation)
-                     for d in (declarations or [])]
+            """A payer's message: applied whole or not at all."""
+            return _declare(payer, declarations, True)
 
-            def work():
-                with db.engine.begin() as conn:
-                    found = decl.declare(conn, rates, payer, asked, today(),
-                                                 datetime.datetime.utcnow())
-                return _outcomes(found, [d.ssin for d in asked])
-
-            return threads.deferToThread(work)
+        @rpc(Unicode(min_occurs=1, nillable=False), Array(PensionDeclaration),
+             _returns=Array(Outcome))
+        def declareEach(ctx, payer, declarations):
+            """Declarations each applied or refused on its own (the batch channel's
+            records, each a message of one), in one transaction."""
+            return _declare(payer, declarations, False)
 
         @rpc(Unicode(min_occurs=1, nillable=False), Array(PensionCorrection),
              _returns=Array(Outcome))

@@ -38,10 +38,15 @@ declaration = Table(
     Column("status", String(12), nullable=False),  # active | superseded | cancelled
     Column("declared_at", DateTime, nullable=False),
     Column("ended_at", DateTime),  # superseded or cancelled at
+    # the hub's reference of the batch record that declared it (first versions only): the
+    # same record sent again (a batch chunk redone after a worker stopped) gets the same
+    # answer instead of a duplicate's
+    Column("ticket", String(40)),
 )
 Index("ix_pc_declaration_person", declaration.c.ssin, declaration.c.month)
 Index("ix_pc_declaration_month", declaration.c.month, declaration.c.ssin)
 Index("ix_pc_declaration_chain", declaration.c.declaration, declaration.c.version)
+Index("ix_pc_declaration_ticket", declaration.c.payer, declaration.c.ticket)
 # One benefit of a payer is declared once a month: a second declaration is a correction.
 Index("uq_pc_declaration_live", declaration.c.payer, declaration.c.ssin, declaration.c.month,
       declaration.c.benefit_ref, unique=True, sqlite_where=text("status = 'active'"),
@@ -53,6 +58,7 @@ pensioner = Table(
     Column("first_month", String(10), nullable=False),
     Column("first_payer", String(64), nullable=False),
     Column("declared_at", DateTime, nullable=False),
+    Column("first_declaration", Integer),  # the id of the declaration that made him one
 )
 
 attestation = Table(
