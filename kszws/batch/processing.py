@@ -49,6 +49,8 @@ CODES = {
     "-400030": "kszws: the SSIN was cancelled",
     "200010": "kszws: the SSIN was replaced; answered for the new one (NewSsin)",
     "-100000": "internal problem (the source did not answer)",
+    "-500010": "kszws: SOCTAR: the category is not one of conf/soctar.toml",
+    "-500020": "kszws: SOCTAR: the sender may not declare this category (conf/soctar.toml)",
 }
 # The online refusals' reason codes, as application codes.
 REFUSALS = {"ACC00001": "-300010", "ACC00002": "-300020"}
@@ -64,6 +66,7 @@ class Judged:
     reason: str = None  # the exchange log's reason code
     detail: str = None
     subjects: set = field(default_factory=set)
+    kept: object = None  # what the kind keeps in the hub's database (kind.keep)
 
 
 class Processor:
@@ -168,13 +171,14 @@ class Job:
         done = self.row["records_done"]
         index = 0
         chunk = []
+        size = getattr(self.kind, "chunk", CHUNK)  # a kind may judge more at once
         self.broken = None
         for element in self._until_broken(records):
             index += 1
             if index <= done:
                 continue  # judged before a restart
             chunk.append((index, copy.deepcopy(element)))  # the stream frees its own
-            if len(chunk) == CHUNK:
+            if len(chunk) == size:
                 self.commit(self.kind.judge(self, context, chunk), index)
                 chunk = []
                 if self.p.stopping:
@@ -193,11 +197,15 @@ class Job:
             self.broken = refusal
 
     def commit(self, judged, index):
-        """The chunk's results, their log rows and the progress: one transaction."""
+        """The chunk's results, their log rows, what the kind keeps (kind.keep: SOCTAR's
+        beneficiaries) and the progress: one transaction."""
         now = self.p.clock()
         exchanges = [self.exchange(j, now) for j in judged]
+        keep = getattr(self.kind, "keep", None)
         with self.db.write_transaction() as cursor:
             self.p.exchange_log.apply(cursor, exchanges)
+            if keep is not None:
+                keep(self, cursor, [j for j in judged if j.kept is not None])
             cursor.executemany(self.db.sql(
                 "INSERT INTO batch_result (batch_file_id, idx, code, body) VALUES (?, ?, ?, ?)"),
                 [(self.row["id"], j.index, j.code,

@@ -51,6 +51,14 @@ class NationalRegister:
         return d.addCallback(lambda found: {p["ssin"]: p for p in
                                             (person_record(x) for x in found or [])})
 
+    def households_at(self, ssins, day):
+        """Deferred: {ssin: (status, [the others in the household on `day`, an ISO
+        date])} of those of `ssins` the register knows (one call, at most 1000)."""
+        d = self.client.call("householdsAt", ssins={"string": list(ssins)}, date=day)
+        return d.addCallback(lambda found: {
+            h["ssin"]: (h["status"], list((h["members"] or {}).get("string") or []))
+            for h in (serialize_object(x, dict) for x in found or [])})
+
     def search(self, phonetic):
         d = self.client.call("searchPersons", lastName=phonetic.last_name,
                              firstName=phonetic.first_name or None,

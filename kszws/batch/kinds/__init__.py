@@ -5,6 +5,8 @@ at a time (processing.Job: a list of (index, element) -> a list of processing.Ju
 the same order).
 
     IDPR  idpr.py: a list of SSINs -> the persons' identification data (IdentifyPerson)
+    STBE  soctar.py: SOCTAR, an institution's beneficiaries of the social energy tariff
+    STCU  soctar.py: SOCTAR, the economy ministry's energy customers -> flag and category
 """
 from dataclasses import dataclass
 
@@ -19,6 +21,7 @@ class Needs:
     db: object
     reactor: object
     clock: object
+    conf_dir: object = None  # the project's conf/ (SOCTAR: conf/soctar.toml)
 
 
 def kinds(needs):
@@ -27,5 +30,20 @@ def kinds(needs):
     from kszws.hub.persons import SOURCE, NationalRegister
 
     register = NationalRegister(needs.sources[SOURCE])
-    return {"IDPR": PersonIdentification(needs.registry, needs.access, register,
-                                         needs.reactor)}
+    found = {"IDPR": PersonIdentification(needs.registry, needs.access, register,
+                                          needs.reactor)}
+    found.update(social_tariff(needs, register))
+    return found
+
+
+def social_tariff(needs, register):
+    """SOCTAR's two types, when the project has a conf/soctar.toml."""
+    from kszws.batch import soctar
+    from kszws.batch.kinds.soctar import BeneficiaryList, CustomerList
+
+    config = soctar.load(needs.conf_dir, needs.registry) if needs.conf_dir else None
+    if config is None:
+        return {}
+    return {"STBE": BeneficiaryList(needs.registry, needs.access, config),
+            "STCU": CustomerList(needs.registry, needs.access, config, register, needs.db,
+                                 needs.reactor)}
