@@ -12,7 +12,9 @@ from kszws.batch import names
 from kszws.hub import exchange_log
 from kszws.registry import load_registry
 from kszws.store import database_from_settings
-from tests.netfixture import make_project, start_network, stop_network
+from tests.conftest import DATABASES, PG_URL
+from tests.netfixture import (drop_postgres_schema, make_project, postgres_schema_url,
+                              start_network, stop_network)
 from tests.test_batch_channel import (RESULT, SFTP, TODAY, acrf_of, fetched, prepare,
                                       submit)
 
@@ -75,13 +77,18 @@ def seed_households(settings):
     db.dispose()
 
 
-@pytest.fixture(scope="module")
-def net(tmp_path_factory):
-    settings = make_project(tmp_path_factory.mktemp("soctar"))
+@pytest.fixture(scope="module", params=DATABASES)
+def net(request, tmp_path_factory):
+    """The hub (its drop box) on SQLite, and on PostgreSQL when KSZWS_TEST_DATABASE_URL
+    is set; the National Register source with the story's households."""
+    url, schema = ("", None) if request.param == "sqlite" else postgres_schema_url(PG_URL)
+    settings = make_project(tmp_path_factory.mktemp("soctar"), database_url=url)
     hub = start_network(settings)
     seed_households(settings)
     yield hub
     stop_network(hub)
+    if schema:
+        drop_postgres_schema(PG_URL, schema)
 
 
 def beneficiaries(sender, rows, quarter=QUARTER):
