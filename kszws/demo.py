@@ -1,7 +1,6 @@
 """`kszws demo`: the whole network on loopback, described in <data_dir>/demo.json."""
 import contextlib
 import dataclasses
-import datetime
 import json
 import os
 import shutil
@@ -493,48 +492,45 @@ def batch_walkthrough(settings, registry):
     ]
 
 
-# SOCTAR's demo: Max Mustermann is a customer; his partner Anne-Marie holds the
-# integration income (RI) of CPAS Eupen: he is flagged through her right.
+# SOCTAR's demo (the lists: kszws/demo_soctar.py): Max is a customer; his partner
+# Anne-Marie holds CPAS Eupen's integration income, three CPAS and the pension service
+# declare, FOD Economie sends the customers.
 SOCTAR_CUSTOMER, SOCTAR_PARTNER = "70100853190", "72030512297"
 SOCTAR_SENDERS = ("cpas-eupen", "cpas-liege", "cpas-charleroi", "onp-rvp", "fod-economie")
 
 
-def soctar_walkthrough(settings, registry, customers=1000):
-    """SOCTAR's quarter: [(what, command)]. Writes the lists the demo sends, made from the
-    National Register source's population (it is seeded by then): three CPAS and the
-    pension service declare beneficiaries, FOD Economie sends `customers` customers."""
+def soctar_path(folder, institution, kind):
+    return folder / ("%s-%s.xml" % (kind.lower(), institution))
+
+
+def soctar_walkthrough(settings, registry):
+    """SOCTAR's quarter: [(what, command)], sending the lists kszws.demo_soctar wrote in
+    <data dir>/soctar (the demo writes them once the National Register is seeded)."""
     from kszws.batch import soctar
 
     config = batch.load(settings, registry)
-    if (config is None or not config.port or not set(SOCTAR_SENDERS) <= set(config.senders)
-            or soctar.load(settings.conf_dir, registry) is None
-            or "national-register" not in registry.sources):
-        return []
-    today = datetime.date.today()
-    quarter = "%dQ%d" % (today.year, (today.month - 1) // 3 + 1)
     folder = settings.data_dir / "soctar"
-    numbers = {i: config.senders[i].number for i in SOCTAR_SENDERS}
-    lists = soctar_lists(settings, registry, quarter, customers, numbers)
-    paths = {}
-    for (institution, kind), body in lists.items():
-        paths[institution] = folder / ("%s-%s.xml" % (kind.lower(), institution))
-        paths[institution].parent.mkdir(parents=True, exist_ok=True)
-        paths[institution].write_bytes(body)
+    if (config is None or not config.port or not (folder / "quarter").exists()
+            or not set(SOCTAR_SENDERS) <= set(config.senders)):
+        return []
+    quarter = (folder / "quarter").read_text().strip()
     answers = settings.data_dir / "soctar-answers"
 
     def submitted(institution, kind):
         return "kszws batch submit %s --as %s --type %s --out %s" % (
-            paths[institution], institution, kind, answers)
+            soctar_path(folder, institution, kind), institution, kind, answers)
 
-    declared = {i: body.count(b"<b:Record>") for (i, _), body in lists.items()}
+    def count(institution, kind):
+        return soctar_path(folder, institution, kind).read_bytes().count(b"<b:Record>")
+
     steps = [("%s declares its %d beneficiaries of %s (STBE: SSIN, quarter, category; "
               "each category checked against conf/soctar.toml)" % (
-                  registry.institutions[i].name, declared[i], quarter), submitted(i, "STBE"))
-             for i in SOCTAR_SENDERS[:4]]
+                  registry.institutions[i].name, count(i, "STBE"), quarter),
+              submitted(i, "STBE")) for i in SOCTAR_SENDERS[:4]]
     return steps + [
         ("FOD Economie sends its %d energy customers of %s (STCU: SSIN, supply address); "
          "for each, the hub reads the National Register household on %s and answers a flag "
-         "and a category, nothing else" % (customers, quarter,
+         "and a category, nothing else" % (count("fod-economie", "STCU"), quarter,
                                             soctar.reference_date(quarter)),
          submitted("fod-economie", "STCU")),
         ("how many customers are flagged", "grep -o 'Flagged>true<' %s/FO.STCU.* | wc -l"
@@ -546,62 +542,6 @@ def soctar_walkthrough(settings, registry, customers=1000):
          "was used", "kszws log --service BatchChannel --caller fod-economie --subject %s"
          % SOCTAR_PARTNER),
     ]
-
-
-def soctar_lists(settings, registry, quarter, customers, numbers):
-    """{(institution, type): file body} of the demo's quarter: the customers are Max and
-    the reference persons of the first households of the population; in every fifth
-    household someone holds a right (a CPAS's RI in turn, or the pension service's
-    GRAPA), and Anne-Marie holds CPAS Eupen's RI."""
-    from sqlalchemy import select
-
-    from kszws.sources import national_register
-    from kszws.sources.national_register.store import household_member, person
-
-    db = national_register.database(settings, registry.sources["national-register"])
-    with db.engine.connect() as conn:
-        rows = conn.execute(
-            select(household_member.c.household_id, household_member.c.ssin,
-                   household_member.c.relationship)
-            .join(person, person.c.ssin == household_member.c.ssin)
-            .where(person.c.status == "active", household_member.c.household_id < 900000)
-            .order_by(household_member.c.household_id, household_member.c.relationship,
-                      household_member.c.ssin)).all()
-    db.dispose()
-    households = {}
-    for household, ssin, relationship in rows:
-        households.setdefault(household, []).append((relationship, ssin))
-    heads = [(h, m) for h, m in households.items() if m[0][0] == 1][:customers - 1]
-    rights = {i: [] for i in SOCTAR_SENDERS[:4]}
-    rights["cpas-eupen"].append((SOCTAR_PARTNER, "RI"))
-    for n, (_, members) in enumerate(heads):
-        if n % 5 == 0:
-            holder = members[-1][1]  # the last member: a child or partner when there is one
-            institution = SOCTAR_SENDERS[(n // 5) % 4]
-            rights[institution].append((holder, "GRAPA" if institution == "onp-rvp" else "RI"))
-    lists = {(i, "STBE"): _soctar_file(
-        "STBE", numbers[i], [
-            "<b:Ssin>%s</b:Ssin><b:Quarter>%s</b:Quarter><b:Category>%s</b:Category>"
-            % (ssin, quarter, category) for ssin, category in held])
-        for i, held in rights.items()}
-    lists[("fod-economie", "STCU")] = _soctar_file(
-        "STCU", numbers["fod-economie"], [
-            "<b:Ssin>%s</b:Ssin><b:Quarter>%s</b:Quarter><b:SupplyAddress><b:Street>Rue "
-            "Haute</b:Street><b:HouseNumber>%d</b:HouseNumber><b:PostalCode>1000"
-            "</b:PostalCode><b:Municipality>Bruxelles</b:Municipality></b:SupplyAddress>"
-            % (ssin, quarter, n) for n, ssin in enumerate(
-                [SOCTAR_CUSTOMER] + [m[0][1] for _, m in heads], 1)])
-    return lists
-
-
-def _soctar_file(kind, sender, records):
-    rows = "".join("<b:Record><b:Id>%d</b:Id>%s</b:Record>\n" % (n, record)
-                   for n, record in enumerate(records, 1))
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n<b:Batch xmlns:b="urn:kszws:batch:v1">'
-            "<b:Header><b:Type>%s</b:Type><b:Sender>%s</b:Sender>"
-            "<b:LegalContext>ENERGY:SOCIAL_TARIFF</b:LegalContext>"
-            "<b:RecordCount>%d</b:RecordCount></b:Header>\n<b:Records>\n%s</b:Records>"
-            "</b:Batch>\n" % (kind, sender, len(records), rows)).encode("utf-8")
 
 
 def write(settings, info):
