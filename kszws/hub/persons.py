@@ -56,8 +56,7 @@ class NationalRegister:
         date])} of those of `ssins` the register knows (one call, at most 1000)."""
         d = self.client.call("householdsAt", ssins={"string": list(ssins)}, date=day)
         return d.addCallback(lambda found: {
-            h["ssin"]: (h["status"], list((h["members"] or {}).get("string") or []))
-            for h in (serialize_object(x, dict) for x in found or [])})
+            h.ssin: (h.status, (h.members or "").split()) for h in found or []})
 
     def search(self, phonetic):
         d = self.client.call("searchPersons", lastName=phonetic.last_name,

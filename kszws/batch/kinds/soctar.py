@@ -69,6 +69,7 @@ class BeneficiaryList(_SocialTariff):
     """STBE: each record declares a beneficiary of a category for a quarter."""
     type = "STBE"
     groups = ("Beneficiaries",)
+    chunk = 1000  # records per transaction: a list of 100,000 commits 100 times
 
     def judge(self, job, context, chunk):
         out = []

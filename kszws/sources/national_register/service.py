@@ -116,9 +116,11 @@ class Person(ComplexModel):
 
 
 class HouseholdAt(ComplexModel):
-    """A person's status and the others in his household on the day asked."""
+    """A person's status and the others in his household on the day asked, their SSINs
+    separated by spaces (as firstNameCodes: a thousand persons a call, and an array per
+    person would double what both sides build and parse)."""
     __namespace__ = NS
-    _type_info = [("ssin", Unicode), ("status", Unicode), ("members", Array(Unicode))]
+    _type_info = [("ssin", Unicode), ("status", Unicode), ("members", Unicode)]
 
 
 HOUSEHOLDS_AT_MAXIMUM = 1000
@@ -317,7 +319,7 @@ def service(db):
             def work():
                 with db.engine.connect() as conn:
                     found = store.households_at(conn, asked, date)
-                return [HouseholdAt(ssin=s, status=found[s][0], members=found[s][1])
+                return [HouseholdAt(ssin=s, status=found[s][0], members=" ".join(found[s][1]))
                         for s in asked if s in found]
 
             return threads.deferToThread(work)
