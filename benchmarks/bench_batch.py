@@ -10,6 +10,11 @@ Every answer is checked: the ACRF positive, the result file with one Result per 
 in order, each 000000, the hub's signature on both. A failure ends the run (exit 1).
 
     python benchmarks/bench_batch.py [--records 1000000] [--persons 100000] [--smoke]
+                                     [--soctar-only | --no-soctar] [--customers 1000000]
+                                     [--beneficiaries 400000] [--soctar-persons 1000000]
+
+Then SOCTAR (benchmarks/bench_soctar.py: a quarter's beneficiaries and customers; at smoke
+size with --smoke), unless --no-soctar; --soctar-only runs SOCTAR alone.
 """
 import argparse
 import random
@@ -54,7 +59,14 @@ def main():
     parser.add_argument("--records", type=int, default=FULL)
     parser.add_argument("--persons", type=int, default=100_000)
     parser.add_argument("--smoke", action="store_true", help="2,000 records: a check")
+    parser.add_argument("--soctar-only", action="store_true", help="SOCTAR alone")
+    parser.add_argument("--no-soctar", action="store_true", help="IDPR alone")
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--beneficiaries", type=int, default=400_000)
+    parser.add_argument("--soctar-persons", type=int, default=1_000_000)
     args = parser.parse_args()
+    if args.soctar_only:
+        return soctar(args)
     records = 2_000 if args.smoke else args.records
     persons = 5_000 if args.smoke else args.persons
 
@@ -118,6 +130,18 @@ def main():
     print(verdict(projected < RESULT_TARGET, args.smoke, not_full)
           + " (target: 1,000,000 records answered in under %d s; %.0f s%s)" % (
               RESULT_TARGET, projected, "" if not not_full else " projected"))
+    if not args.no_soctar:
+        soctar(args)
+
+
+def soctar(args):
+    """SOCTAR's figures (bench_soctar.py), at smoke size with --smoke."""
+    from benchmarks import bench_soctar
+
+    if args.smoke:
+        bench_soctar.run(2_000, 800, 5_000, smoke=True)
+    else:
+        bench_soctar.run(args.customers, args.beneficiaries, args.soctar_persons)
 
 
 def _acrf_seconds(settings, name):

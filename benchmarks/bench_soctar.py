@@ -38,7 +38,7 @@ MINISTRY = "fod-economie"
 def lists(known, customers, beneficiaries, files, quarter):
     """{(institution, seq): body}: the beneficiaries spread over the four declarers, the
     customers over `files` files of the ministry (its workers answer them side by side)."""
-    from kszws.demo_soctar import batch_file, beneficiary, customer
+    from kszws.demo_soctar import beneficiary, customer
 
     rnd = random.Random(21)
     holders = rnd.sample(known, min(beneficiaries, len(known)))
@@ -166,6 +166,7 @@ def run(customers, beneficiaries, persons, files=2, smoke=False):
         declaring, beneficiaries / declaring))
     print("  customers answered in %.1f s (%.0f records/s): %d flagged" % (
         answering, customers / answering, flags))
+    print("  the quarter in %.1f s (uploads included)" % total)
     full = customers == CUSTOMERS and beneficiaries == BENEFICIARIES
     projected = (declaring * BENEFICIARIES / beneficiaries
                  + answering * CUSTOMERS / customers)
