@@ -109,12 +109,12 @@ def customers(sender, ssins, quarter=QUARTER):
     return _batch("STCU", sender, len(ssins), records)
 
 
-def _batch(kind, sender, count, records):
+def _batch(kind, sender, count, records, context="ENERGY:SOCIAL_TARIFF"):
     return ('<?xml version="1.0" encoding="UTF-8"?><b:Batch xmlns:b="urn:kszws:batch:v1">'
             "<b:Header><b:Type>%s</b:Type><b:Sender>%s</b:Sender>"
-            "<b:LegalContext>ENERGY:SOCIAL_TARIFF</b:LegalContext>"
+            "<b:LegalContext>%s</b:LegalContext>"
             "<b:RecordCount>%d</b:RecordCount></b:Header><b:Records>%s</b:Records></b:Batch>"
-            % (kind, NUMBERS[sender], count, records)).encode("utf-8")
+            % (kind, NUMBERS[sender], context, count, records)).encode("utf-8")
 
 
 def send(net, tmp_path, institution, kind, seq, body):
@@ -256,3 +256,19 @@ def test_a_list_sent_twice_declares_each_right_once(net, tmp_path):
     with database_from_settings(net.settings).engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(soctar_beneficiary).where(
             soctar_beneficiary.c.ssin == person(20))).scalar() == 2
+
+
+def test_a_list_in_another_legal_context_is_refused_and_nothing_kept(net, tmp_path):
+    from sqlalchemy import func, select
+
+    from kszws.store.schema import soctar_beneficiary
+
+    records = ("<b:Record><b:Id>1</b:Id><b:Ssin>%s</b:Ssin><b:Quarter>%s</b:Quarter>"
+               "<b:Category>RI</b:Category></b:Record>" % (person(21), QUARTER))
+    body = _batch("STBE", EUPEN, 1, records, context="PCSA:SOCIAL_INQUIRY")
+    name, results, _ = send(net, tmp_path, EUPEN, "STBE", 9, body)
+    assert codes(results) == ["-300010"]
+    assert rows_of(net, results, EUPEN)[1]["reason_code"] == "ACC00001"
+    with database_from_settings(net.settings).engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(soctar_beneficiary).where(
+            soctar_beneficiary.c.ssin == person(21))).scalar() == 0
