@@ -11,9 +11,13 @@ in order, each 000000, the hub's signature on both. A failure ends the run (exit
 
     python benchmarks/bench_batch.py [--records 1000000] [--persons 100000]
                                      [--database sqlite|postgresql|both] [--smoke]
+                                     [--soctar-only | --no-soctar] [--customers 1000000]
+                                     [--beneficiaries 400000] [--soctar-persons 1000000]
 
 PostgreSQL is KSZWS_TEST_DATABASE_URL or postgresql+psycopg://postgres@127.0.0.1:5432/postgres
-(in a schema of its own, dropped afterwards).
+(in a schema of its own, dropped afterwards). Then SOCTAR (benchmarks/bench_soctar.py: a
+quarter's beneficiaries and customers, on SQLite; at smoke size with --smoke), unless
+--no-soctar; --soctar-only runs SOCTAR alone.
 """
 import argparse
 import os
@@ -130,20 +134,38 @@ def main():
     parser.add_argument("--persons", type=int, default=100_000)
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--smoke", action="store_true", help="2,000 records: a check")
+    parser.add_argument("--soctar-only", action="store_true", help="SOCTAR alone")
+    parser.add_argument("--no-soctar", action="store_true", help="IDPR alone")
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--beneficiaries", type=int, default=400_000)
+    parser.add_argument("--soctar-persons", type=int, default=1_000_000)
     args = parser.parse_args()
-    records = 2_000 if args.smoke else args.records
-    persons = 5_000 if args.smoke else args.persons
-    if args.database in ("sqlite", "both"):
-        with tempfile.TemporaryDirectory() as tmp:
-            idpr("SQLite", tmp, "", records, persons, args.smoke)
-    if args.database in ("postgresql", "both"):
-        base = os.environ.get("KSZWS_TEST_DATABASE_URL") or PG_DEFAULT
-        url, schema = postgres_schema_url(base)
-        try:
+    if not args.soctar_only:
+        records = 2_000 if args.smoke else args.records
+        persons = 5_000 if args.smoke else args.persons
+        if args.database in ("sqlite", "both"):
             with tempfile.TemporaryDirectory() as tmp:
-                idpr("PostgreSQL", tmp, url, records, persons, args.smoke)
-        finally:
-            drop_postgres_schema(base, schema)
+                idpr("SQLite", tmp, "", records, persons, args.smoke)
+        if args.database in ("postgresql", "both"):
+            base = os.environ.get("KSZWS_TEST_DATABASE_URL") or PG_DEFAULT
+            url, schema = postgres_schema_url(base)
+            try:
+                with tempfile.TemporaryDirectory() as tmp:
+                    idpr("PostgreSQL", tmp, url, records, persons, args.smoke)
+            finally:
+                drop_postgres_schema(base, schema)
+    if not args.no_soctar:
+        soctar(args)
+
+
+def soctar(args):
+    """SOCTAR's figures (bench_soctar.py), at smoke size with --smoke."""
+    from benchmarks import bench_soctar
+
+    if args.smoke:
+        bench_soctar.run(2_000, 800, 5_000, smoke=True)
+    else:
+        bench_soctar.run(args.customers, args.beneficiaries, args.soctar_persons)
 
 
 def _acrf_seconds(settings, name):

@@ -325,6 +325,9 @@ def cmd_demo(settings, args):
 
     def announce(base, registry, https_base):
         print("kszws demo: the hub is up in %.1f s" % (time.monotonic() - started), flush=True)
+        from kszws import demo_soctar
+
+        demo_soctar.write(settings, registry)  # SOCTAR's lists, from the seeded population
         info = demo.describe(settings, registry, base, https_base)
         print(demo.banner(info, demo.write(settings, info)), flush=True)
 

@@ -175,6 +175,7 @@ def describe(settings, registry, base, https_base=None):
     example["pension_walkthrough"] = pension_walkthrough(registry, base)
     example["eessi_walkthrough"] = eessi_walkthrough(settings, registry) if https_base else []
     example["batch_walkthrough"] = batch_walkthrough(settings, registry)
+    example["soctar_walkthrough"] = soctar_walkthrough(settings, registry)
     namur = next((i for i in registry.clients() if i.auth == "client-cert"), None)
     if test is not None and namur is not None and https_base:
         example["client_certificate"] = (
@@ -491,6 +492,58 @@ def batch_walkthrough(settings, registry):
     ]
 
 
+# SOCTAR's demo (the lists: kszws/demo_soctar.py): Max is a customer; his partner
+# Anne-Marie holds CPAS Eupen's integration income, three CPAS and the pension service
+# declare, FOD Economie sends the customers.
+SOCTAR_CUSTOMER, SOCTAR_PARTNER = "70100853190", "72030512297"
+SOCTAR_SENDERS = ("cpas-eupen", "cpas-liege", "cpas-charleroi", "onp-rvp", "fod-economie")
+
+
+def soctar_path(folder, institution, kind):
+    return folder / ("%s-%s.xml" % (kind.lower(), institution))
+
+
+def soctar_walkthrough(settings, registry):
+    """SOCTAR's quarter: [(what, command)], sending the lists kszws.demo_soctar wrote in
+    <data dir>/soctar (the demo writes them once the National Register is seeded)."""
+    from kszws.batch import soctar
+
+    config = batch.load(settings, registry)
+    folder = settings.data_dir / "soctar"
+    if (config is None or not config.port or not (folder / "quarter").exists()
+            or not set(SOCTAR_SENDERS) <= set(config.senders)):
+        return []
+    quarter = (folder / "quarter").read_text().strip()
+    answers = settings.data_dir / "soctar-answers"
+
+    def submitted(institution, kind):
+        return "kszws batch submit %s --as %s --type %s --out %s" % (
+            soctar_path(folder, institution, kind), institution, kind, answers)
+
+    def count(institution, kind):
+        return soctar_path(folder, institution, kind).read_bytes().count(b"<b:Record>")
+
+    steps = [("%s declares its %d beneficiaries of %s (STBE: SSIN, quarter, category; "
+              "each category checked against conf/soctar.toml)" % (
+                  registry.institutions[i].name, count(i, "STBE"), quarter),
+              submitted(i, "STBE")) for i in SOCTAR_SENDERS[:4]]
+    return steps + [
+        ("FOD Economie sends its %d energy customers of %s (STCU: SSIN, supply address); "
+         "for each, the hub reads the National Register household on %s and answers a flag "
+         "and a category, nothing else" % (count("fod-economie", "STCU"), quarter,
+                                            soctar.reference_date(quarter)),
+         submitted("fod-economie", "STCU")),
+        ("how many customers are flagged", "grep -o 'Flagged>true<' %s/FO.STCU.* | wc -l"
+         % answers),
+        ("customer 1, Max Mustermann, holds no right himself: flagged through his partner "
+         "Anne-Marie's integration income (RI)",
+         "grep -ohP 'Id>1</.*?</\\w*:?Result>' %s/FO.STCU.*" % answers),
+        ("the flag in Anne-Marie's access log: the ministry's row names her, whose right "
+         "was used", "kszws log --service BatchChannel --caller fod-economie --subject %s"
+         % SOCTAR_PARTNER),
+    ]
+
+
 def write(settings, info):
     path = settings.data_dir / "demo.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -542,6 +595,10 @@ def banner(info, path):
     if info["example"].get("batch_walkthrough"):
         lines += ["", "Batch: a file through the SFTP drop box, step by step:"]
         for what, command in info["example"]["batch_walkthrough"]:
+            lines += ["  # " + what, "  " + command]
+    if info["example"].get("soctar_walkthrough"):
+        lines += ["", "SOCTAR, the social energy tariff of a quarter, step by step:"]
+        for what, command in info["example"]["soctar_walkthrough"]:
             lines += ["  # " + what, "  " + command]
     if info["example"].get("pension_walkthrough"):
         lines += ["", "The pension cadastre, step by step:"]

@@ -50,8 +50,13 @@ def _batch_config(settings, registry):
     """The batch channel's configuration when conf/batch.toml opens a drop box, or None."""
     from kszws import batch
 
+    from kszws.batch import soctar
+
     config = batch.load(settings, registry)
-    return config if config is not None and config.port else None
+    if config is not None and config.port:
+        soctar.load(settings.conf_dir, registry)  # a mistake in it stops the start here
+        return config
+    return None
 
 
 class BatchChannel:
@@ -80,7 +85,8 @@ def batch_channel(settings, registry, db, hub, access, sources):
     if config is None:
         return None
     out = Outbox(db, config.root, hub.signer, utcnow)
-    handlers = kinds(Needs(registry, access, sources, db, reactor, utcnow))
+    handlers = kinds(Needs(registry, access, sources, db, reactor, utcnow,
+                           settings.conf_dir))
     intake = Intake(config, registry, db, out, hub.exchange_log, utcnow, handlers)
     processor = Processor(db, hub.exchange_log, out, handlers, utcnow, reactor,
                           "worker-%d" % os.getpid(), intake, config.lease_seconds)

@@ -255,6 +255,7 @@ def test_published_authorizations_are_public(net):
     assert first["deliberation"] and first["deliberationDate"] and first["legalContext"]
     assert [(e["service"], e["dataGroup"]) for e in published["exemption"]] == [
         ("IdentifyPerson", "Basic"), ("EmployerDirectory", "Full"),
-        ("PensionCadastre", "Declare"), ("PensionCadastre", "Close")]
+        ("PensionCadastre", "Declare"), ("PensionCadastre", "Close"),
+        ("SocialTariff", "Beneficiaries"), ("SocialTariff", "Flags")]
     only_18 = service.listAuthorizations(sector=18)
     assert {a["sector"] for a in only_18["authorization"]} == {18}

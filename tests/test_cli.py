@@ -154,6 +154,7 @@ def test_demo_starts_and_describes_the_network(project):
         _pension_walkthrough(project, info["example"]["pension_walkthrough"])
         _eessi_walkthrough(project, info["example"]["eessi_walkthrough"])
         _batch_walkthrough(info["example"]["batch_walkthrough"])
+        _soctar_walkthrough(info["example"]["soctar_walkthrough"])
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
@@ -195,6 +196,23 @@ def _batch_walkthrough(steps):
     assert status.returncode == 0 and " done " in status.stdout, status.stdout
     assert log.returncode == 0 and log.stdout.count("BatchChannel.IDPR") == 6, log.stdout
     assert sftp.returncode == 0 and "FO.ACRF.999999." in sftp.stdout, sftp.stdout + sftp.stderr
+
+
+def _soctar_walkthrough(steps):
+    """SOCTAR's quarter as printed: four lists of beneficiaries (three CPAS, the pension
+    service), the ministry's 1,000 customers answered, some flagged, Max flagged through
+    his partner's right, and the flag in her access log."""
+    *declared, customers, flagged, max_, log = [pasted(command) for _, command in steps]
+    assert len(declared) == 4
+    for result in declared:
+        assert result.returncode == 0 and "accepted (ACRF)" in result.stdout, (
+            result.stdout + result.stderr)
+    assert customers.returncode == 0, customers.stdout + customers.stderr
+    assert "   1000  000000" in customers.stdout, customers.stdout
+    assert 1 < int(flagged.stdout) < 1000, flagged.stdout + flagged.stderr
+    assert "Flagged>true<" in max_.stdout and "Category>RI<" in max_.stdout, (
+        max_.stdout + max_.stderr)
+    assert log.returncode == 0 and log.stdout.count("BatchChannel.STCU") == 1, log.stdout
 
 
 def _client_certificate_over_https(project, info, text, tls_port):

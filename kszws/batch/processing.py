@@ -72,6 +72,8 @@ CODES = {
     "-500005": "kszws: PENS, no rates for the month (PEN00005)",
     "-500006": "kszws: PENS, that benefit is declared for that month already (PEN00006)",
     "-500007": "kszws: PENS, unknown benefit type or family situation (PEN00007)",
+    "-700010": "kszws: SOCTAR: the category is not one of conf/soctar.toml",
+    "-700020": "kszws: SOCTAR: the sender may not declare this category (conf/soctar.toml)",
 }
 # The online refusals' reason codes, as application codes.
 REFUSALS = {"ACC00001": "-300010", "ACC00002": "-300020"}
@@ -203,14 +205,16 @@ class Job:
         self.finish(max(index, self.row["records_done"]))
 
     def _chunks(self, records):
-        """Lists of (index, record) of CHUNK records, after those judged before a restart."""
+        """Lists of (index, record) of CHUNK records (or the kind's own `chunk`), after
+        those judged before a restart."""
         done = self.row["records_done"]
+        size = getattr(self.kind, "chunk", CHUNK)  # a kind may judge more at once
         chunk = []
         for index, element in enumerate(self._until_broken(records), 1):
             if index <= done:
                 continue  # judged before a restart
             chunk.append((index, copy.deepcopy(element)))  # the stream frees its own
-            if len(chunk) == CHUNK:
+            if len(chunk) == size:
                 yield chunk
                 chunk = []
         if chunk:
@@ -234,7 +238,7 @@ class Job:
 
     def commit(self, judged, index):
         """The chunk's results, their log rows and the progress: one transaction. A kind
-        whose records write to the hub's store (REGI) gives, instead of its results, a
+        whose records write to the hub's store (REGI, STBE) gives, instead of its results, a
         function that writes and judges on a connection: its writes are then committed
         with the results, or not at all (a chunk judged again after a kill must not meet
         its own earlier writes)."""

@@ -58,6 +58,12 @@ class NationalRegister:
             flattened(x) for x in ((reply or {}).get("consultPersonsResult") or {})
             .get("Person") or [])})
 
+    def households_at(self, ssins, day):
+        """Deferred: {ssin: (status, [the others in the household on `day`, an ISO
+        date])} of those of `ssins` the register knows (one call, at most 1000)."""
+        d = self.client.call("householdsAt", ssins={"string": list(ssins)}, date=day)
+        return d.addCallback(lambda lines: dict(_household(line) for line in lines or []))
+
     def search(self, phonetic):
         d = self.client.call("searchPersons", lastName=phonetic.last_name,
                              firstName=phonetic.first_name or None,
@@ -65,6 +71,12 @@ class NationalRegister:
                              birthDate=phonetic.birth_date, tolerance=phonetic.tolerance,
                              gender=phonetic.gender or None, maximum=phonetic.maximum)
         return d.addCallback(lambda persons: [person_record(p) for p in persons or []])
+
+
+def _household(line):
+    """(ssin, (status, [the others])) of a line of householdsAt."""
+    ssin, status, *others = line.split()
+    return ssin, (status, others)
 
 
 @defer.inlineCallbacks

@@ -29,6 +29,9 @@ DATA_SERVICES = {
     # The pension cadastre (seed §4.7): payers' declarations, a person's pensions, the
     # overview of a month (every benefit and deduction), closing a month.
     "PensionCadastre": ("Declare", "Consult", "Overview", "Close"),
+    # The social energy tariff (SOCTAR, seed §4.21): institutions declare the beneficiaries
+    # of a quarter; the economy ministry receives, per customer, a flag and a category.
+    "SocialTariff": ("Beneficiaries", "Flags"),
 }
 # Services delivered by the hub on its own initiative: no request, so no legal context.
 WITHOUT_LEGAL_CONTEXT = ("Mutations",)

@@ -298,3 +298,16 @@ batch_muta = Table(
     Column("done_at", DateTime),
     UniqueConstraint("institution", "day", name="uq_batch_muta_day"),
 )
+
+# SOCTAR (the social energy tariff): the beneficiaries the social-security institutions
+# declared for a quarter (2026Q3), one row per person, category and declaring institution;
+# the ministry's customer lists are matched against them (kszws/batch/kinds/soctar.py).
+# Nothing of it leaves the hub but a customer's flag and category.
+soctar_beneficiary = Table(
+    "soctar_beneficiary", metadata,
+    Column("quarter", String(6), primary_key=True),
+    Column("ssin", String(11), primary_key=True),
+    Column("category", String(16), primary_key=True),
+    Column("institution", String(64), primary_key=True),
+    Column("batch_file_id", Integer, nullable=False),  # the list that declared it
+)

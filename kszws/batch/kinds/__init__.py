@@ -11,6 +11,8 @@ that writes and returns them, run in the transaction that commits the chunk).
     REGI  regi.py: registrations in the reference directory and their ends
           (ReferenceDirectoryService register, unregister)
     DIMN  dimn.py: DIMONA declarations, any number per file (DimonaService.declare)
+    STBE  soctar.py: SOCTAR, an institution's beneficiaries of the social energy tariff
+    STCU  soctar.py: SOCTAR, the economy ministry's energy customers -> flag and category
 """
 from dataclasses import dataclass
 
@@ -25,6 +27,7 @@ class Needs:
     db: object
     reactor: object
     clock: object
+    conf_dir: object = None  # the project's conf/ (SOCTAR: conf/soctar.toml)
 
 
 EMPLOYER_DIRECTORY = "employer-directory"  # the source DimonaService routes to
@@ -51,4 +54,18 @@ def kinds(needs):
     if EMPLOYER_DIRECTORY in needs.sources:  # DIMONA needs the employer directory
         found["DIMN"] = DimonaDeclarations(needs.registry, register,
                                            needs.sources[EMPLOYER_DIRECTORY], needs.reactor)
+    found.update(social_tariff(needs, register))
     return found
+
+
+def social_tariff(needs, register):
+    """SOCTAR's two types, when the project has a conf/soctar.toml."""
+    from kszws.batch import soctar
+    from kszws.batch.kinds.soctar import BeneficiaryList, CustomerList
+
+    config = soctar.load(needs.conf_dir, needs.registry) if needs.conf_dir else None
+    if config is None:
+        return {}
+    return {"STBE": BeneficiaryList(needs.registry, needs.access, config),
+            "STCU": CustomerList(needs.registry, needs.access, config, register, needs.db,
+                                 needs.reactor)}

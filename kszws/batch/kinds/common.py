@@ -5,6 +5,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from kszws import ids
 from kszws.batch.intake import BATCH_NS
 from kszws.batch.processing import RESULT_NS
 
@@ -42,3 +43,11 @@ class Context:
     """What a file's records share, read once from its header."""
     legal_context: str
     decision: object  # hub.access.Decision for the file's caller, service and groups
+
+
+def named(raw):
+    """The SSIN a refused record names, as the online twins log it: {ssin}, or none."""
+    try:
+        return {ids.ssin(raw)}
+    except ids.InvalidIdentifier:
+        return set()

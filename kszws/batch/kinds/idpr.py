@@ -10,7 +10,7 @@ from lxml import etree
 from twisted.internet import defer
 
 from kszws import ids
-from kszws.batch.kinds.common import Context, b, first_error, r, schema, text
+from kszws.batch.kinds.common import Context, b, first_error, named, r, schema, text
 from kszws.batch.processing import REFUSALS, RESULT_NS, Judged
 from kszws.clock import local_date
 from kszws.wire import identify_person
@@ -60,7 +60,7 @@ class PersonIdentification:
             if not context.decision.allowed:  # as online: before the SSIN is even read
                 refusal = context.decision.refusal
                 judged[index] = Judged(index, REFUSALS[refusal.code], reason=refusal.code,
-                                       detail=refusal.detail, subjects=_named(raw))
+                                       detail=refusal.detail, subjects=named(raw))
                 continue
             try:
                 ssin = ids.ssin(raw)
@@ -119,14 +119,6 @@ def identification(person, new_ssin=None):
     text(body, "NewSsin", new_ssin)
     body.append(identify_person.basic(person))
     return body
-
-
-def _named(raw):
-    """The SSIN a refused record names, as the online twin logs it: {ssin}, or none."""
-    try:
-        return {ids.ssin(raw)}
-    except ids.InvalidIdentifier:
-        return set()
 
 
 def _first(failure):

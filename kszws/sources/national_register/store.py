@@ -6,7 +6,7 @@ import contextlib
 from pathlib import Path
 
 from sqlalchemy import (Column, DateTime, Index, Integer, MetaData, String, Table, Text,
-                        select)
+                        or_, select)
 
 from kszws import names
 
@@ -138,6 +138,7 @@ past_membership = _history(
     Column("entry_date", String(10), nullable=False),
     Column("leave_date", String(10), nullable=False),
 )
+Index("ix_nr_past_membership_head", past_membership.c.head_ssin)
 HISTORY = {"civilStates": (civil_state, civil_state.c.from_date),
            "occupations": (occupation, occupation.c.from_date),
            "filiations": (filiation, filiation.c.from_date),
@@ -233,6 +234,67 @@ def get_persons(conn, ssins):
             for record in households[row["household_id"]]:
                 record["household"].append(dict(row))
     return records
+
+
+def households_at(conn, ssins, day):
+    """{ssin: (status, [the SSINs of the others in the person's household on `day`])}
+    for those of `ssins` the register knows, in five set-based queries whatever their
+    number (SOCTAR: the household of an energy customer at the quarter's reference date).
+
+    The person's household on `day` is the one he is in today if he entered it on or
+    before `day`, else the one he belonged to that day (a past membership entered on or
+    before `day` and left after it: the leave date is his first day elsewhere). A past
+    household is named by its reference person (head_ssin); it is today's household
+    whose reference person (relationship 1) is the same. Its members on `day`: today's
+    members who entered on or before `day`, and the past members who were in it that day.
+    Dates compare as the register writes them (YYYY-MM-DD; an unknown month or day, 00,
+    sorts first)."""
+    ssins = list(dict.fromkeys(ssins))
+    if not ssins:
+        return {}
+    status = dict(conn.execute(select(person.c.ssin, person.c.status)
+                               .where(person.c.ssin.in_(ssins))).all())
+    current = {s: h for s, h, entry in conn.execute(
+        select(household_member.c.ssin, household_member.c.household_id,
+               household_member.c.entry_date)
+        .where(household_member.c.ssin.in_(list(status)))) if entry <= day}
+    past = dict(conn.execute(select(past_membership.c.ssin, past_membership.c.head_ssin).where(
+        past_membership.c.ssin.in_([s for s in status if s not in current]),
+        past_membership.c.entry_date <= day, past_membership.c.leave_date > day)).all())
+    head_of = dict(conn.execute(  # household id -> its reference person
+        select(household_member.c.household_id, household_member.c.ssin).where(
+            household_member.c.relationship == 1,
+            or_(household_member.c.household_id.in_(set(current.values())),
+                household_member.c.ssin.in_(set(past.values()))))).all())
+    household_of = {head: h for h, head in head_of.items()}
+
+    def name(household):  # a current household: by its reference person, if it has one
+        return ("head", head_of[household]) if household in head_of else ("id", household)
+
+    named = {s: name(h) for s, h in current.items()}
+    named.update((s, ("head", head)) for s, head in past.items())
+    members = _members_at(conn, day, {h: name(h) for h in set(current.values()) | {
+        household_of[head] for head in past.values() if head in household_of}},
+        {n[1] for n in named.values() if n[0] == "head"})
+    return {s: (status[s], sorted(members.get(named[s], set()) - {s}) if s in named else [])
+            for s in status}
+
+
+def _members_at(conn, day, households, heads):
+    """{household name: the SSINs in it on `day`} of the current `households` ({id:
+    name}) and of the past households of `heads`."""
+    members = {}
+    for ssin, household in conn.execute(
+            select(household_member.c.ssin, household_member.c.household_id).where(
+                household_member.c.household_id.in_(list(households)),
+                household_member.c.entry_date <= day)):
+        members.setdefault(households[household], set()).add(ssin)
+    for ssin, head in conn.execute(
+            select(past_membership.c.ssin, past_membership.c.head_ssin).where(
+                past_membership.c.head_ssin.in_(list(heads)),
+                past_membership.c.entry_date <= day, past_membership.c.leave_date > day)):
+        members.setdefault(("head", head), set()).add(ssin)
+    return members
 
 
 def search(conn, last_name, first_name=None, year_from=1800, year_to=2200, gender=None,

@@ -1,13 +1,13 @@
 """The daily FO.MUTA files of the institutions that receive their mutations by batch.
 
 Revision ID: 0011
-Revises: 0009 (0010 is written in parallel; the chain is fixed when both are merged)
+Revises: 0010
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
