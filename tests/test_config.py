@@ -138,12 +138,12 @@ def _batch(conf):
 def test_an_institution_on_batch_needs_a_drop_box_and_the_cutoff_a_time(conf):
     institutions = conf / "institutions.toml"
     institutions.write_text(institutions.read_text().replace(
-        'id = "cpas-liege"\n', 'id = "cpas-liege"\nmutations = "batch"\n', 1))
+        'id = "cpas-namur"\n', 'id = "cpas-namur"\nmutations = "batch"\n', 1))
     with pytest.raises(ConfigError) as info:
         _batch(conf)
-    assert "cpas-liege receives its mutations by batch" in info.value.problem
+    assert "cpas-namur receives its mutations by batch" in info.value.problem
     institutions.write_text(institutions.read_text().replace(  # Eupen has a [[sender]]
-        'id = "cpas-liege"\nmutations = "batch"\n', 'id = "cpas-liege"\n', 1).replace(
+        'id = "cpas-namur"\nmutations = "batch"\n', 'id = "cpas-namur"\n', 1).replace(
         'id = "cpas-eupen"\n', 'id = "cpas-eupen"\nmutations = "batch"\n', 1))
     box = conf / "batch.toml"
     box.write_text(box.read_text().replace('cutoff = "00:00"', 'cutoff = "23:30"'))
