@@ -158,6 +158,18 @@ REPLIES = [(plain, fast, method.out_message)
 def _values(member):
     """A strategy for the values spyne would serialise for `member` (None included)."""
     from hypothesis import strategies as st
+
+    one = _one(member)
+    if one is None:
+        return st.none()
+    if member.Attributes.max_occurs > 1:
+        one = st.lists(one, max_size=3)
+    return st.one_of(st.none(), one)
+
+
+def _one(member):
+    """A strategy for one value of `member` (None when it is not one generated here)."""
+    from hypothesis import strategies as st
     from spyne import Boolean, ComplexModelBase, DateTime, Integer, Unicode
 
     if issubclass(member, Boolean):
@@ -170,15 +182,13 @@ def _values(member):
     elif issubclass(member, DateTime):
         one = st.datetimes()
     elif issubclass(member, ComplexModelBase) and getattr(member.Attributes, "_wrapper", False):
-        (inner,) = member._type_info.values()
-        one = st.lists(_records(inner), max_size=3)
+        (inner,) = member._type_info.values()  # an array: of records or of simple values
+        one = st.lists(_one(inner), max_size=3)
     elif issubclass(member, ComplexModelBase):
         one = _records(member)
     else:
-        return st.none()
-    if member.Attributes.max_occurs > 1:
-        one = st.lists(one, max_size=3)
-    return st.one_of(st.none(), one)
+        return None
+    return one
 
 
 def _records(cls):
