@@ -31,7 +31,9 @@ READERS = {"log", "authorizations", "call", "validate"}
 def main(argv=None):
     gc.disable()
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # said by the command's own parser: `kszws call` and `batch` exit 3
+        getattr(args, "mistakes", parser).error("unrecognized arguments: %s" % " ".join(extra))
     if args.command not in SHORT_LIVED:
         gc.enable()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -213,10 +215,12 @@ def _parser():
 
     s = sub.add_parser("batch", help="the batch channel: submit a file over SFTP and wait "
                        "for its answers; the files' status")
+    _command_line_mistakes_exit_3(s)
     actions = s.add_subparsers(dest="action", required=True)
     a = actions.add_parser("submit", help="name, sign, upload and trigger a file, then wait "
                            "for its ACRF, result and NOTI (exit 0 all answered, 1 some "
-                           "records refused, 2 the file refused, 3 a mistake here)")
+                           "records refused, 2 the file refused, 3 a mistake here or the "
+                           "drop box unreachable, 4 no answer in time)")
     _command_line_mistakes_exit_3(a)
     a.add_argument("file", help="the file's body (XML: xsd/Batch/BatchFile.xsd, its header "
                    "naming the type and the sender number)")
@@ -234,6 +238,7 @@ def _parser():
     a.set_defaults(func=cmd_batch)
     a = actions.add_parser("status", help="the files submitted, newest first (reads the "
                            "hub's store)")
+    _command_line_mistakes_exit_3(a)
     a.add_argument("--as", dest="institution", help="only this institution's files")
     a.add_argument("--limit", type=int, default=20, help="how many (default 20)")
     a.set_defaults(func=cmd_batch)
@@ -254,6 +259,7 @@ def _command_line_mistakes_exit_3(s):
     s.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                    help="on an error, the traceback too")
     s.error = lambda message: s.exit(3, "%s: error: %s\n" % (s.prog, message))
+    s.set_defaults(mistakes=s)
 
 
 def _server_options(s):
@@ -944,17 +950,24 @@ def _batch_submit(settings, registry, config, args):
         problem = "--as must name a sender of conf/batch.toml (%s)" % ", ".join(config.senders)
     elif not 1 <= args.parts <= batch_names.MAX_PARTS:
         problem = "--parts must be 1-%d" % batch_names.MAX_PARTS
+    elif 2 * args.parts > config.max_pending:
+        problem = ("--parts %d: the parts and their FS files would be more than the %d "
+                   "files /IN takes (max_pending)" % (args.parts, config.max_pending))
     if problem:
         print("kszws batch: %s" % problem, file=sys.stderr)
         return 3
     now = submit.today()
+    seq = args.seq or submit.next_seq(now)
+    seq = seq.zfill(5) if seq.isdigit() else seq  # --seq 42: 00042
     try:
         name = batch_names.parse("FI.%s.%s.%s.%s.%s" % (args.type, sender.number,
-                                                        now.strftime("%Y%m%d"),
-                                                        args.seq or submit.next_seq(now), args.env))
+                                                        now.strftime("%Y%m%d"), seq, args.env))
         size = Path(args.file).stat().st_size
         with open(args.file, "rb"):  # readable: said now, not after the login
             pass
+        Path(args.out).mkdir(parents=True, exist_ok=True)  # writable: the same
+        if not os.access(args.out, os.W_OK):
+            raise OSError("--out %s: not writable" % args.out)
         key = pki.read_key(key_path_for(registry.institutions[sender.institution].certificates[0]))
     except (batch_names.BadName, OSError, ValueError) as exc:
         print("kszws batch: %s" % exc, file=sys.stderr)
@@ -975,7 +988,7 @@ def _batch_submit(settings, registry, config, args):
             session.close()
     except submit.SubmitError as exc:
         print("kszws batch: %s" % exc, file=sys.stderr)
-        return 2
+        return exc.exit_code
     print("\n".join(submit.describe(outcome)))
     if outcome.refused:
         return 2

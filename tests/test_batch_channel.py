@@ -404,7 +404,37 @@ def test_kszws_batch_submit_names_signs_uploads_and_waits(box, tmp_path):
     for wrong in (["--as", "nobody", "--type", "IDPR", str(body)],
                   ["--as", EUPEN, str(body)],  # no --type
                   ["--as", EUPEN, "--type", "idpr", str(body)],
-                  ["--as", EUPEN, "--type", "IDPR", str(tmp_path / "missing.xml")]):
+                  ["--as", EUPEN, "--type", "IDPR", str(tmp_path / "missing.xml")],
+                  ["--as", EUPEN, "--type", "IDPR", "--parts", "101", str(body)],  # > 200 files
+                  ["--as", EUPEN, "--type", "IDPR", "--out", "/proc/nope", str(body)],
+                  ["--as", EUPEN, "--type", "IDPR", str(body), str(body)]):
         mistake = run_kszws(box.settings, "batch", "submit", *wrong)
         assert mistake.returncode == 3 and len(mistake.stderr.strip().splitlines()) == 1, (
             wrong, mistake.stderr)
+
+
+def test_kszws_batch_says_a_wrong_action_and_an_unreachable_drop_box_in_one_line(box, tmp_path):
+    """Exit 3 as `kszws call`: a mistake on the command line, or no drop box to log in to
+    (conf/batch.toml pointing at a port where nothing listens)."""
+    from tests.netfixture import free_port, run_kszws
+
+    wrong = run_kszws(box.settings, "batch", "stat")
+    assert wrong.returncode == 3 and "invalid choice" in wrong.stderr
+    conf = box.settings.conf_dir / "batch.toml"
+    saved = conf.read_text()
+    body = tmp_path / "persons.xml"
+    body.write_bytes(batch_body())
+    try:
+        conf.write_text(saved.replace("port = %s" % _port(saved), "port = %d" % free_port(), 1))
+        down = run_kszws(box.settings, "batch", "submit", str(body), "--as", EUPEN, "--type",
+                         "IDPR", "--out", str(tmp_path))
+    finally:
+        conf.write_text(saved)
+    assert down.returncode == 3 and "cannot log in to the drop box" in down.stderr
+    assert len(down.stderr.strip().splitlines()) == 1, down.stderr
+
+
+def _port(conf_text):
+    import re
+
+    return re.search(r"^port = (\d+)", conf_text, re.M).group(1)

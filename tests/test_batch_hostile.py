@@ -12,7 +12,7 @@ import requests
 from lxml import etree
 
 from kszws.batch import names, outbox, signature
-from kszws.batch.submit import Session
+from kszws.batch.submit import Session, SubmitError
 from kszws.hub import exchange_log
 from kszws.security import pki
 from kszws.store import database_from_settings
@@ -51,8 +51,9 @@ def test_a_file_changed_after_its_go_is_not_what_the_hub_processes(box, tmp_path
         second.put_bytes(b"", str(name.as_("GO")))
         assert acrf_of(box, tmp_path, str(name.as_("GO")))[:2] == ([], "1")
         handle.seek(0)
-        handle.write(batch_body(ssins=["72030512297", "01020300170", "85473003317"]))
-        handle.close()
+        with pytest.raises(OSError, match="written no further"):  # taken: refused
+            handle.write(batch_body(ssins=["72030512297", "01020300170", "85473003317"]))
+            handle.flush()
     finally:
         first.close()
         second.close()
@@ -71,7 +72,7 @@ def _write(path, data):
 def test_a_name_with_a_trailing_character_is_refused_at_the_door(box, suffix):
     client, _ = session(box)
     try:
-        with pytest.raises((IOError, OSError)):
+        with pytest.raises(SubmitError, match="refused"):
             client.put_bytes(b"", "GO.IDPR.170001.%s.00202.R%s" % (TODAY, suffix))
         assert not any(n.startswith("GO.IDPR.170001.%s.00202" % TODAY) for n in
                        client.listdir("IN"))
@@ -241,3 +242,110 @@ def sftp_put(hub, tmp_path, name):
     from tests.test_batch_channel import sftp
 
     return sftp(hub, EUPEN, "put %s /IN/%s" % (tmp_path / name, name))
+
+
+def test_files_written_at_once_share_the_quota(small, tmp_path):
+    """Three files opened together cannot each take the whole quota (each was told the
+    room left when it was opened); the one cut is removed, and TDs empty IN."""
+    client, _ = session(small)
+    opened = ["FI.IDPR.170001.%s.%05d.R" % (TODAY, seq) for seq in (311, 312, 313)]
+    handles = {n: client.sftp.open("/IN/%s" % n, "wb", bufsize=0) for n in opened}
+    refused = set()
+    try:
+        for _ in range(8):  # 8 x 400 bytes each, in turns: 9,600 bytes asked for
+            for name, handle in handles.items():
+                if name not in refused:
+                    try:
+                        handle.write(b"x" * 400)
+                    except OSError:
+                        refused.add(name)
+        sizes = {a.filename: a.st_size for a in client.sftp.listdir_attr("/IN")}
+        recheck = 7000 // 16
+        assert refused and sum(sizes.values()) <= 7000 + len(opened) * recheck, sizes
+    finally:
+        for handle in handles.values():
+            try:
+                handle.close()
+            except OSError:
+                pass
+        for name in opened:
+            client.put_bytes(b"", str(names.parse(name).as_("TD")))
+        client.close()
+    assert _in_empty(small)
+
+
+def test_a_go_and_a_td_get_in_when_in_is_full(small, tmp_path):
+    """IN full: an FS is refused, but the GO still gets in (and takes the FI: no
+    FS, ACRF-040), as does a TD, so a sender can always empty its IN."""
+    for seq, trigger in ((321, "GO"), (322, "TD")):
+        name = names.parse("FI.IDPR.170001.%s.%05d.R" % (TODAY, seq))
+        (tmp_path / str(name)).write_bytes(b"<" + b"x" * 6999)  # the whole quota
+        assert sftp_put(small, tmp_path, str(name)).returncode == 0
+        (tmp_path / str(name.as_("FS"))).write_bytes(b"A" * 300)
+        assert sftp_put(small, tmp_path, str(name.as_("FS"))).returncode != 0
+        (tmp_path / str(name.as_(trigger))).write_bytes(b"")
+        assert sftp_put(small, tmp_path, str(name.as_(trigger))).returncode == 0
+        if trigger == "GO":
+            assert acrf_of(small, tmp_path, str(name.as_("GO")))[0] == ["ACRF-040"]
+        assert _in_empty(small)
+
+
+def test_a_handle_kept_open_after_a_td_writes_no_further(small, tmp_path):
+    client, _ = session(small)
+    name = names.parse("FI.IDPR.170001.%s.00331.R" % TODAY)
+    handle = client.sftp.open("/IN/%s" % name, "wb", bufsize=0)
+    try:
+        handle.write(b"<x/>")
+        client.put_bytes(b"", str(name.as_("TD")))
+        assert _in_empty(small)
+        with pytest.raises(OSError):
+            handle.write(b"y" * 1000)  # into the removed file: refused
+    finally:
+        try:
+            handle.close()
+        except OSError:
+            pass
+        client.close()
+
+
+def test_a_file_that_fails_every_time_is_answered_not_retried_for_ever(small, tmp_path):
+    """An accepted file whose spool is gone fails each attempt (not a source that does
+    not answer: that waits): after MAX_ATTEMPTS it is answered as it stands, its NOTI
+    saying why, with its log row, and the hub goes on."""
+    from kszws.batch.processing import MAX_ATTEMPTS
+    from kszws.store.schema import batch_file
+    from sqlalchemy import select
+    from tests.netfixture import Source
+
+    name = "FI.IDPR.170001.%s.00341.R" % TODAY
+    small.source.stop()  # the file waits, accepted
+    try:
+        submit(small, tmp_path, prepare(small, tmp_path, name, batch_body(records=3)))
+        go = str(names.parse(name).as_("GO"))
+        assert acrf_of(small, tmp_path, go)[:2] == ([], "1")
+        db = database_from_settings(small.settings)
+        with db.engine.connect() as conn:
+            row = conn.execute(select(batch_file).where(batch_file.c.name == go)).mappings().one()
+        import shutil
+
+        shutil.rmtree(row["spool"])  # its files lost (a disk mishap)
+    finally:
+        small.source = Source(small.settings).start()
+    noti = fetched(small, tmp_path, "NOTI", name, wait=60 + 5 * MAX_ATTEMPTS)
+    assert "could not be read" in noti.findtext("{%s}Error" % RESULT)
+    with db.engine.connect() as conn:
+        row = conn.execute(select(batch_file).where(batch_file.c.name == go)).mappings().one()
+    assert row["state"] == "done" and row["attempts"] == MAX_ATTEMPTS
+    rows = exchange_log.search(db, caller=EUPEN, limit=50)
+    assert any(r["reason_code"] == "BAT00001" for r in rows)
+    db.dispose()
+    again = "FI.IDPR.170001.%s.00342.R" % TODAY  # the hub goes on
+    submit(small, tmp_path, prepare(small, tmp_path, again, batch_body(records=3)))
+    assert len(fetched(small, tmp_path, "IDPR", again).findall(".//{%s}Result" % RESULT)) == 3
+
+
+def _in_empty(hub, wait=10):
+    deadline = time.monotonic() + wait
+    while ls(hub, EUPEN, "/IN") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return ls(hub, EUPEN, "/IN") == []

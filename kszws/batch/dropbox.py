@@ -38,6 +38,10 @@ MAX_NAME = 64
 MAX_PACKET = 256 * 1024  # an SFTP packet: clients write 32-64 KiB at a time
 MAX_CONNECTIONS = 200  # per worker
 MAX_PER_PEER = 20
+MAX_OPEN_UPLOADS = 16  # files an institution writes at once, per worker
+RECHECK_BYTES = 4 << 20  # an upload looks at the quota again after each 4 MiB (at most)
+TRIGGERS = ("GO", "TD")  # empty files that start or cancel: never refused for room
+TRIGGER_BYTES = 4096  # what a GO or TD may hold (a non-empty GO gets ACRF-060)
 IDLE_SECONDS = 600  # a connection with no traffic at all is closed
 LOGIN_SECONDS = 30
 
@@ -91,12 +95,15 @@ def _attrs(st):
             "atime": int(st.st_atime), "mtime": int(st.st_mtime)}
 
 
-def _size(entry):
-    """The size of a file of a folder listing (0 for one removed meanwhile)."""
-    try:
-        return entry.stat(follow_symlinks=False).st_size
-    except FileNotFoundError:
-        return 0
+def in_bytes(entries):
+    """The bytes of the files of a folder listing (a file removed meanwhile: 0)."""
+    total = 0
+    for entry in entries:
+        try:
+            total += entry.stat(follow_symlinks=False).st_size
+        except FileNotFoundError:
+            pass
+    return total
 
 
 def _open_regular(path, flags, mode=0o640):
@@ -159,6 +166,17 @@ class BoundedFileTransferServer(filetransfer.FileTransferServer):
                         type(exc).__name__)
             self.buf = b""
             self.transport.loseConnection()
+
+    def connectionLost(self, reason):
+        # Conch leaves the files of a lost session open: their handles (and an upload's
+        # place among the institution's files being written) are released here
+        for opened in list(self.openFiles.values()):
+            try:
+                opened.abort()
+            except OSError:
+                pass
+        self.openFiles.clear()
+        super().connectionLost(reason)
 
 
 class DropBoxUser(avatar.ConchUser):
@@ -235,20 +253,28 @@ class DropBoxServer:
         if name.prefix not in UPLOADS:
             raise denied("%s: an institution sends FI, FS, GO and TD files" % where.name)
         folder = os.path.join(self.home, IN)
-        waiting = list(os.scandir(folder))
-        if len(waiting) >= self.box.max_pending:
-            raise denied("/IN holds %d files waiting: send GO for them first"
-                         % self.box.max_pending)
-        room = self.box.max_queued_bytes - sum(_size(e) for e in waiting)
-        if room <= 0:
-            raise denied("/IN holds %d bytes waiting, the institution's quota: send GO for "
-                         "them first" % self.box.max_queued_bytes)
+        if name.prefix in TRIGGERS:
+            # a GO or a TD always gets in: it is what empties IN (the sender cannot delete)
+            limit = TRIGGER_BYTES
+        else:
+            if self.box.uploads_of(self.institution) >= MAX_OPEN_UPLOADS:
+                raise denied("%d files are being written at once: close some first"
+                             % MAX_OPEN_UPLOADS)
+            waiting = list(os.scandir(folder))
+            if len(waiting) >= self.box.max_pending:
+                raise denied("/IN holds %d files waiting: send GO (or TD) for them first"
+                             % self.box.max_pending)
+            room = self.box.max_queued_bytes - in_bytes(waiting)
+            if room <= 0:
+                raise denied("/IN holds %d bytes waiting, the institution's quota: send GO "
+                             "(or TD) for them first" % self.box.max_queued_bytes)
+            limit = min(self.box.max_file_bytes, room)
         try:
             fd = _open_regular(os.path.join(folder, where.name),
                                os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         except FileExistsError:  # (SFTP v3, what clients speak, has no "already exists")
             raise denied("%s is already in /IN: a file is sent once" % where.name) from None
-        return Upload(self, where, fd, name, min(self.box.max_file_bytes, room))
+        return Upload(self, where, fd, name, limit, folder)
 
     def removeFile(self, filename):
         where = Path(filename)
@@ -289,17 +315,28 @@ class DropBoxServer:
 
 @implementer(interfaces.ISFTPFile)
 class Upload:
-    """A file being written into /IN: at most max_file_bytes, and no more than the
-    institution's quota left when it was opened; a GO or TD, once closed, triggers the
-    hub."""
+    """A file being written into /IN: at most max_file_bytes, and what the institution's
+    quota leaves (looked at again every RECHECK_BYTES written: files written at once share
+    it); a GO or TD, once closed, triggers the hub. A file taken by a GO or removed by a TD
+    while its handle is still open is written no further."""
 
-    def __init__(self, server, where, fd, name, limit):
+    def __init__(self, server, where, fd, name, limit, folder):
         self.server, self.where, self.fd, self.name = server, where, fd, name
-        self.limit = limit
+        self.limit, self.folder = limit, folder
+        self.checked_at = 0  # the size up to which the quota was looked at
+        # files written at once overshoot the quota by at most this each: their number is
+        # bounded by MAX_OPEN_UPLOADS, so IN stays under twice the quota
+        self.recheck = min(RECHECK_BYTES, max(1, server.box.max_queued_bytes // MAX_OPEN_UPLOADS))
         self.over = False  # it went beyond its limit: emptied now, removed when closed
+        server.box.opened(server.institution, self)
 
     def writeChunk(self, offset, data):
-        if self.over or offset + len(data) > self.limit:
+        end = offset + len(data)
+        if os.fstat(self.fd).st_nlink == 0:
+            raise denied("%s was taken or cancelled: it is written no further" % self.name)
+        if end > self.checked_at + self.recheck and self.name.prefix not in TRIGGERS:
+            self._recheck(end)
+        if self.over or end > self.limit:
             # the sender cannot delete from IN: a file cut short must not stay there
             self.over = True
             os.ftruncate(self.fd, 0)
@@ -307,6 +344,12 @@ class Upload:
                                          "file larger than %d bytes (the largest file, or "
                                          "what is left of the quota)" % self.limit)
         os.pwrite(self.fd, data, offset)
+
+    def _recheck(self, end):
+        """The quota again, with what the other files of IN hold now."""
+        others = in_bytes(e for e in os.scandir(self.folder) if e.name != self.where.name)
+        self.limit = min(self.limit, self.server.box.max_queued_bytes - others)
+        self.checked_at = end
 
     def readChunk(self, offset, length):
         raise denied("opened for writing")
@@ -317,8 +360,15 @@ class Upload:
     def setAttrs(self, attrs):
         return None  # clients that set times or modes after a put: ignored, not refused
 
+    def abort(self):
+        """The session ended with the file still open: its handle closed, nothing
+        triggered (a file cut short stays in IN until a TD removes it)."""
+        os.close(self.fd)
+        self.server.box.closed(self.server.institution, self)
+
     def close(self):
         os.close(self.fd)
+        self.server.box.closed(self.server.institution, self)
         if self.over:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.server._real(self.where))
@@ -348,6 +398,10 @@ class Download:
 
     def setAttrs(self, attrs):
         raise denied("attributes cannot be changed")
+
+    def abort(self):
+        """The session ended with the file still open: not fetched."""
+        os.close(self.fd)
 
     def close(self):
         os.close(self.fd)
@@ -410,9 +464,19 @@ class DropBox:
         self.max_file_bytes = config.max_file_bytes
         self.max_pending = config.max_pending
         self.max_queued_bytes = config.max_queued_bytes
+        self.uploads = {}  # institution -> its files being written in this worker
         self.outbox = outbox  # batch/outbox.py: what the hub answered, fetched or not
         self.trigger = trigger
         self.config = config
+
+    def uploads_of(self, institution):
+        return len(self.uploads.get(institution, ()))
+
+    def opened(self, institution, upload):
+        self.uploads.setdefault(institution, set()).add(upload)
+
+    def closed(self, institution, upload):
+        self.uploads.get(institution, set()).discard(upload)
 
     def factory(self):
         """The SSHFactory of the drop box: the hub's host key, the institutions' keys."""

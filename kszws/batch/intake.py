@@ -349,10 +349,19 @@ def _bytes(folder):
 
 
 def _chunks(paths, size=1 << 16):
+    """The bytes of the parts, in order, in blocks of `size` whatever the parts' own sizes
+    (the parser looks at its first block for the XML declaration: a part of 30 bytes must
+    not cut it)."""
+    pending = b""
     for path in paths:
         with open(path, "rb") as fh:
             for chunk in iter(lambda: fh.read(size), b""):
-                yield chunk
+                pending += chunk
+                while len(pending) >= size:
+                    yield pending[:size]
+                    pending = pending[size:]
+    if pending:
+        yield pending
 
 
 def stored(db, institution=None, limit=20):

@@ -34,6 +34,12 @@ from kszws.wire.reasons import Refusal
 RESULT_NS = "urn:kszws:batch:result:v1"
 CHUNK = 100  # records per transaction, and per call to a source
 RECOVER_AFTER = datetime.timedelta(seconds=30)  # a GO still without its ACRF: redone
+# Attempts in a row that failed unexpectedly (not a source that does not answer: that
+# waits) before a file is answered as it stands: a record that breaks its kind every
+# time must not keep the file, and its sender, waiting for ever.
+MAX_ATTEMPTS = 5
+GIVEN_UP = ("kszws: the file could not be processed (%d attempts in a row failed; the "
+            "hub's log says why): this record is not judged" % MAX_ATTEMPTS)
 
 log = Logger()
 
@@ -63,7 +69,8 @@ CODES = {
     "-600050": "kszws: DIMN: an overlapping period with this employer (DIM00005)",
     "-600060": "kszws: DIMN: the student quota would be exceeded, or no hours (DIM00006)",
     "-600070": "kszws: DIMN: no such period of the employer (DIM00007)",
-    "-100000": "internal problem (the source did not answer)",
+    "-100000": "internal problem (the source did not answer, or the file could not be "
+               "processed: the NOTI's records after the last answered)",
     # PENS (kinds/pens.py): -5000NN is the pension cadastre's PEN000NN (wire/reasons.py)
     "-500001": "kszws: PENS, the SSIN is not valid (PEN00001)",
     "-500002": "kszws: PENS, the SSIN is no active person of the National Register (PEN00002)",
@@ -77,6 +84,15 @@ CODES = {
 }
 # The online refusals' reason codes, as application codes.
 REFUSALS = {"ACC00001": "-300010", "ACC00002": "-300020"}
+
+
+class LostClaim(Exception):
+    """The file was claimed by another worker while this one judged a chunk: the chunk
+    is rolled back, the other worker answers it."""
+
+
+# the context of a file given up: no kind read its header
+_NO_CONTEXT = type("NoContext", (), {"legal_context": None})()
 
 
 @dataclass
@@ -158,10 +174,24 @@ class Processor:
         row = self.claim()
         if row is None:
             return False
-        kind = self.kinds[row["type"]]
-        job = Job(row, kind, self)
-        job.run()
+        job = Job(row, self.kinds.get(row["type"]), self)
+        if row["attempts"] >= MAX_ATTEMPTS or job.kind is None:
+            job.give_up()
+            return True
+        try:
+            job.run()
+        except (Refusal, LostClaim):
+            raise  # a source that does not answer, another worker: not the file's doing
+        except Exception:
+            self.failed(row)
+            raise
         return True
+
+    def failed(self, row):
+        """One more attempt at the file failed unexpectedly (a commit resets the count)."""
+        with self.db.engine.begin() as conn:
+            conn.execute(update(batch_file).where(batch_file.c.id == row["id"])
+                         .values(attempts=batch_file.c.attempts + 1))
 
 
 class Job:
@@ -171,7 +201,7 @@ class Job:
         self.row, self.kind, self.p = row, kind, processor
         self.db = processor.db
         self.name = names.parse(row["name"])
-        self.institution = kind.registry.institutions[row["institution"]]
+        self.institution = processor.intake.registry.institutions[row["institution"]]
 
     def paths(self):
         spool = self.row["spool"]
@@ -203,6 +233,26 @@ class Job:
         if pending is not None:
             self.commit(self.kind.judge(self, self.context, pending[1]), pending[0])
         self.finish(max(index, self.row["records_done"]))
+
+    def give_up(self):
+        """Answer what is left of the file with -100000 (each record with its log row),
+        without its kind: MAX_ATTEMPTS attempts in a row failed (or its type is no longer
+        processed). A file that cannot even be read is answered up to its last commit,
+        its NOTI saying why."""
+        log.error("batch file {name}: given up after {n} failed attempts",
+                  name=self.row["name"], n=self.row["attempts"])
+        self.context, self.broken, self.declared = _NO_CONTEXT, None, None
+        index = self.row["records_done"]
+        try:
+            header, records = self.records()
+            self.declared = header.findtext("{%s}RecordCount" % BATCH_NS)
+            for chunk in self._chunks(records):
+                index = chunk[-1][0]
+                self.commit([Judged(i, "-100000", detail=GIVEN_UP) for i, _ in chunk], index)
+        except (OSError, StopIteration) as exc:  # its files are gone or unreadable
+            self.broken = Refusal("BAT00001", "the file could not be read (%s)"
+                                  % type(exc).__name__)
+        self.finish(index)
 
     def _chunks(self, records):
         """Lists of (index, record) of CHUNK records (or the kind's own `chunk`), after
@@ -261,8 +311,12 @@ class Job:
             [(self.row["id"], j.index, j.code,
               etree.tostring(j.body) if j.body is not None else None) for j in judged])
         cursor.execute(self.db.sql(
-            "UPDATE batch_file SET records_done = ?, lease_until = ? WHERE id = ?"),
-            (index, self.db.time_param(naive_utc(now) + self.p.lease), self.row["id"]))
+            "UPDATE batch_file SET records_done = ?, lease_until = ?, attempts = 0 "
+            "WHERE id = ? AND owner = ?"),
+            (index, self.db.time_param(naive_utc(now) + self.p.lease), self.row["id"],
+             self.p.worker_id))
+        if cursor.rowcount != 1:  # its lease ran out and another worker took it over
+            raise LostClaim("batch file %s: taken over by another worker" % self.row["name"])
 
     def exchange(self, judged, now):
         return Exchange(

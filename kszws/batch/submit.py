@@ -21,7 +21,19 @@ POLL_SECONDS = 0.5
 
 
 class SubmitError(Exception):
-    """A problem the user can fix: one line, no traceback."""
+    """A problem the user can fix: one line, no traceback; `kszws batch submit` exits
+    with its code (2: the hub refused what was sent)."""
+    exit_code = 2
+
+
+class Unreachable(SubmitError):
+    """The drop box cannot be reached or refuses the login (exit 3, as `kszws call`)."""
+    exit_code = 3
+
+
+class NoAnswer(SubmitError):
+    """An answer did not come in time: the file may still be processed (exit 4)."""
+    exit_code = 4
 
 
 @dataclass
@@ -52,14 +64,20 @@ class Session:
                                 key_filename=str(private_key), look_for_keys=False,
                                 allow_agent=False, timeout=15)
         except (OSError, paramiko.SSHException) as exc:
-            raise SubmitError("cannot log in to the drop box at %s:%d as %s: %s"
-                              % (host, port, institution, exc)) from None
+            raise Unreachable("cannot log in to the drop box at %s:%d as %s: %s (is the "
+                              "hub running? kszws demo)" % (host, port, institution, exc)
+                              ) from None
         self.sftp = self.client.open_sftp()
 
     def put(self, source, size, name, progress=None):
         """Uploads `size` bytes read from the file object `source` into IN as `name`."""
-        self.sftp.putfo(source, "/%s/%s" % (IN, name), file_size=size, callback=progress,
-                        confirm=False)
+        import paramiko
+
+        try:
+            self.sftp.putfo(source, "/%s/%s" % (IN, name), file_size=size,
+                            callback=progress, confirm=False)
+        except (OSError, paramiko.SSHException) as exc:
+            raise SubmitError("the drop box refused %s: %s" % (name, exc)) from None
 
     def put_bytes(self, data, name):
         """Uploads a small file (an FS, a GO) into IN as `name`."""
@@ -154,8 +172,8 @@ def wait_for(session, folder, kind, matches, seen, timeout, on_wait=None):
         if on_wait:
             on_wait()
         time.sleep(POLL_SECONDS)
-    raise SubmitError("no FO.%s in /%s within %d s (the file's state: kszws batch status)"
-                      % (kind, folder, timeout))
+    raise NoAnswer("no FO.%s in /%s within %d s (the file's state: kszws batch status)"
+                   % (kind, folder, timeout))
 
 
 def verify(session, folder, fo, digest, hub_certificate):
@@ -218,7 +236,11 @@ def submit(session, source, name, parts, signing_key, hub_certificate, out_dir, 
     seen = {fo for fo in ("FO." + e[3:] for e in session.listdir(folder)
                           if e.startswith("GO."))}  # answers to earlier files
     with _opened(source) as fh:
-        upload(session, fh, name, parts, signing_key, progress)
+        try:
+            upload(session, fh, name, parts, signing_key, progress)
+        except SubmitError:
+            _cancel(session, name)
+            raise
     outcome = Outcome(name)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -254,6 +276,15 @@ def submit(session, source, name, parts, signing_key, hub_certificate, out_dir, 
     outcome.files.append(_save(out, fo, data))
     outcome.counts = {c.get("code"): int(c.text) for c in noti.iter(ns + "Count")}
     return outcome
+
+
+def _cancel(session, name):
+    """A TD for a file whose upload failed half-way: what it left in IN is removed (the
+    sender cannot delete there). Best effort: the refusal is what the user reads."""
+    try:
+        session.put_bytes(b"", str(name.as_("TD")))
+    except SubmitError:
+        pass
 
 
 def _opened(source):

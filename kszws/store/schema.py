@@ -246,6 +246,8 @@ batch_file = Table(
     # worker's file is taken over once the lease has run out)
     Column("owner", String(32)),
     Column("lease_until", DateTime),
+    # attempts in a row that failed unexpectedly (processing.MAX_ATTEMPTS: then answered)
+    Column("attempts", Integer, nullable=False, server_default="0"),
 )
 Index("ix_batch_file_state", batch_file.c.state, batch_file.c.id)
 

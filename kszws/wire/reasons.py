@@ -4,7 +4,7 @@ New-style replies and faults carry a `reasonCode` (max 16 characters). CBSS's ow
 (`MSG000xx`, CONTRACTS.md §3) are kept as they are; the codes kszws adds follow the same
 eight-character shape with a prefix that names the layer that refused:
 HTTP (transport), XML (parsing), SOAP (envelope), SEC (security), SRC (authentic sources),
-LOG (exchange log).
+LOG (exchange log), BAT (the batch channel).
 Codes are part of the contract: never renumber, only add.
 """
 import re
@@ -124,6 +124,8 @@ REASONS = _table(
     Reason("SRC00002", "Server", "The authentic source refused the request."),
     Reason("SRC00003", "Server", "The authentic source's reply could not be verified."),
     Reason("LOG00001", "Server", "The exchange could not be logged; it was not processed."),
+    Reason("BAT00001", "Server", "The batch file could not be read any more: it is answered "
+           "up to its last processed record."),
 )
 
 
