@@ -259,23 +259,29 @@ def submit(session, source, name, parts, signing_key, hub_certificate, out_dir, 
     if outcome.refused or not wait:
         return outcome
 
-    def result(fo):
-        digest = session.fetch(folder, fo, out / fo)
-        if _named_file(out / fo) == str(name):
-            return digest
-        (out / fo).unlink()  # another file's answer
-        return None
-
-    fo, digest = wait_for(session, folder, name.type, result, seen, timeout, on_wait)
-    verify(session, folder, fo, digest, hub_certificate)
-    outcome.files.append(out / fo)
+    # the NOTI (small) names the result file, delivered before it: only ours is fetched
     ns = "{%s}" % RESULT_NS
-    fo, (data, noti) = wait_for(session, folder, "NOTI", lambda fo: small(
+    noti_fo, (data, noti) = wait_for(session, folder, "NOTI", lambda fo: small(
         fo, lambda r: r.findtext(ns + "FileName") == str(name)), seen, timeout, on_wait)
-    verify(session, folder, fo, _sha256(data), hub_certificate)
-    outcome.files.append(_save(out, fo, data))
+    verify(session, folder, noti_fo, _sha256(data), hub_certificate)
+    fo = _result_file(noti.findtext(ns + "ResultFile"), name.type)
+    if fo is None:
+        raise SubmitError("%s names no result file of type %s" % (noti_fo, name.type))
+    verify(session, folder, fo, session.fetch(folder, fo, out / fo), hub_certificate)
+    if _named_file(out / fo) != str(name):
+        raise SubmitError("%s does not answer %s" % (fo, name))
+    outcome.files += [out / fo, _save(out, noti_fo, data)]
     outcome.counts = {c.get("code"): int(c.text) for c in noti.iter(ns + "Count")}
     return outcome
+
+
+def _result_file(text, type_):
+    """The result file a NOTI names, when it is an FO of the type in the grammar."""
+    try:
+        found = names.parse(text or "")
+    except names.BadName:
+        return None
+    return text if found.prefix == "FO" and found.type == type_ else None
 
 
 def _cancel(session, name):
