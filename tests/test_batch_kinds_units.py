@@ -39,11 +39,12 @@ def job(db, tmp_path):
         row = conn.execute(batch_file.insert().values(
             institution="cpas-eupen", name="GO.REGI.170001.20261201.00001.R", type="REGI",
             sender="170001", env="R", parts=0, state="running", spool=str(tmp_path),
-            received_at=NOW.replace(tzinfo=None), records_done=0).returning(
+            received_at=NOW.replace(tzinfo=None), records_done=0, owner="worker-1").returning(
                 *batch_file.c)).mappings().first()
     kind = Registrations(REGISTRY, None, None, lambda: NOW)
     processor = SimpleNamespace(db=db, exchange_log=ExchangeLog(db, None), clock=lambda: NOW,
-                                lease=datetime.timedelta(seconds=60))
+                                lease=datetime.timedelta(seconds=60), worker_id="worker-1",
+                                intake=SimpleNamespace(registry=REGISTRY))
     job = processing.Job(dict(row), kind, processor)
     job.context = Context(None, kind.context(job, etree.Element("Header")).decision)
     return job
