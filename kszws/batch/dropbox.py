@@ -42,6 +42,7 @@ MAX_OPEN_UPLOADS = 16  # files an institution writes at once, per worker
 RECHECK_BYTES = 4 << 20  # an upload looks at the quota again after each 4 MiB (at most)
 TRIGGERS = ("GO", "TD")  # empty files that start or cancel: never refused for room
 TRIGGER_BYTES = 4096  # what a GO or TD may hold (a non-empty GO gets ACRF-060)
+MAX_BUFFERED = 4 << 20  # a session's answers waiting for the client's window, at most
 IDLE_SECONDS = 600  # a connection with no traffic at all is closed
 LOGIN_SECONDS = 30
 
@@ -166,6 +167,20 @@ class BoundedFileTransferServer(filetransfer.FileTransferServer):
                         type(exc).__name__)
             self.buf = b""
             self.transport.loseConnection()
+
+    def packet_READ(self, data):
+        # Conch buffers in memory whatever the client's window cannot take yet, and
+        # recopies that buffer as the window opens: a client asking for a whole file at
+        # once (paramiko's prefetch) made a worker spend minutes copying hundreds of MB.
+        # A read is answered once the buffer has drained below MAX_BUFFERED.
+        channel = getattr(self.transport, "session", None)
+        if channel is not None and len(channel.buf) > MAX_BUFFERED:
+            if getattr(self, "connected", True):
+                from twisted.internet import reactor  # (the worker's, once it runs)
+
+                reactor.callLater(0.01, self.packet_READ, data)
+            return
+        super().packet_READ(data)
 
     def connectionLost(self, reason):
         # Conch leaves the files of a lost session open: their handles (and an upload's

@@ -95,7 +95,7 @@ class Session:
         """A file of any size written to `path`, streaming: its SHA-256."""
         digest = _Digest()
         with self.sftp.open("/%s/%s" % (folder, name), "rb") as fh, open(path, "wb") as out:
-            fh.prefetch()
+            fh.prefetch(max_concurrent_requests=64)  # 2 MB in flight, as OpenSSH's sftp
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
                 out.write(block)
