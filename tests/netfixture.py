@@ -314,6 +314,19 @@ def start_network(settings):
     return hub
 
 
+def start_pushing_network(settings):
+    """The hub, then the National Register source pushing its mutations to it (as the
+    mutation tests need them); the hub knows its source as `hub.source`."""
+    hub = Hub(settings).start()
+    try:
+        source = Source(settings, env={"KSZWS_HUB_URL": hub.url}).start()
+    except Exception:
+        hub.stop()
+        raise
+    hub.source = source
+    return hub
+
+
 def stop_network(hub):
     hub.stop()
     hub.source.stop()

@@ -237,8 +237,8 @@ def muta_net(request, tmp_path_factory):
     managing a file on Max; the day's file closes a minute after the hub starts (the
     cut-off of the hub's local clock, conf/batch.toml [mutations]); the National Register
     pushes its mutations to the hub. On SQLite, and PostgreSQL when it is set."""
-    from tests.netfixture import Hub, Source, drop_postgres_schema, make_project, \
-        postgres_schema_url, register_in_directory, seed_national_register
+    from tests.netfixture import drop_postgres_schema, make_project, postgres_schema_url, \
+        register_in_directory, seed_national_register, start_pushing_network
 
     url = schema = ""
     if request.param == "postgresql":
@@ -255,16 +255,10 @@ def muta_net(request, tmp_path_factory):
     (conf / "batch.toml").write_text(text.replace(
         'cutoff = "00:00"', 'cutoff = "%s"' % cutoff.strftime("%H:%M:%S")).replace(
         "interval_seconds = 60", "interval_seconds = 1"))
-    hub = Hub(settings).start()
-    try:
-        source = Source(settings, env={"KSZWS_HUB_URL": hub.url}).start()
-    except Exception:
-        hub.stop()
-        raise
-    hub.source = source
+    hub = start_pushing_network(settings)
     hub.cutoff = cutoff.replace(microsecond=0)
     yield hub
-    source.stop()
+    hub.source.stop()
     hub.stop()
     if schema:
         drop_postgres_schema(PG_URL, schema)

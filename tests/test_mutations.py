@@ -9,8 +9,8 @@ import pytest
 import zeep
 
 from kszws.client import hub_client
-from tests.netfixture import (Hub, Source, make_project, register_in_directory, run_kszws,
-                              seed_national_register)
+from tests.netfixture import (make_project, register_in_directory, run_kszws,
+                              seed_national_register, start_pushing_network)
 from tests.storetools import (assert_refusal_logged, fault_ticket, log_row, reply_ticket,
                               store_unchanged)
 
@@ -27,15 +27,9 @@ def net(tmp_path_factory):
     # Liege's file on Max ended last year: it must not learn of today's change.
     register_in_directory(settings, ["cpas-liege"], [MAX], code=1,
                           start=datetime.date(2020, 1, 1), end=datetime.date(2025, 12, 31))
-    hub = Hub(settings).start()
-    try:
-        source = Source(settings, env={"KSZWS_HUB_URL": hub.url}).start()
-    except Exception:
-        hub.stop()
-        raise
-    hub.source = source
+    hub = start_pushing_network(settings)
     yield hub
-    source.stop()
+    hub.source.stop()
     hub.stop()
 
 
