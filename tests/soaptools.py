@@ -41,8 +41,9 @@ def signed(settings, name, echo="hello", **kw):
 
 def sign_custom(root, ident, when=None, ttl=300, method=xmlsec.Transform.RSA_SHA256,
                 digest=xmlsec.Transform.SHA256, key_info="bst", order=("bst", "ts", "sig"),
-                targets=("body", "ts")):
-    """wsse.sign with every choice open, for the policy tests."""
+                targets=("body", "ts"), prefixes=None):
+    """wsse.sign with every choice open, for the policy tests. `prefixes`: an
+    InclusiveNamespaces PrefixList in every exclusive C14N, as WSS4J writes them."""
     when = when or now()
     header = root.find(soap.HEADER)
     if header is None:
@@ -63,6 +64,9 @@ def sign_custom(root, ident, when=None, ttl=300, method=xmlsec.Transform.RSA_SHA
         when + datetime.timedelta(seconds=ttl)).strftime(fmt)
     body.set(q(WSU, "Id"), "Body-" + sfx)
     sig = xmlsec.template.create(root, xmlsec.Transform.EXCL_C14N, method, ns="ds")
+    if prefixes:
+        xmlsec.template.transform_add_c14n_inclusive_namespaces(
+            sig.find(".//" + q(DS, "CanonicalizationMethod")), prefixes)
     parts["sig"] = sig
     for part in order:
         if part == "bst" and key_info != "bst":
@@ -71,7 +75,9 @@ def sign_custom(root, ident, when=None, ttl=300, method=xmlsec.Transform.RSA_SHA
     ids = {"body": "Body-" + sfx, "ts": "TS-" + sfx}
     for target in targets:
         ref = xmlsec.template.add_reference(sig, digest, uri="#" + ids.get(target, target))
-        xmlsec.template.add_transform(ref, xmlsec.Transform.EXCL_C14N)
+        transform = xmlsec.template.add_transform(ref, xmlsec.Transform.EXCL_C14N)
+        if prefixes:
+            xmlsec.template.transform_add_c14n_inclusive_namespaces(transform, prefixes)
     ki = xmlsec.template.ensure_key_info(sig)
     str_ = etree.SubElement(ki, q(WSSE, "SecurityTokenReference"))
     cert = ident.certificate

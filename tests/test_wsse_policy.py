@@ -339,10 +339,81 @@ def test_an_unknown_serial_of_a_known_issuer(signer, trust):
     refused(lambda: verify(root, trust), "SEC00004")
 
 
-@branch("wsse", "SEC00003", "malformed base64 in the key reference")
+@branch("wsse", "SEC00003", "malformed base64 in %s")
 def test_a_token_that_is_not_base64(signer, trust):
     root = changed(signer, lambda p: setattr(p.token, "text", "not*base64"))
-    refused(lambda: verify(root, trust), "SEC00003", "malformed base64")
+    refused(lambda: verify(root, trust), "SEC00003", "malformed base64 in the key reference")
+
+
+@pytest.mark.parametrize("where", ["DigestValue", "SignatureValue"])
+def test_a_digest_or_signature_that_is_not_base64(signer, trust, where):
+    root = changed(signer, lambda p: setattr(p.signature.find(".//" + q(DS, where)), "text",
+                                             "not*base64"))
+    refused(lambda: verify(root, trust), "SEC00003", "malformed base64 in the signature")
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_a_digest_of_another_content(signer, trust, which):
+    """Each reference's digest is checked: the Body's and the Timestamp's."""
+    def other(p):
+        value = p.signature.findall(".//" + q(DS, "DigestValue"))[which]
+        value.text = base64.b64encode(b"\0" * 32).decode()
+    refused(lambda: verify(changed(signer, other), trust), "SEC00002")
+
+
+@branch("wsse", "SEC00003", "SignatureMethod %s does not fit the certificate's key")
+def test_an_ecdsa_method_with_an_rsa_key(signer, trust):
+    root = changed(signer, lambda p: p.signed_info.find(q(DS, "SignatureMethod")).set(
+        "Algorithm", "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"))
+    refused(lambda: verify(root, trust), "SEC00003", "SignatureMethod ")
+
+
+INCLUSIVE = ('<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+             'xmlns:x="urn:x"><s:Body><v1:sendTestMessageRequest xmlns:v1="%s"><echo>'
+             'x:qname</echo></v1:sendTestMessageRequest></s:Body></s:Envelope>'
+             % "http://kszbcss.fgov.be/intf/TestConnectionServiceService/v1")
+
+
+def test_inclusive_namespaces_are_part_of_what_was_signed(signer, trust):
+    """WSS4J lists prefixes that exclusive C14N must keep (an InclusiveNamespaces
+    PrefixList) in each reference's transform and in the CanonicalizationMethod; here "x",
+    used only in text, and "s", unused inside SignedInfo. Signed by xmlsec that way, the
+    request verifies only if both lists are applied."""
+    root = etree.fromstring(INCLUSIVE)
+    sign_custom(root, signer, prefixes=["x", "s"])
+    root = etree.fromstring(etree.tostring(root))
+    verify(root, trust)
+    body = root.find(soap.BODY)
+    signed_info = root.find(".//" + q(DS, "SignedInfo"))
+    assert wsse.exc_c14n(body, ["x"]) != wsse.exc_c14n(body)  # the lists change the digest
+    assert wsse.exc_c14n(signed_info, ["s"]) != wsse.exc_c14n(signed_info)
+
+
+@pytest.mark.parametrize("where", ["CanonicalizationMethod", "Transform"])
+def test_inclusive_namespaces_changed_after_signing(signer, trust, where):
+    root = etree.fromstring(INCLUSIVE)
+    sign_custom(root, signer, prefixes=["x", "s"])
+    root = etree.fromstring(etree.tostring(root))
+    for inclusive in root.find(".//" + q(DS, where)):
+        inclusive.set("PrefixList", "s")
+    refused(lambda: verify(root, trust), "SEC00002")
+
+
+@branch("wsse", "SEC00003", "%s takes only one InclusiveNamespaces")
+@pytest.mark.parametrize("where", ["CanonicalizationMethod", "Transform"])
+def test_anything_else_in_an_exclusive_c14n_is_refused(signer, trust, where):
+    root = changed(signer, lambda p: p.signed_info.find(".//" + q(DS, where)).append(
+        etree.Element(q(DS, "XPath"))))
+    refused(lambda: verify(root, trust), "SEC00003", where + " takes only one")
+
+
+def test_two_inclusive_namespaces_are_refused(signer, trust):
+    root = etree.fromstring(INCLUSIVE)
+    sign_custom(root, signer, prefixes=["x"])
+    root = etree.fromstring(etree.tostring(root))
+    method = root.find(".//" + q(DS, "CanonicalizationMethod"))
+    method.append(copy.deepcopy(method[0]))
+    refused(lambda: verify(root, trust), "SEC00003", "CanonicalizationMethod takes only one")
 
 
 @branch("wsse", "SEC00005", "certificate %s valid %s..%s")

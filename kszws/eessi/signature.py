@@ -3,9 +3,9 @@ RSA-SHA256, SHA-256 digests, a BinarySecurityToken reference) covering eb:Messag
 (empty) SOAP 1.2 Body and every attachment, the attachments through the SwA profile's
 Attachment-Content-Signature-Transform (the digest of the part's content octets).
 
-xmlsec cannot resolve `cid:` references, so verification is assembled here: every digest
-is computed and compared by this module, then the signature over the canonical SignedInfo
-is checked with `cryptography`. The policy is the one wsse.py applies to SOAP 1.1 (one
+The XML-DSig arithmetic is wsse.py's (exclusive C14N, digests, the signature over the
+canonical SignedInfo); what this module adds are the `cid:` references, whose digests it
+computes over the attachments. The policy is the one wsse.py applies to SOAP 1.1 (one
 Security header, one Signature, unique ids, known signer within its validity); what it
 adds is which parts must be covered. EESSI's signals carry no wsu:Timestamp; when one is
 present it must be signed and fresh."""
@@ -15,11 +15,6 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from lxml import etree
 
 from kszws.eessi.ebms import BODY, HEADER, MESSAGING
@@ -31,20 +26,6 @@ from kszws.wire.reasons import Refusal
 EXC_C14N = wsse.EXC_C14N
 ATTACHMENT_CONTENT = ("http://docs.oasis-open.org/wss/oasis-wss-SwAProfile-1.1"
                       "#Attachment-Content-Signature-Transform")
-INCLUSIVE_NAMESPACES = "{%s}InclusiveNamespaces" % EXC_C14N
-HASHES = {
-    "http://www.w3.org/2001/04/xmlenc#sha256": hashlib.sha256,
-    "http://www.w3.org/2001/04/xmldsig-more#sha384": hashlib.sha384,
-    "http://www.w3.org/2001/04/xmlenc#sha512": hashlib.sha512,
-}
-SIGNATURE_HASHES = {
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256": ("rsa", hashes.SHA256),
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384": ("rsa", hashes.SHA384),
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512": ("rsa", hashes.SHA512),
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256": ("ec", hashes.SHA256),
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384": ("ec", hashes.SHA384),
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512": ("ec", hashes.SHA512),
-}
 # wsse.py's reasons, as the ebMS errors an AS4 peer understands.
 _AS_EBMS = {"SEC00002": "EBMS:0101", "SEC00004": "EBMS:0101", "SEC00005": "EBMS:0101"}
 
@@ -81,7 +62,8 @@ def _verify(root, attachments, trust, now, policy):
     c14n = wsse._child(signed_info, q(DS, "CanonicalizationMethod"))
     if c14n.get("Algorithm") != EXC_C14N:
         raise Refusal("SEC00003", "CanonicalizationMethod %s is refused" % c14n.get("Algorithm"))
-    method = wsse._check_algorithm(signed_info, "SignatureMethod", SIGNATURE_HASHES)
+    method = wsse._check_algorithm(signed_info, "SignatureMethod",
+                                   wsse.SIGNATURE_HASHES).get("Algorithm")
     ids = wsse._id_index(root)
     timestamps = [t for t in root.iter(wsse.TIMESTAMP)]
     expected = {_the(root, MESSAGING), body, *timestamps}
@@ -94,9 +76,9 @@ def _verify(root, attachments, trust, now, policy):
         raise Refusal("SEC00005", "certificate %s valid %s..%s" % (
             certificate.subject, certificate.not_before.isoformat(),
             certificate.not_after.isoformat()))
-    value = _b64(signature.findtext(q(DS, "SignatureValue")))
-    canonical = _c14n(signed_info, _prefixes(c14n))
-    _check_signature_value(certificate, method, canonical, value)
+    value = wsse.b64decode(signature.findtext(q(DS, "SignatureValue")))
+    canonical = wsse.exc_c14n(signed_info, wsse.inclusive_prefixes(c14n))
+    wsse.check_signature_value(certificate, method, canonical, value)
     return Verified(principal, certificate, tuple(references),
                     hashlib.sha256(canonical).hexdigest())
 
@@ -117,7 +99,8 @@ def _check_references(ids, signed_info, expected, attachments):
         uri = ref.get("URI") or ""
         transforms = ref.findall("%s/%s" % (q(DS, "Transforms"), q(DS, "Transform")))
         algorithms = [t.get("Algorithm") for t in transforms]
-        digest = HASHES[wsse._check_algorithm(ref, "DigestMethod", HASHES)]
+        digest = wsse.DIGEST_METHODS[wsse._check_algorithm(ref, "DigestMethod",
+                                                           wsse.DIGEST_METHODS).get("Algorithm")]
         if uri.startswith("cid:"):
             cid = uri[4:]
             if cid not in attachments or cid in parts:
@@ -136,58 +119,18 @@ def _check_references(ids, signed_info, expected, attachments):
             if algorithms != [EXC_C14N]:
                 raise Refusal("SEC00003", "reference %s: transforms %s refused (exclusive "
                               "C14N only)" % (uri, algorithms))
-            data = _c14n(targets[0], _prefixes(transforms[0]))
+            data = wsse.exc_c14n(targets[0], wsse.inclusive_prefixes(transforms[0]))
             covered.add(targets[0])
         else:
             raise Refusal("SEC00003", "reference %r is neither #id nor cid:" % uri[:64])
         if not hmac.compare_digest(digest(data).digest(),
-                                   _b64(ref.findtext(q(DS, "DigestValue")))):
+                                   wsse.b64decode(ref.findtext(q(DS, "DigestValue")))):
             raise Refusal("SEC00002", "the digest of %s does not match" % uri)
         references.append(ref)
     if covered != expected or parts != set(attachments):
         raise Refusal("SEC00003", "the signature must cover eb:Messaging, the Body and every "
                       "attachment (%d attachment(s), %d signed)" % (len(attachments), len(parts)))
     return references
-
-
-def _prefixes(transform):
-    """The InclusiveNamespaces PrefixList of an exclusive C14N (WSS4J, Domibus's signer,
-    sends one)."""
-    inclusive = transform.find(INCLUSIVE_NAMESPACES)
-    if inclusive is None:
-        return None
-    return [p if p != "#default" else None for p in (inclusive.get("PrefixList") or "").split()]
-
-
-def _c14n(element, prefixes=None):
-    return etree.tostring(element, method="c14n", exclusive=True, with_comments=False,
-                          inclusive_ns_prefixes=prefixes)
-
-
-def _b64(text):
-    try:
-        return base64.b64decode("".join((text or "").split()), validate=True)
-    except ValueError:
-        raise Refusal("SEC00003", "malformed base64 in the signature") from None
-
-
-def _check_signature_value(certificate, method, data, value):
-    kind, hash_ = SIGNATURE_HASHES[method]
-    key = x509.load_der_x509_certificate(certificate.der).public_key()
-    try:
-        if kind == "rsa" and isinstance(key, rsa.RSAPublicKey):
-            key.verify(value, data, padding.PKCS1v15(), hash_())
-        elif kind == "ec" and isinstance(key, ec.EllipticCurvePublicKey):
-            size = (key.curve.key_size + 7) // 8
-            if len(value) != 2 * size:
-                raise InvalidSignature
-            r, s = int.from_bytes(value[:size], "big"), int.from_bytes(value[size:], "big")
-            key.verify(encode_dss_signature(r, s), data, ec.ECDSA(hash_()))
-        else:
-            raise Refusal("SEC00003", "SignatureMethod %s does not fit the certificate's key"
-                          % method)
-    except InvalidSignature:
-        raise Refusal("SEC00002") from None
 
 
 def signed_bytes(envelope, identity):
@@ -210,10 +153,10 @@ def sign(root, attachments, identity):
     signature = etree.SubElement(security, wsse.SIGNATURE, nsmap={"ds": DS})
     signed_info = etree.SubElement(signature, q(DS, "SignedInfo"))
     etree.SubElement(signed_info, q(DS, "CanonicalizationMethod"), Algorithm=EXC_C14N)
-    is_rsa = identity.algorithm == wsse.SIGNATURE_METHODS[wsse.RSA_SHA256]
+    is_rsa = identity.algorithm == wsse.RSA_IDENTITY
     etree.SubElement(signed_info, q(DS, "SignatureMethod"),
                      Algorithm=wsse.RSA_SHA256 if is_rsa else wsse.ECDSA_SHA256)
-    targets = [("#" + e.get(wsse.WSU_ID), EXC_C14N, _c14n(e)) for e in (block, body)]
+    targets = [("#" + e.get(wsse.WSU_ID), EXC_C14N, wsse.exc_c14n(e)) for e in (block, body)]
     targets += [("cid:" + cid, ATTACHMENT_CONTENT, data) for cid, data in attachments.items()]
     for uri, transform, data in targets:
         ref = etree.SubElement(signed_info, q(DS, "Reference"), URI=uri)
@@ -228,5 +171,5 @@ def sign(root, attachments, identity):
     reference.set("URI", "#X509-" + suffix)
     reference.set("ValueType", X509V3)
     value.text = base64.b64encode(wsse._sign_bytes(identity.private, is_rsa,
-                                                   _c14n(signed_info))).decode("ascii")
+                                                   wsse.exc_c14n(signed_info))).decode("ascii")
     return root

@@ -30,7 +30,7 @@ class Certificate:
     ski: bytes  # SubjectKeyIdentifier (value of the extension, or SHA-1 of the key)
     not_before: datetime.datetime
     not_after: datetime.datetime
-    public_key: object  # xmlsec.Key, for verification
+    public_key: object  # cryptography's public key, for verification (wsse.py)
 
     def valid_at(self, moment):
         return self.not_before <= moment <= self.not_after
@@ -43,8 +43,6 @@ class Certificate:
 
 def certificate_from_x509(cert):
     der = cert.public_bytes(serialization.Encoding.DER)
-    pub_pem = cert.public_key().public_bytes(serialization.Encoding.PEM,
-                                             serialization.PublicFormat.SubjectPublicKeyInfo)
     try:
         ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
     except x509.ExtensionNotFound:
@@ -58,8 +56,7 @@ def certificate_from_x509(cert):
         ski=ski,
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
-        # A bare public key verifies faster in xmlsec than a key loaded from the certificate.
-        public_key=xmlsec.Key.from_memory(pub_pem, xmlsec.KeyFormat.PEM),
+        public_key=cert.public_key(),
     )
 
 

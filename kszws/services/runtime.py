@@ -10,10 +10,17 @@ An operation returns the reply payload as an lxml element built by kszws.wire (o
 Deferred of one): the wire formats have one home, and spyne's serialiser, at ~250 us for a
 three-field reply, cost more than signing it. The `_returns` model of each @rpc documents
 the reply; tests validate every reply against the published schema.
+
+Most operations take the whole request element (AnyXml) or one string (Unicode): for them
+spyne would only dispatch, yet its MethodContext, events and deserialisation cost ~250 us
+a call, as much as verifying the request's signature. Those operations are called
+directly (`direct_operations`): the payload's tag picks the method spyne would pick, which
+gets the same arguments (tests/test_services_runtime.py compares both ways). Any other
+operation still goes through spyne.
 """
 import kszws.compat.spyne  # noqa: F401  (must precede any spyne.server import)
 
-from spyne import BODY_STYLE_BARE, BODY_STYLE_EMPTY, AnyXml, MethodContext, rpc
+from spyne import BODY_STYLE_BARE, BODY_STYLE_EMPTY, AnyXml, MethodContext, Unicode, rpc
 from spyne.protocol.soap import Soap11
 from spyne.server import ServerBase
 from twisted.internet import defer, threads
@@ -53,10 +60,18 @@ class SpyneEndpoint:
         self.application = application
         self.server = ServerBase(application)
         self.fault_element = fault_element  # Clark name of the CBSSFaultType detail element
+        self.direct = direct_operations(application)
         if new_ticket is not None:
             self.new_ticket = new_ticket  # else the hub's (a UUID)
 
     def invoke(self, root, exchange):
+        payload = soap.body_payload(soap.split_envelope(root)[1])
+        operation = self.direct.get(payload.tag)
+        if operation is not None:
+            return operation.call(self.application, exchange, payload)
+        return self.invoke_with_spyne(root, exchange)
+
+    def invoke_with_spyne(self, root, exchange):
         ctx = MethodContext(self.server, MethodContext.SERVER)
         ctx.in_document = (root, None)
         ctx.udc = exchange
@@ -93,6 +108,63 @@ class SpyneEndpoint:
 
 def _fault_text(fault):
     return (getattr(fault, "faultstring", None) or str(fault))[:200]
+
+
+class DirectCall:
+    """What an operation reads of its context when it is called without spyne: the
+    application (its gateway, its clock), the exchange (spyne's user data) and the request
+    element, under the names spyne's MethodContext gives them."""
+
+    __slots__ = ("app", "udc", "in_body_doc")
+
+    def __init__(self, app, udc, in_body_doc):
+        self.app, self.udc, self.in_body_doc = app, udc, in_body_doc
+
+
+class DirectOperation:
+    """One operation called without spyne: `read` turns the request element into the one
+    argument spyne would pass (_READERS)."""
+
+    def __init__(self, name, function, read):
+        self.name, self.function, self.read = name, function, read
+
+    def call(self, app, exchange, payload):
+        exchange.operation = self.name
+        exchange.customer = payload.find("informationCustomer")  # as decompose_... does
+        d = defer.maybeDeferred(self.function, DirectCall(app, exchange, payload),
+                                self.read(payload))
+        return d.addCallback(soap.envelope)
+
+
+# What spyne passes for an argument of each model: for AnyXml, the request element's first
+# child (the operations read the whole element, ctx.in_body_doc, instead); for Unicode,
+# the element's text (None when it is empty or nil).
+_READERS = {AnyXml: lambda element: element[0] if len(element) else None,
+            Unicode: lambda element: element.text}
+
+
+def _model(cls):
+    """The spyne model a message class was customised from (the class itself if none)."""
+    return getattr(cls, "__orig__", None) or cls
+
+
+def direct_operations(application):
+    """{request element tag: DirectOperation} for the operations of `application` whose
+    one argument is the whole request element (AnyXml) or a plain string (Unicode), in
+    the bare style: there spyne only dispatches. An element that two methods take, or a
+    method with SOAP headers, stays with spyne."""
+    found = {}
+    for tag, descriptors in application.interface.service_method_map.items():
+        if len(descriptors) != 1:
+            continue
+        descriptor = descriptors[0]
+        read = _READERS.get(_model(descriptor.in_message))
+        if read is None or descriptor.body_style is not BODY_STYLE_BARE \
+                or descriptor.in_header or descriptor.no_ctx or not descriptor.no_self:
+            continue
+        found[tag] = DirectOperation(descriptor.operation_name or descriptor.name,
+                                     descriptor.function, read)
+    return found
 
 
 
