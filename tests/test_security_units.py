@@ -180,6 +180,43 @@ def test_a_body_keeps_the_id_it_has(rsa_signer, trust):
     verify(p.root, trust)
 
 
+def xmlsec_verifies(root, identity):
+    """xmlsec's own XML-DSig verification (not kszws's) of a signed envelope: the signature
+    kszws writes from text templates must be what an independent implementation reads."""
+    ctx = xmlsec.SignatureContext()
+    ctx.key = identity.key
+    for element in (root.find(soap.BODY), Read(root).timestamp):
+        ctx.register_id(element, "Id", WSU)
+    ctx.verify(Read(root).signature)  # raises xmlsec.Error when it does not verify
+    return True
+
+
+@pytest.mark.parametrize("body_id", [None, "id-7"])
+@pytest.mark.parametrize("must_understand", [False, True])
+def test_xmlsec_verifies_what_sign_writes(signer, body_id, must_understand):
+    root = request_envelope()
+    if body_id:
+        root.find(soap.BODY).set(wsse.WSU_ID, body_id)
+    p = Read(signed(signer, root, must_understand=must_understand))
+    assert xmlsec_verifies(p.root, signer)
+    assert p.references[0].get("URI") == "#" + (body_id or p.body.get(wsse.WSU_ID))
+
+
+@pytest.mark.parametrize("body_id", ["B-1", 'odd &<"\t\n\r> id'])
+def test_the_timestamp_and_signed_info_are_written_in_canonical_form(signer, body_id):
+    """sign() writes them as text, in the form exclusive C14N gives them (attribute values
+    escaped as C14N escapes them): what it digested and signed is what any verifier
+    canonicalises."""
+    body = request_envelope().find(soap.BODY)
+    text = wsse.security_header(exc_c14n(body), body_id, signer, NOW, TTL, "abc")
+    written = etree.fromstring(text)
+    for element, tag in ((written.find(wsse.TIMESTAMP), "wsu:Timestamp"),
+                         (written.find(".//" + q(DS, "SignedInfo")), "ds:SignedInfo")):
+        as_written = re.search("<%s .*</%s>" % (tag, tag), text, re.S).group(0)
+        assert as_written.encode() == exc_c14n(element)
+    assert written.find(".//" + q(DS, "Reference")).get("URI") == "#" + body_id
+
+
 def test_the_timestamp_runs_from_now_for_the_ttl_in_milliseconds(rsa_signer, trust):
     p = Read(signed(rsa_signer, ttl=datetime.timedelta(seconds=90)))
     assert [c.tag for c in p.timestamp] == [q(WSU, "Created"), q(WSU, "Expires")]
