@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.report import fail, verdict  # noqa: E402
+from benchmarks.report import headline, fail, verdict  # noqa: E402
 from kszws import directory, mailbox  # noqa: E402
 from kszws.hub.fanout import FanOut  # noqa: E402
 from kszws.registry import load_registry  # noqa: E402
@@ -146,12 +146,18 @@ def run(name, tmp, database_url, count, smoke):
     finally:
         hub.stop()
     not_full = None if count == TARGET_MUTATIONS else "the targets are for 100,000 mutations"
+    fanned, pulling = verdict(seconds <= 60, smoke, not_full), \
+        verdict(pulled >= 5000, smoke, not_full)
     print("  acceptance            %10.0f mutations/s" % rate)
     print("  fan-out               %10d deliveries in %.1f s = %.0f/s   (target <= 60 s for "
-          "1.1 M: %s)" % (delivered, seconds, delivered / seconds,
-                          verdict(seconds <= 60, smoke, not_full)))
+          "1.1 M: %s)" % (delivered, seconds, delivered / seconds, fanned))
     print("  pull and acknowledge  %10.0f items/s for one institution over HTTP (target >= "
-          "5,000: %s)" % (pulled, verdict(pulled >= 5000, smoke, not_full)), flush=True)
+          "5,000: %s)" % (pulled, pulling), flush=True)
+    name = "mailbox (%s)" % db_name
+    headline(name, "fan-out of %d x 11" % count, seconds, "s", higher_is_better=False,
+             target="<= 60 s", verdict_text=fanned)
+    headline(name, "pull and acknowledge", pulled, "items/s", target=">= 5,000",
+             verdict_text=pulling)
 
 
 def main():

@@ -90,3 +90,49 @@ def moved(before, after, names):
     """'name +delta, ...' for the metrics `names` between two scrapes."""
     return ", ".join("%s +%d" % (name, after.get(name, 0) - before.get(name, 0))
                      for name in names)
+
+
+# --- The headline table (`make bench`, benchmarks/run_all.py) --------------------------------
+
+RESULTS_ENV = "KSZWS_BENCH_RESULTS"  # a file run_all.py gives every benchmark it runs
+
+
+def headline(benchmark, figure, value, unit, peer=None, peer_value=None, higher_is_better=True,
+             target=None, verdict_text=None):
+    """Record one headline figure for the README's table: `figure` = `value` `unit`, beside
+    the `peer` measured in the same run (its `peer_value`, in the same unit) when there is
+    one, and the target's verdict. Printed by the benchmark anyway; kept only when run_all.py
+    collects them (the environment names its file)."""
+    import json
+    import os
+
+    path = os.environ.get(RESULTS_ENV)
+    if not path:
+        return
+    row = {"benchmark": benchmark, "figure": figure, "value": value, "unit": unit,
+           "peer": peer, "peer_value": peer_value, "higher_is_better": higher_is_better,
+           "target": target, "verdict": verdict_text}
+    with open(path, "a") as fh:
+        fh.write(json.dumps(row) + "\n")
+
+
+def machine_speed(rounds=3):
+    """Seconds of a fixed CPU loop (pure Python and SHA-256, single core), the best of
+    `rounds`: the yardstick printed beside a table, so that two tables from two machines
+    (or one machine on two days: these machines differ 2.5-5x) can be compared."""
+    import hashlib
+    import time
+
+    best = None
+    block = b"\0" * (1 << 20)
+    for _ in range(rounds):
+        start = time.process_time()
+        total = 0
+        for i in range(2_000_000):
+            total += i * i % 7
+        digest = hashlib.sha256()
+        for _ in range(64):
+            digest.update(block)
+        spent = time.process_time() - start
+        best = spent if best is None else min(best, spent)
+    return best
