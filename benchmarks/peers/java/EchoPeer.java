@@ -3,6 +3,8 @@ import java.io.ByteArrayOutputStream;
 import java.io.FileInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.security.KeyStore;
@@ -376,8 +378,13 @@ public final class EchoPeer {
         server.createContext("/", peer::handle);
         server.setExecutor(Executors.newFixedThreadPool(THREADS));
         server.start();
+        List<String> gcs = new ArrayList<>();
+        for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+            gcs.add(gc.getName());
+        }
         System.out.println("ready " + server.getAddress().getPort() + " (" + THREADS + " threads, "
-                + truststore.size() + " trusted certificates, Java " + Runtime.version() + ")");
+                + truststore.size() + " trusted certificates, Java " + Runtime.version() + ", "
+                + String.join(" + ", gcs) + ")");
         System.out.flush();
     }
 }
