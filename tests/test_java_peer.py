@@ -11,7 +11,8 @@ from benchmarks.wrkdriver import sign_all
 from tests.netfixture import make_project
 from tests.soaptools import Answer, post
 
-pytestmark = pytest.mark.skipif(peer.missing() is not None, reason=str(peer.missing()))
+ABSENT = peer.missing()
+pytestmark = pytest.mark.skipif(ABSENT is not None, reason=str(ABSENT))
 
 HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"%s"' % ACTION}
 

@@ -5,21 +5,28 @@
 # launchers do), so `java -jar OUT/echo-peer.jar ...` runs it.
 #
 #   benchmarks/peers/java/build.sh OUT
+#   benchmarks/peers/java/build.sh --check   # exit 3 and one line when something is missing
 set -eu
-out=${1:?usage: build.sh OUT}
+out=${1:?usage: build.sh OUT | --check}
 here=$(cd "$(dirname "$0")" && pwd)
 # WSS4J 1.6.19, Apache Santuario (xmlsec) 2.1.7 under it, and their logging facades:
-# commons-logging (WSS4J's) and slf4j (Santuario's), which goes nowhere without a binding
-# (slf4j-nop: no logging in the measured path).
+# commons-logging (WSS4J's) and slf4j (Santuario's), bound to slf4j-nop: nothing logged in
+# the measured path.
 jars="/usr/share/java/wss4j.jar /usr/share/java/xmlsec.jar /usr/share/java/commons-logging.jar
       /usr/share/java/slf4j-api.jar /usr/share/java/slf4j-nop.jar"
-for jar in $jars; do
-    if [ ! -f "$jar" ]; then
-        echo "build.sh: $jar is missing (Debian: apt-get install openjdk-17-jdk-headless libwss4j-java libslf4j-java)" >&2
-        exit 3
-    fi
+
+missing=""
+for tool in java javac jar; do
+    command -v $tool >/dev/null || missing="$missing $tool"
 done
-command -v javac >/dev/null || { echo "build.sh: javac is missing (Debian: apt-get install openjdk-17-jdk-headless)" >&2; exit 3; }
+for jar in $jars; do
+    [ -f "$jar" ] || missing="$missing $jar"
+done
+if [ -n "$missing" ]; then
+    echo "Java peer not built, missing:$missing (Debian: apt-get install openjdk-17-jdk-headless libwss4j-java)" >&2
+    exit 3
+fi
+[ "$out" = "--check" ] && exit 0
 
 mkdir -p "$out/classes"
 javac -nowarn -d "$out/classes" -cp "$(echo $jars | tr ' ' ':')" "$here/EchoPeer.java"
