@@ -119,7 +119,8 @@ def scenarios(args, settings, workdir):
             else:
                 who = "test-quiet" if scenario == "signed" else SIGNER
                 t0 = time.monotonic()
-                bodies = sign_all(settings.certs_dir / ("%s.crt" % who), [request_body(kb)] * needed)
+                bodies = sign_all(settings.certs_dir / ("%s.crt" % who),
+                                  [request_body(kb)] * needed)
                 print("  (%d signed requests prepared in %.1f s)" % (len(bodies),
                       time.monotonic() - t0), flush=True)
                 auth = None
@@ -197,7 +198,7 @@ def compare_with_peer(args, settings, workdir):
             print(line("%2d KB peer" % kb, peer_figures) + cpu_text(peer_figures))
         print(line("%2d KB hub" % kb, hub_figures) + cpu_text(hub_figures))
         if not absent:
-            print(ratio_line(kb, hub_figures, peer_figures, args.smoke))
+            print(ratio_line(kb, hub_figures, peer_figures, args))
 
 
 def warm_up(args, settings, workdir, targets, kb):
@@ -212,10 +213,11 @@ def warm_up(args, settings, workdir, targets, kb):
         rates = []
         for name, process in targets:
             figures = signed_run(args, workdir, process, bodies, run)
-            # A peer JVM still compiling may outrun its pool: it accepts the replays, harmless
-            # here; the hub refuses them, which fails the run.
+            # Shown, not fatal: a cold JVM may keep a request past wrk's 2 s timeout. The
+            # measured run fails on any failure.
             if figures["failures"]:
-                fail("%2d KB %s warm-up: %s" % (kb, name, "; ".join(figures["failures"])))
+                print("  (%2d KB %s warm-up, %d s: %s)" % (kb, name, run,
+                                                        "; ".join(figures["failures"])[:300]))
             rates.append(figures["rps"])
             if left <= run:
                 print(line("%2d KB %s warm-up" % (kb, name), figures) + " (its last run)",
@@ -226,7 +228,8 @@ def warm_up(args, settings, workdir, targets, kb):
 
 def signed_pool(settings, kb, count):
     """`count` (and 200 more) distinct requests of `kb` KB, signed now."""
-    return sign_all(settings.certs_dir / ("%s.crt" % SIGNER), [request_body(kb)] * (int(count) + 200))
+    envelopes = [request_body(kb)] * (int(count) + 200)
+    return sign_all(settings.certs_dir / ("%s.crt" % SIGNER), envelopes)
 
 
 def signed_run(args, workdir, process, bodies, seconds):
@@ -244,17 +247,20 @@ def cpu_text(figures):
     return "   cpu %.2f ms/req" % figures["cpu_ms"] if "cpu_ms" in figures else ""
 
 
-def ratio_line(kb, hub, peer, smoke):
-    """hub/peer for req/s, the tail and CPU per request; the verdict on issue 17's target."""
+def ratio_line(kb, hub, peer, args):
+    """hub/peer for req/s, the tail and CPU per request; the verdict on issue 17's target
+    (stated for 2 workers against the peer's 2 threads, 16 connections, a p99 of each)."""
     not_full = None
-    if min(hub["requests"], peer["requests"]) < 1000:
+    if (args.workers, args.connections) != (2, 16):
+        not_full = "the target is for 2 workers and 16 connections"
+    elif min(hub["requests"], peer["requests"]) < 1000:
         not_full = "a p99 needs 1,000 requests"
     met = hub["rps"] >= peer["rps"] and hub["tail"] <= peer["tail"]
+    cpu = "%.2fx" % (hub["cpu_ms"] / peer["cpu_ms"]) if peer.get("cpu_ms") else "?"
     return ("%2d KB hub/peer: req/s %.2fx, %s %.2fx, cpu/req %s   target (req/s >= 1.0x, "
             "p99 <= 1.0x): %s"
-            % (kb, hub["rps"] / peer["rps"], hub["tail_label"].split()[0], hub["tail"] / peer["tail"],
-               "%.2fx" % (hub["cpu_ms"] / peer["cpu_ms"]) if peer.get("cpu_ms") else "?",
-               verdict(met, smoke, not_full)))
+            % (kb, hub["rps"] / peer["rps"], hub["tail_label"].split()[0],
+               hub["tail"] / peer["tail"], cpu, verdict(met, args.smoke, not_full)))
 
 
 if __name__ == "__main__":

@@ -70,7 +70,9 @@ public final class EchoPeer {
     static final String INTF = "http://kszbcss.fgov.be/intf/TestConnectionServiceService/v1";
     static final String RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
     static final int THREADS = 2;
-    // The hub's policy: a Timestamp window of at most 15 minutes, 5 minutes of clock skew.
+    // As near the hub's policy (windows up to 15 minutes, 5 minutes of clock skew) as WSS4J
+    // goes: it refuses a Created older than the TTL or further ahead than the future TTL,
+    // and an Expires in the past.
     static final int TIMESTAMP_TTL_SECONDS = 900;
     static final int FUTURE_SKEW_SECONDS = 300;
     static final int REPLY_TTL_SECONDS = 300;
@@ -327,7 +329,8 @@ public final class EchoPeer {
             throw new Refused("not a SOAP 1.1 Envelope");
         }
         for (Node n = envelope.getFirstChild(); n != null; n = n.getNextSibling()) {
-            if (n instanceof Element && SOAP11.equals(n.getNamespaceURI()) && local.equals(n.getLocalName())) {
+            if (n instanceof Element && SOAP11.equals(n.getNamespaceURI())
+                    && local.equals(n.getLocalName())) {
                 return (Element) n;
             }
         }
@@ -366,15 +369,17 @@ public final class EchoPeer {
             System.exit(2);
         }
         // HttpServer has no API for TCP_NODELAY: its ServerConfig reads this property when the
-        // first server is made. Without it, a reply written in two segments waits for the
-        // client's delayed ACK (~40 ms on Linux).
+        // first server is made, and then sets it on every accepted socket (strace shows
+        // setsockopt TCP_NODELAY). Without it, the headers and the body, written apart, can
+        // wait for the client's delayed ACK (~40 ms on Linux).
         System.setProperty("sun.net.httpserver.nodelay", "true");
         KeyStore truststore = load(args[4], args[5]);
         UnwrappedKeyCrypto signer = new UnwrappedKeyCrypto(load(args[1], args[2]), args[3],
                 args[2].toCharArray());
         EchoPeer peer = new EchoPeer(signer, args[3], args[2], truststore);
 
-        HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", Integer.parseInt(args[0])), 256);
+        InetSocketAddress address = new InetSocketAddress("127.0.0.1", Integer.parseInt(args[0]));
+        HttpServer server = HttpServer.create(address, 256);
         server.createContext("/", peer::handle);
         server.setExecutor(Executors.newFixedThreadPool(THREADS));
         server.start();
