@@ -4,7 +4,7 @@
 PYTHON ?= python3.11
 VENV := .venv
 
-.PHONY: demo test install install-test bench fuzz mutation clean
+.PHONY: demo test install install-test bench peer fuzz mutation clean
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "kszws needs Python 3.11 (spyne 2.14 does not import on 3.12); set PYTHON=/path/to/python3.11")'
@@ -38,6 +38,11 @@ mutation: install-test
 
 bench: install-test
 	$(VENV)/bin/python benchmarks/bench_testconnection.py
+
+# The Java peer of bench_testconnection.py --peer (WSS4J, from Debian's packages:
+# apt-get install openjdk-17-jdk-headless libwss4j-java): build/java-peer/echo-peer.jar.
+peer:
+	benchmarks/peers/java/build.sh build/java-peer
 
 clean:
 	rm -rf $(VENV) var build *.egg-info mutants
