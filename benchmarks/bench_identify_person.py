@@ -8,6 +8,7 @@ Prints, for a population of N persons (default 1,000,000):
   direct signed consultPerson to the source (wrk)           req/s, p50, p99
   IdentifyPerson through the hub, 2 workers (wrk)           target >= 300 req/s
   the hub's CPU per IdentifyPerson                          target <= 3 ms
+  the same hub's CPU per signed TestConnection (the yardstick of this machine, now)
   CPU per request of the hub's and of the source's processes, in each run
   the hub's added latency: through the hub / direct, p50 and p99, at the same load
                                                             target <= 1.2
@@ -34,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import bench_testconnection  # noqa: E402
 from benchmarks.report import cpu_seconds, fail, percentiles, verdict  # noqa: E402
 from benchmarks.wrkdriver import line, run_wrk, sign_all  # noqa: E402
 from tests.netfixture import Hub, Source, make_project  # noqa: E402
@@ -41,6 +43,7 @@ from tests.netfixture import Hub, Source, make_project  # noqa: E402
 CACHE = ROOT / "benchmarks" / ".cache"
 SSDN_ACTION = "http://ksz-bcss.fgov.be/connectors/WebServiceConnector/sendXML"
 PATH = "/connectors/webservice/KSZBCSSWebServiceConnectorPort"
+TEST_PATH = "/SOA4520/TestConnectionServiceService/sendTestMessage"
 # A good reply, counted as plain text in the raw HTTP body. consultPerson: the person was
 # found. sendXML: the SSDNReply travels escaped inside xmlString; one ServiceReply, so two
 # ResultSummary (ReplyContext and ServiceReply), both ok="YES" with ReturnCode 0.
@@ -161,7 +164,7 @@ def main():
     source = Source(settings, workers=args.source_workers).start()
     hub = Hub(settings, workers=args.workers).start()
     try:
-        needed = 400 * args.duration + 2000
+        needed = 800 * args.duration + 2000
         pool = (ssins * (needed // len(ssins) + 1))[:needed]
         direct_bodies = sign_all(settings.certs_dir / "kszws-hub.crt", consult_envelopes(pool))
         source_url = "http://%s:%d" % (source_conf.host, source_conf.port)
@@ -178,6 +181,21 @@ def main():
         print(cpu_line(through), flush=True)
         if through["failures"]:
             fail("IdentifyPerson via hub: " + "; ".join(through["failures"]))
+        # The yardstick of the hub's CPU on this machine, now: the same hub answering a
+        # signed TestConnection (signed both ways, logged), with nothing behind it.
+        # Shorter (it only gives a CPU figure), with more requests: it is faster.
+        short = argparse.Namespace(connections=args.connections,
+                                   duration=min(args.duration, 5))
+        test_bodies = sign_all(settings.certs_dir / "cpas-eupen.crt",
+                               [bench_testconnection.request_body()]
+                               * (1500 * short.duration + 2000))
+        reference = measured_wrk((hub,), hub.url, TEST_PATH, test_bodies,
+                                 bench_testconnection.ACTION, short, workdir,
+                                 bench_testconnection.EXPECT)
+        print(line("TestConnection (signed)", reference), flush=True)
+        print(cpu_line(reference), flush=True)
+        if reference["failures"]:
+            fail("TestConnection: " + "; ".join(reference["failures"]))
     finally:
         hub.stop()
         source.stop()
@@ -200,6 +218,9 @@ def main():
             (1_000_000, 2, 16, 10):
         not_full = "the targets are for 1,000,000 persons, 2 hub workers, 16 connections, 10 s"
     hub_cpu = through["cpu_ms"]["hub"]
+    print("hub CPU per request: IdentifyPerson %.2f ms = %.1fx a signed TestConnection "
+          "(%.2f ms) measured in the same run" % (
+              hub_cpu, hub_cpu / reference["cpu_ms"]["hub"], reference["cpu_ms"]["hub"]))
     print("targets: >= 300 req/s via hub: %s; hub CPU <= 3 ms/request: %s; added latency "
           "<= 1.2x (p50 and p99): %s" % (
               verdict(through["rps"] >= 300, args.smoke, not_full),
