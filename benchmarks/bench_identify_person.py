@@ -205,7 +205,9 @@ def main():
           "exchange log on (SQLite FULL)" % (args.workers, args.source_workers, args.connections,
                                              args.duration))
     # The same wrk (connections, duration) on both: the ratio is the hub's added latency at
-    # the same offered load. A ratio of two maxima (fewer than 1,000 requests) says nothing.
+    # the same offered load. wrk keeps every connection busy, so near saturation the ratio
+    # is about (hub CPU + source CPU) / source CPU per request: the cores are shared.
+    # A ratio of two maxima (fewer than 1,000 requests) says nothing.
     ratio_p50 = through["p50"] / direct["p50"]
     full_tails = through["requests"] >= 1000 and direct["requests"] >= 1000
     ratio_p99 = through["p99"] / direct["p99"] if full_tails else None
@@ -248,6 +250,7 @@ def measured_wrk(processes, url, path, bodies, action, args, workdir, expect):
 def cpu_line(figures):
     return "%-26s %s" % ("  CPU per request", "   ".join(
         "%s %.2f ms" % kv for kv in figures["cpu_ms"].items()))
+
 
 def _no_p99(figures):
     """Why a p99 target cannot be judged from these (p50, tail, label), or None."""
