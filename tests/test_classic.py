@@ -443,3 +443,16 @@ def test_names_and_places_in_capitals_in_each_official_language(classic_net):
     assert [(e.get("lang"), e.text) for e in municipality] == [("de", "EUPEN"), ("fr", "EUPEN")]
     street = eupen.root.findall(".//%s/%s" % (ipr("Address"), ipr("Street")))
     assert [(e.get("lang"), e.text) for e in street] == [("de", "GOSPERTSTRASSE")]
+
+
+def test_the_identity_card_number_validates_the_identity(classic_net):
+    """The eID card number alone validates the identity; another one is a mismatch (the
+    hub compares it with the register's, read from the source's reply)."""
+    good = basic_call(classic_net, identify("70100853190", verification=(
+        '<ipr:IdentityCardNumber>591000123456</ipr:IdentityCardNumber>')))
+    assert good.summary(0) == ("YES", 0, ["12007001"])
+    assert len(good.root.find(".//" + ipr("Extended"))) > 0
+    wrong = basic_call(classic_net, identify("70100853190", verification=(
+        '<ipr:IdentityCardNumber>591000123457</ipr:IdentityCardNumber>')))
+    assert wrong.summary(0) == ("WARNING", 1, ["22007009"])
+    assert len(wrong.root.find(".//" + ipr("Extended"))) == 0

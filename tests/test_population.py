@@ -152,3 +152,45 @@ def test_persons_read_together_are_read_as_one_by_one(tmp_path):
         alone = {s: store.get_person(conn, s, groups=False) for s in ssins}
     db.dispose()
     assert together == alone and len(together) > 600
+
+
+def test_a_person_is_read_as_sqlalchemy_reads_it_on_both_databases(database_url):
+    """get_person runs its statements, compiled once per dialect, on the driver's cursor
+    (the source's consultPerson): every group of every person as SQLAlchemy Core reads it,
+    on SQLite and PostgreSQL, through the store's engine and the service's read engine."""
+    db = Database(database_url, "OFF")
+    try:
+        store.migrate(db)
+        population.generate(db, 300, seed=5)
+        population.add_demo_persons(db)
+        for engine in (db.engine, store.read_engine(db)):
+            with engine.connect() as conn:
+                ssins = conn.execute(select(store.person.c.ssin)).scalars().all()
+                for ssin in ssins + ["00000000097"]:
+                    assert store.get_person(conn, ssin) == _core_person(conn, ssin), ssin
+                    alone = store.get_person(conn, ssin, groups=False)
+                    assert alone is None or "civilStates" not in alone
+        assert len(ssins) > 300
+    finally:
+        db.dispose()
+
+
+def _core_person(conn, ssin):
+    """A person as SQLAlchemy Core reads it (what get_person gave before), or None."""
+    row = conn.execute(select(store.person).where(store.person.c.ssin == ssin)).mappings().first()
+    if row is None:
+        return None
+    record = dict(row)
+    record["addresses"] = [dict(a) for a in conn.execute(
+        select(store.address).where(store.address.c.ssin == ssin)
+        .order_by(store.address.c.from_date.desc(), store.address.c.id.desc())).mappings()]
+    record["household"] = [] if record["household_id"] is None else [
+        dict(m) for m in conn.execute(select(store.household_member).where(
+            store.household_member.c.household_id == record["household_id"])
+            .order_by(store.household_member.c.relationship, store.household_member.c.ssin))
+        .mappings()]
+    for key, (table, since) in store.HISTORY.items():
+        record[key] = [dict(r) for r in conn.execute(
+            select(table).where(table.c.ssin == ssin)
+            .order_by(since.desc(), table.c.id.desc())).mappings()]
+    return record

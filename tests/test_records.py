@@ -87,3 +87,24 @@ def test_a_fault_is_raised_as_zeep_raises_it(source):
     client, _ = source
     with pytest.raises(Fault):  # the source's schema refuses the date
         client._records("searchPersons", {"lastName": "Janssens", "birthDate": "1960"})
+
+
+@pytest.mark.parametrize("history", [False, True])
+def test_consult_person_read_as_zeep_reads_it_on_every_person(source, history):
+    """consultPerson (IdentifyPerson, PerformInvestigation): the whole record, with the
+    history groups (civil states, occupations, filiations, documents, past households)
+    that consultPersons does not give, and the hub's record of it (persons.flattened)."""
+    from kszws.hub.persons import _consulted, person_record
+
+    client, ssins = source
+    service = client._service()
+    operation = service._binding._operations["consultPerson"]
+    read = reply_reader(operation)
+    for ssin in ssins[::4] + ["00000000097"]:  # a quarter, and one it does not know
+        with service._client.settings(raw_response=True):
+            raw = service.consultPerson(ssin=ssin, history=history)
+        envelope = etree.fromstring(raw.content)
+        by_zeep = operation.process_reply(envelope)
+        mine = read(envelope.find("{%s}Body" % SOAP)[0])
+        expected = person_record(by_zeep.person) if by_zeep.found else None
+        assert _plain(_consulted(mine)) == _plain(expected), ssin

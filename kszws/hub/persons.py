@@ -46,9 +46,11 @@ class NationalRegister:
         self.client = client
 
     def consult(self, ssin, history=False):
-        """Deferred: the person's record, or None for an unknown SSIN."""
-        d = self.client.call("consultPerson", ssin=ssin, history=history)
-        return d.addCallback(lambda r: person_record(r.person) if r.found else None)
+        """Deferred: the person's record, or None for an unknown SSIN (the reply read as
+        plain dicts by hub/records.py: zeep's objects for one person cost the hub more
+        than the rest of an IdentifyPerson)."""
+        d = self.client.records("consultPerson", ssin=ssin, history=history)
+        return d.addCallback(_consulted)
 
     def consult_many(self, ssins):
         """Deferred: {ssin: record} of those of `ssins` the register knows (one call; its
@@ -71,6 +73,12 @@ class NationalRegister:
                              birthDate=phonetic.birth_date, tolerance=phonetic.tolerance,
                              gender=phonetic.gender or None, maximum=phonetic.maximum)
         return d.addCallback(lambda persons: [person_record(p) for p in persons or []])
+
+
+def _consulted(reply):
+    """The record of a consultPerson reply read by hub/records.py, None when not found."""
+    result = (reply or {}).get("consultPersonResult") or {}
+    return flattened(result["person"]) if result.get("found") else None
 
 
 def _household(line):

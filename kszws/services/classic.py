@@ -143,11 +143,13 @@ class SsdnGateway:
     def _follow(self, asked, found, exchange):
         """A person found under another SSIN than the one asked (replaced): the directory
         follows the replacement."""
+        if not asked or len(found) != 1 or found[0]["ssin"] == asked:
+            return  # (checked first: the SSIN's check digits cost more than the rest)
         try:
-            asked = ids.ssin(asked) if asked else None
+            asked = ids.ssin(asked)
         except ids.InvalidIdentifier:
             return
-        if asked and len(found) == 1 and found[0]["ssin"] != asked:
+        if found[0]["ssin"] != asked:
             yield self.access.follow_replacement(asked, found[0]["ssin"], exchange.received_at)
 
     @defer.inlineCallbacks

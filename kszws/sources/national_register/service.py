@@ -283,11 +283,13 @@ def _shift(date, years):
 
 
 def service(db):
+    reads = store.read_engine(db)
+
     class NationalRegisterService(ServiceBase):
         @rpc(Unicode(min_occurs=1, nillable=False), Boolean, _returns=ConsultPersonResult)
         def consultPerson(ctx, ssin, history):
             def work():
-                with db.engine.connect() as conn:
+                with reads.connect() as conn:
                     record = store.get_person(conn, ssin)
                 if record is None:
                     return ConsultPersonResult(found=False)
@@ -304,7 +306,7 @@ def service(db):
             asked = list(dict.fromkeys(ssins or []))[:100]
 
             def work():
-                with db.engine.connect() as conn:
+                with reads.connect() as conn:
                     found = store.get_persons(conn, asked)
                 return [_person(found[ssin], current_addresses(found[ssin])[:1],
                                 found[ssin]["household"]) for ssin in asked if ssin in found]
@@ -322,7 +324,7 @@ def service(db):
             asked = list(dict.fromkeys(ssins or []))[:HOUSEHOLDS_AT_MAXIMUM]
 
             def work():
-                with db.engine.connect() as conn:
+                with reads.connect() as conn:
                     found = store.households_at(conn, asked, date)
                 return [" ".join([s, found[s][0], *found[s][1]]) for s in asked if s in found]
 
@@ -336,7 +338,7 @@ def service(db):
             first_year, last_year, within = birth_window(birthDate, tolerance)
 
             def work():
-                with db.engine.connect() as conn:
+                with reads.connect() as conn:
                     found = store.search(conn, lastName, firstName, first_year, last_year,
                                          gender or None, within,
                                          limit=min(maximum or DEFAULT_MAXIMUM, 100))

@@ -6,7 +6,7 @@ import contextlib
 from pathlib import Path
 
 from sqlalchemy import (Column, DateTime, Index, Integer, MetaData, String, Table, Text,
-                        or_, select)
+                        bindparam, create_engine, event, or_, select)
 
 from kszws import names
 
@@ -187,27 +187,93 @@ def indexes_deferred(db):
                 index.create(conn)
 
 
+def read_engine(db):
+    """An engine for the service's reads of `db`: on SQLite, each read transaction begins
+    DEFERRED, on a snapshot of the file, and takes no lock. The store's own engine begins
+    every transaction IMMEDIATE (its writers serialise at BEGIN): a read through it held
+    the file's write lock, so the service's threads and workers queued behind one another
+    in SQLite's busy handler, which sleeps 1 to 100 ms between tries (direct consultPerson
+    p99 above a second at 200 req/s)."""
+    if db.dialect != "sqlite":
+        return db.engine
+    engine = create_engine(db.url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # SQLAlchemy, not the driver, begins (below)
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA query_only=ON")  # this engine only reads
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN")  # deferred: the several SELECTs of a read, one snapshot
+
+    return engine
+
+
 def get_person(conn, ssin, groups=True):
     """A person with addresses (newest first), household and, with `groups`, the history
-    groups (HISTORY); or None."""
-    row = conn.execute(select(person).where(person.c.ssin == ssin)).mappings().first()
-    if row is None:
-        return None
-    record = dict(row)
-    record["addresses"] = [dict(a) for a in conn.execute(
-        select(address).where(address.c.ssin == ssin)
-        .order_by(address.c.from_date.desc(), address.c.id.desc())).mappings()]
-    record["household"] = []
-    if record["household_id"] is not None:
-        record["household"] = [dict(m) for m in conn.execute(
-            select(household_member).where(
-                household_member.c.household_id == record["household_id"])
-            .order_by(household_member.c.relationship, household_member.c.ssin)).mappings()]
-    for key, (table, since) in HISTORY.items() if groups else ():  # newest first
-        record[key] = [dict(r) for r in conn.execute(
-            select(table).where(table.c.ssin == ssin)
-            .order_by(since.desc(), table.c.id.desc())).mappings()]
-    return record
+    groups (HISTORY); or None.
+
+    Up to eight queries a person (consultPerson, the hub's IdentifyPerson): each built and
+    executed through SQLAlchemy Core cost ~180 us of Python, as much as the rest of the
+    source's work; here they are compiled once per dialect and run on the DB-API cursor,
+    inside `conn`'s transaction (every column is text or integer: the driver gives the
+    values Core would)."""
+    if not conn.in_transaction():
+        conn.begin()  # one snapshot for all the queries, as Core's autobegin gives
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        found = _read(conn, cursor, "person", ssin=ssin)
+        if not found:
+            return None
+        record = found[0]
+        record["addresses"] = _read(conn, cursor, "addresses", ssin=ssin)
+        record["household"] = []
+        if record["household_id"] is not None:
+            record["household"] = _read(conn, cursor, "household",
+                                        household_id=record["household_id"])
+        for key in HISTORY if groups else ():
+            record[key] = _read(conn, cursor, key, ssin=ssin)
+        return record
+    finally:
+        cursor.close()
+
+
+def _person_statements():
+    """{name: the statement of one of get_person's reads}, with bind parameters."""
+    by_ssin = bindparam("ssin")
+    statements = {
+        "person": select(person).where(person.c.ssin == by_ssin),
+        "addresses": select(address).where(address.c.ssin == by_ssin)
+        .order_by(address.c.from_date.desc(), address.c.id.desc()),
+        "household": select(household_member).where(
+            household_member.c.household_id == bindparam("household_id"))
+        .order_by(household_member.c.relationship, household_member.c.ssin),
+    }
+    for key, (table, since) in HISTORY.items():  # newest first
+        statements[key] = (select(table).where(table.c.ssin == by_ssin)
+                           .order_by(since.desc(), table.c.id.desc()))
+    return statements
+
+
+_PERSON_STATEMENTS = _person_statements()
+_compiled = {}  # {(dialect name, statement name): compiled statement}
+
+
+def _read(conn, cursor, name, **params):
+    """The rows (dicts) of get_person's statement `name` with `params`, on `cursor`."""
+    key = (conn.dialect.name, name)
+    compiled = _compiled.get(key)
+    if compiled is None:
+        compiled = _compiled[key] = _PERSON_STATEMENTS[name].compile(dialect=conn.dialect)
+    bound = compiled.construct_params(params)
+    if compiled.positional:
+        bound = tuple(bound[k] for k in compiled.positiontup)
+    cursor.execute(compiled.string, bound)
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, row)) for row in cursor.fetchall()]
 
 
 def get_persons(conn, ssins):
