@@ -36,8 +36,12 @@ KSZWS_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 mutation: install-test
 	KSZWS_TEST_DATABASE_URL=$(KSZWS_TEST_DATABASE_URL) $(VENV)/bin/python -m tests.mutation.run
 
+# Every benchmark at full size, then the table of headline figures (each beside the peer
+# measured in the same run, and the machine's own speed); BENCH_FLAGS=--readme writes the
+# table into README.md, --smoke runs them at CI size, --only NAME,... a few.
+BENCH_FLAGS ?=
 bench: install-test
-	$(VENV)/bin/python benchmarks/bench_testconnection.py
+	$(VENV)/bin/python benchmarks/run_all.py $(BENCH_FLAGS)
 
 # The Java peer of bench_testconnection.py --peer (WSS4J, from Debian's packages:
 # apt-get install openjdk-17-jdk-headless libwss4j-java): build/java-peer/echo-peer.jar.

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_identify_person import population_db  # noqa: E402
-from benchmarks.report import headline, cpu_seconds, fail, verdict  # noqa: E402
+from benchmarks.report import cpu_seconds, fail, headline, verdict  # noqa: E402
 from tests.netfixture import (Hub, Source, drop_postgres_schema, make_project,  # noqa: E402
                               postgres_schema_url)
 from tests.test_batch_channel import batch_body  # noqa: E402 (the file the tests send)

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.report import headline, fail, verdict  # noqa: E402
+from benchmarks.report import fail, headline, verdict  # noqa: E402
 from tests.netfixture import Hub, make_project  # noqa: E402
 
 TARGET_CPU_SECONDS = 0.3

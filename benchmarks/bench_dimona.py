@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_identify_person import population_db  # noqa: E402
-from benchmarks.report import fail, percentiles  # noqa: E402
+from benchmarks.report import fail, headline, percentiles  # noqa: E402
 from benchmarks.wrkdriver import line, run_wrk, sign_all  # noqa: E402
 from tests.netfixture import Hub, Source, make_project  # noqa: E402
 
@@ -200,6 +200,10 @@ def main():
         # Every batch passed its check: the figure counts accepted declarations only.
         print("%-30s %8.0f declarations/s (each accepted)" % ("", figures["rps"] * PER_BATCH),
               flush=True)
+        headline("DIMONA through the hub", "declarations (batches of %d)" % PER_BATCH,
+                 figures["rps"] * PER_BATCH, "declarations/s")
+        headline("DIMONA through the hub", "whole personnel file of %d" % staff, fp50, "ms",
+                 "the same file read in the source's store", p50, higher_is_better=False)
     finally:
         hub.stop()
         register.stop()

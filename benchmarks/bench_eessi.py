@@ -24,7 +24,6 @@ with matching receipts.
 """
 import argparse
 import concurrent.futures
-import datetime
 import gzip
 import os
 import random
@@ -41,7 +40,8 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 from lxml import etree  # noqa: E402
 
-from benchmarks.report import cpu_seconds, fail, moved, percentiles, scrape, verdict  # noqa: E402
+from benchmarks.report import (cpu_seconds, fail, headline, moved, percentiles,  # noqa: E402
+                               scrape, verdict)
 from kszws.eessi import ebms, mime, signature  # noqa: E402
 from kszws.security import keystore  # noqa: E402
 from tests import eessitools  # noqa: E402
@@ -448,6 +448,14 @@ class CpuWatch:
 def report(what, count, elapsed, latencies, peer, smoke, not_full):
     rate = count / elapsed
     p50, tail, label = percentiles(latencies)
+    headline("EESSI %s" % what, "SEDs end to end", rate, "SEDs/s",
+             "the access point's own work in one process" if peer else None, peer or None,
+             target=">= %d" % TARGET_RATE, verdict_text=verdict(rate >= TARGET_RATE, smoke,
+                                                                not_full))
+    headline("EESSI %s" % what, "push latency " + label.split()[0], 1000 * tail, "ms",
+             higher_is_better=False, target="p99 <= %d ms" % (1000 * TARGET_P99),
+             verdict_text=verdict(tail <= TARGET_P99 and label.startswith("p99"), smoke,
+                                  not_full))
     print("  %s: %d SEDs in %.1f s = %.0f SEDs/s end to end (target >= %d: %s)" % (
         what, count, elapsed, rate, TARGET_RATE,
         verdict(rate >= TARGET_RATE, smoke, not_full)), flush=True)

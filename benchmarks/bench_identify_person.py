@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import bench_testconnection  # noqa: E402
-from benchmarks.report import cpu_seconds, fail, percentiles, verdict  # noqa: E402
+from benchmarks.report import cpu_seconds, fail, headline, percentiles, verdict  # noqa: E402
 from benchmarks.wrkdriver import line, run_wrk, sign_all  # noqa: E402
 from tests.netfixture import Hub, Source, make_project  # noqa: E402
 
@@ -223,12 +223,24 @@ def main():
     print("hub CPU per request: IdentifyPerson %.2f ms = %.1fx a signed TestConnection "
           "(%.2f ms) measured in the same run" % (
               hub_cpu, hub_cpu / reference["cpu_ms"]["hub"], reference["cpu_ms"]["hub"]))
-    print("targets: >= 300 req/s via hub: %s; hub CPU <= 3 ms/request: %s; added latency "
-          "<= 1.2x (p50 and p99): %s" % (
-              verdict(through["rps"] >= 300, args.smoke, not_full),
+    judged = (verdict(through["rps"] >= 300, args.smoke, not_full),
               verdict(hub_cpu <= 3.0, args.smoke, not_full),
               verdict(ratio_p50 <= 1.2 and (ratio_p99 or 0) <= 1.2, args.smoke,
-                      not_full or (None if full_tails else "no p99"))))
+                      not_full or (None if full_tails else "no p99")))
+    print("targets: >= 300 req/s via hub: %s; hub CPU <= 3 ms/request: %s; added latency "
+          "<= 1.2x (p50 and p99): %s" % judged)
+    name = "IdentifyPerson through the hub"
+    headline(name, "throughput", through["rps"], "req/s", "direct consultPerson",
+             direct["rps"], target=">= 300 req/s", verdict_text=judged[0])
+    headline(name, "hub CPU per request", hub_cpu, "ms", "signed TestConnection",
+             reference["cpu_ms"]["hub"], higher_is_better=False, target="<= 3 ms",
+             verdict_text=judged[1])
+    headline(name, "latency p50", through["p50"], "ms", "direct consultPerson",
+             direct["p50"], higher_is_better=False, target="<= 1.2 x direct",
+             verdict_text=judged[2])
+    if full_tails:
+        headline(name, "latency p99", through["p99"], "ms", "direct consultPerson",
+                 direct["p99"], higher_is_better=False, target="<= 1.2 x direct")
     print("targets: SSIN lookup p99 < 2 ms: %s; phonetic p99 < 20 ms: %s" % (
         verdict(by_ssin[1] < 2, args.smoke, not_full or _no_p99(by_ssin)),
         verdict(phonetic[1] < 20, args.smoke, not_full or _no_p99(phonetic))))

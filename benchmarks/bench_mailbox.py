@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.report import headline, fail, verdict  # noqa: E402
+from benchmarks.report import fail, headline, verdict  # noqa: E402
 from kszws import directory, mailbox  # noqa: E402
 from kszws.hub.fanout import FanOut  # noqa: E402
 from kszws.registry import load_registry  # noqa: E402
@@ -153,11 +153,10 @@ def run(name, tmp, database_url, count, smoke):
           "1.1 M: %s)" % (delivered, seconds, delivered / seconds, fanned))
     print("  pull and acknowledge  %10.0f items/s for one institution over HTTP (target >= "
           "5,000: %s)" % (pulled, pulling), flush=True)
-    name = "mailbox (%s)" % db_name
-    headline(name, "fan-out of %d x 11" % count, seconds, "s", higher_is_better=False,
-             target="<= 60 s", verdict_text=fanned)
-    headline(name, "pull and acknowledge", pulled, "items/s", target=">= 5,000",
-             verdict_text=pulling)
+    headline("mailbox (%s)" % name, "fan-out of %d x 11" % count, seconds, "s",
+             higher_is_better=False, target="<= 60 s", verdict_text=fanned)
+    headline("mailbox (%s)" % name, "pull and acknowledge", pulled, "items/s",
+             target=">= 5,000", verdict_text=pulling)
 
 
 def main():

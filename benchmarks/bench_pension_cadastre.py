@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.report import fail, verdict  # noqa: E402
+from benchmarks.report import fail, headline, verdict  # noqa: E402
 from kszws.sources.pension_cadastre import computation, monthly, store  # noqa: E402
 from kszws.store import Database  # noqa: E402
 
@@ -109,9 +109,12 @@ def main():
             fail("the second run wrote %d attestations, nothing had changed" % again[1])
         not_full = None if pensioners == TARGET_PENSIONERS else \
             "the target is for 2,000,000 pensioners"
-        print("target <= %.0f s for %d pensioners: %s" % (
-            TARGET_SECONDS, TARGET_PENSIONERS,
-            verdict(run <= TARGET_SECONDS, args.smoke, not_full)))
+        judged = verdict(run <= TARGET_SECONDS, args.smoke, not_full)
+        print("target <= %.0f s for %d pensioners: %s" % (TARGET_SECONDS, TARGET_PENSIONERS,
+                                                         judged))
+        headline("pension cadastre (%s)" % db.dialect, "monthly run of %d pensioners"
+                 % pensioners, run, "s", higher_is_better=False,
+                 target="<= %.0f s" % TARGET_SECONDS, verdict_text=judged)
         db.dispose()
 
 

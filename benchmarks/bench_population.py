@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.report import verdict  # noqa: E402
+from benchmarks.report import headline, verdict  # noqa: E402
 
 TARGET_SECONDS = 180
 FULL = 1_000_000
@@ -67,8 +67,12 @@ def main():
     print("building the rows alone: %.1f s (%.0f %% of the run); writing them: %.1f s" % (
         building, 100 * building / total, total - building))
     projected = total * FULL / written
-    print(verdict(projected < TARGET_SECONDS, args.smoke,
-                  None if count == FULL else "%d persons, not %d" % (count, FULL))
+    judged = verdict(projected < TARGET_SECONDS, args.smoke,
+                     None if count == FULL else "%d persons, not %d" % (count, FULL))
+    headline("National Register population", "%d persons generated" % written, total, "s",
+             "building the rows alone", building, higher_is_better=False,
+             target="1 M in < %d s" % TARGET_SECONDS, verdict_text=judged)
+    print(judged
           + " (target: %d persons in under %d s; %.0f s measured%s)" % (
               FULL, TARGET_SECONDS, total if count == FULL else projected,
               "" if count == FULL else ", projected"))

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_identify_person import population_db  # noqa: E402
-from benchmarks.report import fail, verdict  # noqa: E402
+from benchmarks.report import fail, headline, verdict  # noqa: E402
 from tests.netfixture import Hub, Source, make_project  # noqa: E402
 
 CUSTOMERS, BENEFICIARIES = 1_000_000, 400_000
@@ -172,8 +172,10 @@ def run(customers, beneficiaries, persons, files=2, smoke=False):
                  + answering * CUSTOMERS / customers)
     not_full = None if full else "%d customers and %d beneficiaries, not %d and %d" % (
         customers, beneficiaries, CUSTOMERS, BENEFICIARIES)
-    print(verdict(projected < TARGET, smoke, not_full)
-          + " (target: 1,000,000 customers and 400,000 beneficiaries in under %d s; "
+    judged = verdict(projected < TARGET, smoke, not_full)
+    headline("SOCTAR quarter", "%d customers, %d beneficiaries" % (customers, beneficiaries),
+             total, "s", higher_is_better=False, target="< %d s" % TARGET, verdict_text=judged)
+    print(judged + " (target: 1,000,000 customers and 400,000 beneficiaries in under %d s; "
             "%.0f s%s)" % (TARGET, projected, "" if full else " projected"))
 
 

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.peers.java import peer as java_peer  # noqa: E402
-from benchmarks.report import cpu_seconds, fail, verdict  # noqa: E402
+from benchmarks.report import cpu_seconds, fail, headline, verdict  # noqa: E402
 from benchmarks.wrkdriver import line, run_wrk, sign_all  # noqa: E402
 from tests.netfixture import Hub, make_project, reissue_certificate  # noqa: E402
 
@@ -198,7 +198,19 @@ def compare_with_peer(args, settings, workdir):
             print(line("%2d KB peer" % kb, peer_figures) + cpu_text(peer_figures))
         print(line("%2d KB hub" % kb, hub_figures) + cpu_text(hub_figures))
         if not absent:
-            print(ratio_line(kb, hub_figures, peer_figures, args))
+            text, judged = ratio_line(kb, hub_figures, peer_figures, args)
+            print(text)
+        name, peer = "TestConnection signed both ways, %d KB" % kb, "Java WSS4J endpoint"
+        headline(name, "throughput", hub_figures["rps"], "req/s", None if absent else peer,
+                 None if absent else peer_figures["rps"], target=">= 1.0 x the peer",
+                 verdict_text=None if absent else judged)
+        headline(name, hub_figures["tail_label"].split()[0] + " latency", hub_figures["tail"],
+                 "ms", None if absent else peer, None if absent else peer_figures["tail"],
+                 higher_is_better=False, target="<= 1.0 x the peer")
+        if "cpu_ms" in hub_figures:
+            headline(name, "CPU per request", hub_figures["cpu_ms"], "ms",
+                     None if absent else peer,
+                     None if absent else peer_figures.get("cpu_ms"), higher_is_better=False)
 
 
 def warm_up(args, settings, workdir, targets, kb):
@@ -257,10 +269,11 @@ def ratio_line(kb, hub, peer, args):
         not_full = "a p99 needs 1,000 requests"
     met = hub["rps"] >= peer["rps"] and hub["tail"] <= peer["tail"]
     cpu = "%.2fx" % (hub["cpu_ms"] / peer["cpu_ms"]) if peer.get("cpu_ms") else "?"
+    judged = verdict(met, args.smoke, not_full)
     return ("%2d KB hub/peer: req/s %.2fx, %s %.2fx, cpu/req %s   target (req/s >= 1.0x, "
             "p99 <= 1.0x): %s"
             % (kb, hub["rps"] / peer["rps"], hub["tail_label"].split()[0],
-               hub["tail"] / peer["tail"], cpu, verdict(met, args.smoke, not_full)))
+               hub["tail"] / peer["tail"], cpu, judged)), judged
 
 
 if __name__ == "__main__":
