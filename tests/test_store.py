@@ -143,3 +143,60 @@ def test_a_value_too_long_for_its_column_cannot_fail_the_batch(db):
     row = exchange_log.search(db, ticket=batch[1].ticket)[0]
     assert row["operation"] == "o" * 64 and row["subjects"] == ["70100853190"]
     assert exchange_log.verify(db).ok
+
+
+class CommitProbe:
+    """A writer handler that notes how the transaction it is applied in will commit:
+    SQLite's synchronous (1 NORMAL, 2 FULL), PostgreSQL's synchronous_commit."""
+
+    def __init__(self, db, durable, order):
+        self.db, self.durable, self.order = db, durable, order
+
+    def apply(self, cursor, items):
+        cursor.execute("PRAGMA synchronous" if self.db.dialect == "sqlite"
+                       else "SHOW synchronous_commit")
+        setting = str(cursor.fetchone()[0])
+        self.order.append((self.durable, setting))
+        return [setting] * len(items)
+
+
+class AtOnce:
+    """A reactor stand-in: callFromThread runs the call at once."""
+
+    @staticmethod
+    def callFromThread(function, *args):
+        function(*args)
+
+
+def test_claims_commit_first_and_without_a_flush_the_log_with_one(database_url):
+    """The writer commits a batch's non-durable items (the replay cache's claims) first, in
+    a transaction that does not wait for the disk, then the durable ones (the exchange
+    log's) in one that does; the connection is left as configured."""
+    from twisted.internet.defer import Deferred
+
+    from kszws.store import Database
+    from kszws.store.writer import BatchWriter
+
+    db = Database(database_url, "FULL")
+    db.migrate()
+    order, fired = [], {}
+    claims, rows = CommitProbe(db, False, order), CommitProbe(db, True, order)
+    writer = BatchWriter(db, AtOnce)
+    batch = []
+    for n, handler in enumerate([rows, claims, rows, claims]):
+        d = Deferred()
+        d.addCallback(lambda setting, n=n: fired.setdefault(n, setting))
+        batch.append((handler, n, d))
+    try:
+        writer._write(batch)
+        relaxed, flushed = ("1", "2") if db.dialect == "sqlite" else ("off", "on")
+        assert order == [(False, relaxed), (True, flushed)]
+        assert fired == {0: flushed, 1: relaxed, 2: flushed, 3: relaxed}
+        if db.dialect == "sqlite":
+            cursor = writer._raw.cursor()
+            cursor.execute("PRAGMA synchronous")
+            assert cursor.fetchone()[0] == 2
+        assert ReplayCache.durable is False and exchange_log.ExchangeLog.durable is True
+    finally:
+        writer._close()
+        db.dispose()

@@ -7,9 +7,10 @@ checks, and does the XML-DSig arithmetic itself: exclusive C14N by lxml (libxml2
 xmlC14N, the code xmlsec calls for it), digests by hashlib, RSA and ECDSA by
 `cryptography`. xmlsec's SignatureContext.verify did the same work in ~280 us a request
 (its transform chain and node sets), against ~70 us here, and its bundled OpenSSL signs
-at half the speed of cryptography's; the tests check every signature kszws makes with
-xmlsec and with signxml, and kszws's verification against signatures made by both, by
-WSS4J and by .NET.
+at half the speed of cryptography's. The tests check the signatures kszws makes with
+xmlsec (tests/test_security_units.py) and, end to end, with signxml; and kszws's
+verification against signatures made by xmlsec (with InclusiveNamespaces as WSS4J writes
+them: tests/test_wsse_policy.py) and by WSS4J itself (tests/test_java_peer.py).
 
 The policy (everything else is refused):
 - exactly one wsse:Security header, one wsu:Timestamp (inside it) and one ds:Signature;
