@@ -430,3 +430,72 @@ def test_an_undeclared_entity_gets_the_fixed_answer_not_libxml2s():
 def test_a_declaration_in_a_broken_document_gets_the_fixed_answer(data):
     assert refusal_of(data) == ("XML00002", xmlparse.DECLARATION_REFUSED)
     assert xmlparse._has_declaration(data)
+
+
+# --- xmlparse.stream: a large document in chunks, with parse()'s rules -------------------
+
+STREAMED = (b"<?xml version='1.0' encoding='UTF-8'?><file xmlns='urn:f'><head>h</head>"
+            b"<r><id>1</id></r><!-- a comment --><r><id>2</id></r><r><id>3</id></r></file>")
+
+
+def chunks_of(data, size):
+    return [data[i:i + size] for i in range(0, len(data), size)]
+
+
+def streamed(data, tags="{urn:f}r", size=7):
+    """(tag, id text, the siblings before it: (tag, emptied)) of each element stream()
+    yields."""
+    out = []
+    for element in xmlparse.stream(chunks_of(data, size), tags):
+        before = [(etree.QName(e).localname, len(e) == 0 and e.text is None)
+                  for e in element.itersiblings(preceding=True)]
+        out.append((etree.QName(element).localname, element.findtext("{urn:f}id"), before))
+    return out
+
+
+@pytest.mark.parametrize("size", [1, 7, 4096])
+def test_stream_yields_each_element_of_the_tag_whatever_the_chunks(size):
+    assert [i for _, i, _ in streamed(STREAMED, size=size)] == ["1", "2", "3"]
+
+
+def test_stream_takes_several_tags_and_frees_what_was_read():
+    found = streamed(STREAMED, ("{urn:f}head", "{urn:f}r"))
+    assert [(tag, i) for tag, i, _ in found] == [("head", None), ("r", "1"), ("r", "2"),
+                                                  ("r", "3")]
+    # before each element, only the one yielded last is left, and it was emptied
+    assert [before for _, _, before in found] == [[], [("head", True)], [("r", True)],
+                                                  [("r", True)]]
+
+
+def test_stream_clears_an_element_once_the_next_is_asked_for():
+    elements = xmlparse.stream(chunks_of(STREAMED, 16), "{urn:f}r")
+    first = next(elements)
+    assert first.findtext("{urn:f}id") == "1"
+    next(elements)
+    assert len(first) == 0 and first.text is None
+
+
+@pytest.mark.parametrize("data, code", [
+    (b"<!DOCTYPE f [<!ENTITY x 'y'>]><f>&x;</f>", "XML00002"),
+    (b"<f><?php echo 1 ?></f>", "XML00005"),
+    (b"<f><r></f>", "XML00001"),
+    (b"\x00\x00\x00<\x00\x00\x00f", "XML00004"),
+])
+def test_stream_refuses_what_parse_refuses(data, code):
+    with pytest.raises(Refusal) as info:
+        list(xmlparse.stream(chunks_of(data, 5), "r"))
+    assert info.value.code == code
+
+
+def test_stream_refuses_a_doctype_however_it_is_cut():
+    data = b"<?xml version='1.0'?>\n<!DOCTYPE f SYSTEM 'file:///etc/passwd'><f/>"
+    for size in (1, 3, 64):
+        with pytest.raises(Refusal) as info:
+            list(xmlparse.stream(chunks_of(data, size), "f"))
+        assert info.value.code == "XML00002", size
+
+
+def test_stream_of_an_unfinished_document_is_refused():
+    with pytest.raises(Refusal) as info:
+        list(xmlparse.stream([b"<f><r>1</r>"], "r"))
+    assert info.value.code == "XML00001"

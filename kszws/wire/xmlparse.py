@@ -141,7 +141,7 @@ def stream(chunks, tags):
     tags = (tags,) if isinstance(tags, str) else tuple(tags)
     first, root = True, None
     try:
-        for chunk in chunks:
+        for chunk in _first_whole(chunks, 4 * _LONGEST_DECLARATION):
             if first:
                 _check_encoding(chunk)
                 if _has_declaration(chunk[:4096]):
@@ -168,6 +168,21 @@ def stream(chunks, tags):
     except etree.XMLSyntaxError as exc:
         code = _classify(str(exc))
         raise Refusal(code, _first_line(exc)) from None
+
+
+def _first_whole(chunks, size):
+    """The chunks, the first of them at least `size` bytes (or the whole document): the
+    encoding and declaration checks read the start of a document whole, however small the
+    chunks it comes in."""
+    chunks = iter(chunks)
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= size:
+            break
+    if head:
+        yield head
+    yield from chunks
 
 
 def _has_declaration(data):
