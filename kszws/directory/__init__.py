@@ -143,7 +143,8 @@ def follow_replacement(conn, now, old, new):
                  .values(new_ssin=new))
     moved = 0
     for r in conn.execute(select(registration).where(
-            registration.c.ssin == old, registration.c.ended_at.is_(None))).all():
+            registration.c.ssin == old, registration.c.ended_at.is_(None))
+            .order_by(registration.c.id)).all():  # copied in the order they were made
         # Copied as it is, even beside an overlapping one on the new SSIN: each keeps its
         # own period (the exclusive rule does not apply: it is the same person).
         conn.execute(registration.insert().values(
@@ -240,6 +241,10 @@ def _write_load(db, now, institution, staged, rejected, quality_codes):
             # Registrations arrive in SSIN order of no one's choosing: with SQLite's default
             # 2 MB page cache every index insert of a large directory reads from disk.
             cur.execute("PRAGMA cache_size = -%d" % SQLITE_LOAD_CACHE_KB)
+        else:
+            # The probes' estimated cost (a join of the whole stage) makes PostgreSQL
+            # compile them to machine code first, each time: ~10 ms a statement for nothing.
+            cur.execute("SET LOCAL jit = off")
         _stage(db, cur, staged)
         # An SSIN the directory knows as replaced is registered under the new one.
         cur.execute(db.sql(
@@ -294,7 +299,8 @@ def _probe(db, cur, condition, params, lines="1 = 1", line_params=()):
     of the same person, sector and quality code, overlapping, and `condition`. One index
     probe per line whatever the planner's statistics say: PostgreSQL gets a LATERAL ...
     LIMIT 1 (with stale statistics it once joined the other way round, minutes per chunk);
-    SQLite's planner probes the (SSIN, sector) index by itself."""
+    SQLite's planner probes the person index by itself. The stage is in SSIN order, so the
+    probes walk the index in order."""
     probe = ("SELECT 1 FROM directory_registration r WHERE r.ssin = s.ssin AND r.sector = ?"
              " AND r.quality_code = s.quality_code AND " + _OVERLAP + condition)
     if db.dialect == "postgresql":
