@@ -334,7 +334,7 @@ def _prepared(dialect, rows, quality_codes):
         return "".join([
             "%d\t%s\t%d\t%s\t%s\t%s\n" % (i, s, c, start.isoformat(),
                                           end.isoformat() if end else "\\N", r)
-            for i, s, c, start, end, r in staged]).encode("ascii"), rejected
+            for i, s, c, start, end, r in staged]).encode(), rejected
     return [(i, s, c, start.isoformat(), end.isoformat() if end else None, r)
             for i, s, c, start, end, r in staged], rejected
 
