@@ -656,3 +656,21 @@ def test_the_bulk_loads_quick_ssin_check_agrees_with_ids_ssin():
     for other in ("701008 531-90", "70.10.08-531.90", " " + SSIN, int(SSIN), arabic):
         assert not directory.plain_ssin(other, year), other
     assert directory.plain_ssin(SSIN, year)
+
+
+def test_bulk_register_checks_every_form_of_ssin_as_ids_ssin_does(db):
+    """The quick check takes plain numbers of either century; anything else is ids.ssin's
+    (python-stdnum's) to accept in canonical form or to refuse with its diagnostic."""
+    born_2005 = _check_digits("050612123", born_2000=True)
+    wrong = SSIN[:9] + "%02d" % ((int(SSIN[9:]) + 1) % 100)
+    accepted, rejected = directory.bulk_register(db, NOW, HERSTAL, [
+        (born_2005, 1, D(2026, 1, 1), None, None),  # 1
+        (wrong, 1, D(2026, 1, 1), None, None),  # 2: check digits
+        ("701008 531-90", 1, D(2026, 1, 1), None, None),  # 3: the display form of SSIN
+        (_check_digits("701308123", born_2000=False), 1, D(2026, 1, 1), None, None),  # 4: month
+    ], CODES_17)
+    assert accepted == 2
+    assert [(r.index, r.ssin, r.code) for r in rejected] == [
+        (2, wrong, "DIR00007"), (4, _check_digits("701308123", False), "DIR00007")]
+    assert rejected[0].diagnostic.startswith("invalid SSIN '%s'" % wrong)
+    assert sorted(r["ssin"] for r in table(db)) == sorted([born_2005, SSIN])
