@@ -299,7 +299,7 @@ def _probe(db, cur, condition, params, lines="1 = 1", line_params=()):
     of the same person, sector and quality code, overlapping, and `condition`. One index
     probe per line whatever the planner's statistics say: PostgreSQL gets a LATERAL ...
     LIMIT 1 (with stale statistics it once joined the other way round, minutes per chunk);
-    SQLite's planner probes the person index by itself. The stage is in SSIN order, so the
+    SQLite's planner probes the (SSIN, sector) index by itself. The stage is in SSIN order, so the
     probes walk the index in order."""
     probe = ("SELECT 1 FROM directory_registration r WHERE r.ssin = s.ssin AND r.sector = ?"
              " AND r.quality_code = s.quality_code AND " + _OVERLAP + condition)

@@ -81,10 +81,7 @@ registration = Table(
     Column("changed_at", DateTime, nullable=False),
     Column("ended_at", DateTime),  # set when an UNREGISTER ended it
 )
-# A person's registrations in a sector, by institution and code: what the integration check
-# and a bulk load's probes look for (migration 0013).
-Index("ix_directory_registration_person", registration.c.ssin, registration.c.sector,
-      registration.c.institution, registration.c.quality_code)
+Index("ix_directory_registration_ssin", registration.c.ssin, registration.c.sector)
 
 # SSIN replacements the directory has followed (the National Register replaced old_ssin by
 # new_ssin): registrations moved to new_ssin, and requests naming old_ssin still find them.
