@@ -43,7 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.report import cpu_seconds, fail, percentiles, verdict  # noqa: E402
+from benchmarks.report import cpu_seconds, fail, headline, percentiles, verdict  # noqa: E402
 from kszws import directory  # noqa: E402
 from kszws.hub.access import AccessControl  # noqa: E402
 from kszws.registry.access import AccessPolicy, Authorization  # noqa: E402
@@ -218,8 +218,11 @@ def run(db, size, checks, chunk=CHUNK):
 def report(name, loaded, rate, cpu, at_100k, at_n, size, smoke):
     not_full = None if size == TARGET_SIZE else "the targets are for 10,000,000 registrations"
     print("%s: %d registrations" % (name, loaded))
+    loading = verdict(rate >= 100_000, smoke, not_full)
     print("  load rate                 %10.0f registrations/s   (target >= 100,000: %s)"
-          % (rate, verdict(rate >= 100_000, smoke, not_full)))
+          % (rate, loading))
+    headline("reference directory (%s)" % name, "bulk load of %s" % _size(loaded), rate,
+             "rows/s", target=">= 100,000", verdict_text=loading)
     per = 1e6 / max(loaded, 1)
     print("  load CPU                  %.2f us/registration: writer %.1f s, validating child"
           " %.1f s%s" % ((cpu.own + cpu.children + cpu.server) * per, cpu.own, cpu.children,
@@ -228,12 +231,15 @@ def report(name, loaded, rate, cpu, at_100k, at_n, size, smoke):
           % (at_100k[0], at_100k[2], at_100k[1], at_100k[3] * 100))
     if not not_full and not (at_n[2].startswith("p99") and at_100k[2].startswith("p99")):
         not_full = "a p99 needs 1,000 checks"
+    checking = verdict(at_n[1] <= 1.0 and at_n[1] <= 1.5 * at_100k[1], smoke, not_full)
     print("  check at %-8s         p50 %.3f ms  %s %.3f ms  (%.0f %% allowed)  target p99 "
           "<= 1 ms and <= 1.5 x %.3f = %.3f ms: %s"
           % (_size(loaded), at_n[0], at_n[2], at_n[1], at_n[3] * 100, at_100k[1],
-             1.5 * at_100k[1],
-             verdict(at_n[1] <= 1.0 and at_n[1] <= 1.5 * at_100k[1], smoke, not_full)),
-          flush=True)
+             1.5 * at_100k[1], checking), flush=True)
+    headline("reference directory (%s)" % name, "integration check %s at %s"
+             % (at_n[2].split()[0], _size(loaded)), at_n[1], "ms", "the same at 100 k",
+             at_100k[1], higher_is_better=False, target="<= 1 ms, <= 1.5 x at 100 k",
+             verdict_text=checking)
 
 
 def _size(n):
