@@ -5,7 +5,7 @@ import datetime
 import pytest
 from sqlalchemy import func, select
 
-from kszws import directory
+from kszws import directory, ids
 from kszws.config import load_settings
 from kszws.registry import load_registry
 from kszws.registry.model import Institution
@@ -629,3 +629,48 @@ def test_a_load_of_a_fifth_of_what_the_planner_knows_does_not_analyze_again(db):
     accepted, _ = directory.bulk_register(db, NOW, HERSTAL, _many(12_001, first_day=20),
                                           CODES_17)
     assert accepted == 12_001 and _planner_rows(db) == 72_001  # more than a fifth
+
+
+def _check_digits(body, born_2000):
+    return body + "%02d" % (97 - int(("2" if born_2000 else "") + body) % 97)
+
+
+def test_the_bulk_loads_quick_ssin_check_agrees_with_ids_ssin():
+    """directory.plain_ssin, the bulk load's quick check of an SSIN, accepts exactly the
+    11-digit numbers ids.ssin (python-stdnum) accepts as they are: every month field, years
+    either side of 2000 and of this year, check digits of either century, right and wrong;
+    any other form is left to ids.ssin."""
+    year = datetime.date.today().year
+    numbers = []
+    for yy in (0, 1, 50, 99, year % 100, year % 100 + 1):
+        for month in range(100):
+            for day, serial in (("01", "001"), ("31", "997"), ("00", "123")):
+                for born_2000 in (False, True):
+                    good = _check_digits("%02d%02d%s%s" % (yy, month, day, serial), born_2000)
+                    numbers += [good, good[:9] + "%02d" % ((int(good[9:]) + 1) % 100)]
+    assert 1000 < sum(map(ids.is_ssin, numbers)) < len(numbers) / 2
+    for number in numbers:
+        assert directory.plain_ssin(number, year) == ids.is_ssin(number), number
+        assert not ids.is_ssin(number) or ids.ssin(number) == number
+    arabic = SSIN.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    for other in ("701008 531-90", "70.10.08-531.90", " " + SSIN, int(SSIN), arabic):
+        assert not directory.plain_ssin(other, year), other
+    assert directory.plain_ssin(SSIN, year)
+
+
+def test_bulk_register_checks_every_form_of_ssin_as_ids_ssin_does(db):
+    """The quick check takes plain numbers of either century; anything else is ids.ssin's
+    (python-stdnum's) to accept in canonical form or to refuse with its diagnostic."""
+    born_2005 = _check_digits("050612123", born_2000=True)
+    wrong = SSIN[:9] + "%02d" % ((int(SSIN[9:]) + 1) % 100)
+    accepted, rejected = directory.bulk_register(db, NOW, HERSTAL, [
+        (born_2005, 1, D(2026, 1, 1), None, None),  # 1
+        (wrong, 1, D(2026, 1, 1), None, None),  # 2: check digits
+        ("701008 531-90", 1, D(2026, 1, 1), None, None),  # 3: the display form of SSIN
+        (_check_digits("701308123", born_2000=False), 1, D(2026, 1, 1), None, None),  # 4: month
+    ], CODES_17)
+    assert accepted == 2
+    assert [(r.index, r.ssin, r.code) for r in rejected] == [
+        (2, wrong, "DIR00007"), (4, _check_digits("701308123", False), "DIR00007")]
+    assert rejected[0].diagnostic.startswith("invalid SSIN '%s'" % wrong)
+    assert sorted(r["ssin"] for r in table(db)) == sorted([born_2005, SSIN])
