@@ -81,8 +81,6 @@ def _subjects(exchange):
 
 
 class ExchangeLog:
-    durable = True  # a row's commit waits for the disk: then only its reply may leave
-
     def __init__(self, db, writer):
         self.db = db
         self.writer = writer

@@ -3,15 +3,6 @@
 Shared by every worker through the database (one row per accepted signature, primary key
 on its SHA-256), written through the BatchWriter so the reactor never waits on it.
 Expired rows are purged by the same writer now and then.
-
-A claim is committed without waiting for the disk (`durable = False`): it is visible to
-every worker at once and survives a killed process, and it reaches the disk no later than
-anything that depends on it. The request's log row (before its reply leaves) and any
-write of its operation are durable commits made after the claim's, and each flushes the
-database's log up to itself, the claim included. Only a machine that loses power before
-any of those loses the claim, with the request then never answered and nothing of it
-kept: a resend is a new request. What that saves is one disk flush a request (both
-databases flush their write-ahead log in order).
 """
 import datetime
 
@@ -19,8 +10,6 @@ PURGE_EVERY = datetime.timedelta(seconds=60)
 
 
 class ReplayCache:
-    durable = False  # see the module's docstring
-
     def __init__(self, db, writer, clock):
         self.db = db
         self.writer = writer

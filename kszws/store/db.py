@@ -21,7 +21,6 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 class Database:
     def __init__(self, url, sqlite_synchronous="FULL"):
         self._lock = None
-        self.synchronous = sqlite_synchronous.upper()
         self.url = make_url(url)
         self.dialect = self.url.get_backend_name()  # "sqlite" | "postgresql"
         if self.dialect == "sqlite":
@@ -56,42 +55,27 @@ class Database:
         return day.isoformat() if self.dialect == "sqlite" else day
 
     @contextlib.contextmanager
-    def write_transaction(self, raw=None, durable=True):
+    def write_transaction(self, raw=None):
         """A write transaction on `raw` (a DB-API connection from engine.raw_connection(),
         or a new one), yielding a cursor; commits on success, rolls back on error.
 
         SQLite allows one writer at a time per file: workers in other processes wait on a
         file lock (woken the moment it is free) rather than in SQLite's busy handler,
-        which sleeps 1, 2, 5, 10 ... 100 ms between retries.
-
-        `durable=False`: the commit does not wait for the disk (SQLite: synchronous=NORMAL
-        for it, PostgreSQL: synchronous_commit off). It is visible to every connection at
-        once and survives the process being killed; it reaches the disk with the next
-        durable commit, since both databases write their log in order and a flush covers
-        everything written before it. For writes that nothing outside the database
-        depends on before a later durable commit (the replay cache's claims)."""
+        which sleeps 1, 2, 5, 10 ... 100 ms between retries."""
         own = raw is None
         raw = raw if raw is not None else self.engine.raw_connection()
-        relax = not durable and (self.dialect != "sqlite" or self.synchronous in
-                                 ("FULL", "EXTRA", "2", "3"))
         try:
             with self._writer_lock:
                 cursor = raw.cursor()
                 try:
                     if self.dialect == "sqlite":
-                        if relax:  # outside a transaction, as SQLite wants it
-                            cursor.execute("PRAGMA synchronous=NORMAL")
                         cursor.execute("BEGIN IMMEDIATE")
-                    elif relax:
-                        cursor.execute("SET LOCAL synchronous_commit TO OFF")
                     yield cursor
                     raw.commit()
                 except BaseException:
                     raw.rollback()
                     raise
                 finally:
-                    if relax and self.dialect == "sqlite":
-                        cursor.execute("PRAGMA synchronous=%s" % self.synchronous)
                     cursor.close()
         finally:
             if own:

@@ -8,10 +8,6 @@ and the reactor never waits on the database.
 
 A handler is any object with `apply(cursor, items) -> list of results` (one result per
 item, in order), writing through the DB-API cursor (Database.sql for the paramstyle).
-A handler whose `durable` is False (the replay cache) has its items committed first, in a
-transaction of their own that does not wait for the disk (Database.write_transaction): its
-requests go on while the durable items' commit (the exchange log's) waits for its flush,
-which carries theirs to the disk too. One flush per batch, not two.
 """
 import logging
 import os
@@ -111,42 +107,29 @@ class BatchWriter:
             self._raw = None
 
     def _write(self, batch):
-        relaxed, durable = {}, {}
+        groups = {}
         for handler, item, d in batch:
-            groups = durable if getattr(handler, "durable", True) else relaxed
             groups.setdefault(handler, []).append((item, d))
-        if relaxed:
-            self._commit(relaxed, durable=False)
-        if durable:
-            self._commit(durable, durable=True)
-
-    def _commit(self, groups, durable):
-        """Apply each handler's items in one transaction; fire their Deferreds after the
-        commit (or fail them all)."""
-        count = sum(len(jobs) for jobs in groups.values())
         try:
             if self._raw is None:
                 self._raw = self.db.engine.raw_connection()
             results = []
             started = time.monotonic()
-            with self.db.write_transaction(self._raw, durable) as cursor:
+            with self.db.write_transaction(self._raw) as cursor:
                 for handler, jobs in groups.items():
                     out = handler.apply(cursor, [item for item, _ in jobs])
                     results.extend(zip((d for _, d in jobs), out))
-                if durable:
-                    _failpoint("writer-before-commit")
-            if durable:
-                _failpoint("writer-after-commit")
+                _failpoint("writer-before-commit")
+            _failpoint("writer-after-commit")
         except Exception:
             failure = Failure()
-            log.error("batch of %d writes failed: %s", count, failure.getErrorMessage())
+            log.error("batch of %d writes failed: %s", len(batch), failure.getErrorMessage())
             self._reset()
-            self.reactor.callFromThread(
-                _fail, [d for jobs in groups.values() for _, d in jobs], failure)
+            self.reactor.callFromThread(_fail, [d for _, _, d in batch], failure)
             return
-        metrics.group_commit(time.monotonic() - started, count)
+        metrics.group_commit(time.monotonic() - started, len(batch))
         self.batches += 1
-        self.items += count
+        self.items += len(batch)
         self.reactor.callFromThread(_fire, results)
 
 
