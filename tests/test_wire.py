@@ -475,16 +475,20 @@ def test_stream_clears_an_element_once_the_next_is_asked_for():
     assert len(first) == 0 and first.text is None
 
 
-@pytest.mark.parametrize("data, code", [
-    (b"<!DOCTYPE f [<!ENTITY x 'y'>]><f>&x;</f>", "XML00002"),
-    (b"<f><?php echo 1 ?></f>", "XML00005"),
-    (b"<f><r></f>", "XML00001"),
-    (b"\x00\x00\x00<\x00\x00\x00f", "XML00004"),
+@pytest.mark.parametrize("data, code, same_detail", [
+    (b"<!DOCTYPE f [<!ENTITY x 'y'>]><f>&x;</f>", "XML00002", True),
+    (b"<f><?php echo 1 ?></f>", "XML00005", True),
+    (b"<f><r></f>", "XML00001", False),  # libxml2's words differ between its two parsers
+    (b"\x00\x00\x00<\x00\x00\x00f", "XML00004", True),
 ])
-def test_stream_refuses_what_parse_refuses(data, code):
-    with pytest.raises(Refusal) as info:
+def test_stream_refuses_what_parse_refuses(data, code, same_detail):
+    with pytest.raises(Refusal) as streamed_refusal:
         list(xmlparse.stream(chunks_of(data, 5), "r"))
-    assert info.value.code == code
+    with pytest.raises(Refusal) as parsed_refusal:
+        xmlparse.parse(data)
+    assert streamed_refusal.value.code == parsed_refusal.value.code == code
+    if same_detail:
+        assert streamed_refusal.value.detail == parsed_refusal.value.detail
 
 
 def test_stream_refuses_a_doctype_however_it_is_cut():
