@@ -163,7 +163,7 @@ def test_a_person_is_read_as_sqlalchemy_reads_it_on_both_databases(database_url)
         store.migrate(db)
         population.generate(db, 300, seed=5)
         population.add_demo_persons(db)
-        for engine in (db.engine, store.read_engine(db)):
+        for engine in (db.engine, db.reader):
             with engine.connect() as conn:
                 ssins = conn.execute(select(store.person.c.ssin)).scalars().all()
                 for ssin in ssins + ["00000000097"]:

@@ -143,3 +143,31 @@ def test_a_value_too_long_for_its_column_cannot_fail_the_batch(db):
     row = exchange_log.search(db, ticket=batch[1].ticket)[0]
     assert row["operation"] == "o" * 64 and row["subjects"] == ["70100853190"]
     assert exchange_log.verify(db).ok
+
+
+def test_the_reader_takes_no_lock_and_writes_nothing(tmp_path):
+    """Database.reader (SQLite): a read transaction open on it leaves the file to the
+    writers at once (the main engine begins IMMEDIATE), and it refuses to write."""
+    import sqlite3
+
+    import pytest
+    from sqlalchemy.exc import OperationalError
+
+    from kszws.store import Database
+    from kszws.store.schema import replay_cache
+
+    db = Database("sqlite:///%s" % (tmp_path / "hub.sqlite"), "NORMAL")
+    db.migrate()
+    try:
+        with db.reader.connect() as reading:
+            reading.execute(select(replay_cache)).all()  # the transaction has begun
+            writer = sqlite3.connect(str(tmp_path / "hub.sqlite"), timeout=0)
+            writer.execute("BEGIN IMMEDIATE")  # no wait: the reader holds no lock
+            writer.rollback()
+            writer.close()
+            with pytest.raises(OperationalError, match="readonly"):
+                reading.execute(insert(replay_cache).values(
+                    token="a" * 64, expires_at=T0.replace(tzinfo=None)))
+        assert db.reader is db.reader
+    finally:
+        db.dispose()

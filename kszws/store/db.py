@@ -21,6 +21,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 class Database:
     def __init__(self, url, sqlite_synchronous="FULL"):
         self._lock = None
+        self._reader = None
         self.url = make_url(url)
         self.dialect = self.url.get_backend_name()  # "sqlite" | "postgresql"
         if self.dialect == "sqlite":
@@ -107,8 +108,23 @@ class Database:
             conn.execute(text("SELECT 1"))
         return True
 
+    @property
+    def reader(self):
+        """An engine for reads only. On SQLite its transactions begin DEFERRED, on a
+        snapshot of the file, and take no lock: the main engine begins every transaction
+        IMMEDIATE (writers serialise at BEGIN), so a read through it would queue behind
+        the writers in SQLite's busy handler, which sleeps 1 to 100 ms between tries, and
+        the writers behind it. On PostgreSQL, the main engine."""
+        if self.dialect != "sqlite":
+            return self.engine
+        if self._reader is None:
+            self._reader = _sqlite_engine(self.url, None, read_only=True)
+        return self._reader
+
     def dispose(self):
         self.engine.dispose()
+        if self._reader is not None:
+            self._reader.dispose()
 
     def __repr__(self):
         return "Database(%s)" % self.url.render_as_string(hide_password=True)
@@ -128,7 +144,7 @@ def insert_many(conn, table, rows):
         ", ".join(mark % c for c in columns)), rows)
 
 
-def _sqlite_engine(url, synchronous):
+def _sqlite_engine(url, synchronous, read_only=False):
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
@@ -138,17 +154,21 @@ def _sqlite_engine(url, synchronous):
         # Let SQLAlchemy, not the driver, open transactions (see _on_begin).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")  # readers never block the log writer
-        cur.execute("PRAGMA synchronous=%s" % synchronous)
-        cur.execute("PRAGMA foreign_keys=ON")
+        if read_only:
+            cur.execute("PRAGMA query_only=ON")
+        else:
+            cur.execute("PRAGMA journal_mode=WAL")  # readers never block the log writer
+            cur.execute("PRAGMA synchronous=%s" % synchronous)
+            cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
         # IMMEDIATE takes the write lock at BEGIN: two workers appending to the hash chain
-        # serialise there instead of failing later with "database is locked".
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # serialise there instead of failing later with "database is locked". A reader
+        # begins DEFERRED: its SELECTs read one snapshot and take no lock (Database.reader).
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

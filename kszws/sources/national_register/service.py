@@ -284,7 +284,7 @@ def _shift(date, years):
 
 def service(db):
     # Without a database (db None), the service only describes itself (its WSDL).
-    reads = store.read_engine(db) if db is not None else None
+    reads = db.reader if db is not None else None
 
     class NationalRegisterService(ServiceBase):
         @rpc(Unicode(min_occurs=1, nillable=False), Boolean, _returns=ConsultPersonResult)

@@ -6,7 +6,7 @@ import contextlib
 from pathlib import Path
 
 from sqlalchemy import (Column, DateTime, Index, Integer, MetaData, String, Table, Text,
-                        bindparam, create_engine, event, or_, select)
+                        bindparam, or_, select)
 
 from kszws import names
 
@@ -185,31 +185,6 @@ def indexes_deferred(db):
         with db.engine.begin() as conn:
             for index in indexes:
                 index.create(conn)
-
-
-def read_engine(db):
-    """An engine for the service's reads of `db`: on SQLite, each read transaction begins
-    DEFERRED, on a snapshot of the file, and takes no lock. The store's own engine begins
-    every transaction IMMEDIATE (its writers serialise at BEGIN): a read through it held
-    the file's write lock, so the service's threads and workers queued behind one another
-    in SQLite's busy handler, which sleeps 1 to 100 ms between tries (direct consultPerson
-    p99 above a second at 200 req/s)."""
-    if db.dialect != "sqlite":
-        return db.engine
-    engine = create_engine(db.url, connect_args={"timeout": 30, "check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):
-        dbapi_conn.isolation_level = None  # SQLAlchemy, not the driver, begins (below)
-        cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA query_only=ON")  # this engine only reads
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN")  # deferred: the several SELECTs of a read, one snapshot
-
-    return engine
 
 
 def get_person(conn, ssin, groups=True):
