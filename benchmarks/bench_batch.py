@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.bench_identify_person import population_db  # noqa: E402
 from benchmarks.report import cpu_seconds, fail, headline, verdict  # noqa: E402
 from tests.netfixture import (Hub, Source, drop_postgres_schema, make_project,  # noqa: E402
-                              postgres_schema_url)
+                              postgres_schema_url, source_client)
 from tests.test_batch_channel import batch_body  # noqa: E402 (the file the tests send)
 
 FULL = 1_000_000
@@ -46,15 +46,7 @@ def source_pace(settings, ssins, calls=50):
     """SSINs per second through the source's consultPersons alone (signed both ways, the
     hub's own zeep client and reader of the reply), one call per 100 SSINs after the
     other: what one file would get without the hub's pipelining."""
-    from kszws.hub.routing import SourceClient
-    from kszws.registry import load_registry
-    from kszws.security.keystore import load_certificate, load_signing_identity
-
-    registry = load_registry(settings)
-    source = registry.sources["national-register"]
-    client = SourceClient(source, load_signing_identity(registry.hub.certificates[0]),
-                          load_certificate(registry.institution(source.id).certificates[0]),
-                          reactor=None)
+    client = source_client(settings)
     started = time.monotonic()
     for i in range(calls):  # synchronous calls, outside any reactor
         client._records("consultPersons", {"ssins": {"string": ssins[i * 100:(i + 1) * 100]}})

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_identify_person import population_db  # noqa: E402
-from tests.netfixture import Source, make_project  # noqa: E402
+from tests.netfixture import Source, make_project, source_client  # noqa: E402
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 
@@ -85,9 +85,7 @@ def main():
 
     from zeep.loader import parse_xml
 
-    from kszws.hub.routing import SourceClient, _refuse_declarations
-    from kszws.registry import load_registry
-    from kszws.security.keystore import load_certificate, load_signing_identity
+    from kszws.hub.routing import _refuse_declarations
 
     workdir = Path(tempfile.mkdtemp(prefix="kszws-bench-leg-"))
     settings = make_project(workdir / "project", source_timeout=10.0)
@@ -99,11 +97,7 @@ def main():
     register.close()
     source = Source(settings, workers=2).start()
     try:
-        registry = load_registry(settings)
-        config = registry.sources["national-register"]
-        client = SourceClient(config, load_signing_identity(registry.hub.certificates[0]),
-                              load_certificate(registry.institution(config.id).certificates[0]),
-                              reactor=None)
+        client = source_client(settings)
         service = client._service()
         zeep_client, binding = service._client, service._binding
         operation = binding._operations["consultPerson"]

@@ -286,6 +286,19 @@ def register_in_directory(settings, institutions, ssins, code=1,
     db.dispose()
 
 
+def source_client(settings, name="national-register"):
+    """The hub's client of source `name` (hub/routing.SourceClient, signed both ways as the
+    hub signs), for synchronous calls outside any reactor (its _call, _records)."""
+    from kszws.hub.routing import SourceClient
+    from kszws.security.keystore import load_certificate, load_signing_identity
+
+    registry = load_registry(settings)
+    config = registry.sources[name]
+    return SourceClient(config, load_signing_identity(registry.hub.certificates[0]),
+                        load_certificate(registry.institution(config.id).certificates[0]),
+                        reactor=None)
+
+
 class Source(KszwsProcess):
     """A reference source as a child process: `python -m kszws source NAME`."""
 

@@ -8,10 +8,7 @@ from zeep.exceptions import Fault, SignatureVerificationFailed
 from zeep.helpers import serialize_object
 
 from kszws.hub.records import reply_reader
-from kszws.hub.routing import SourceClient
-from kszws.registry import load_registry
-from kszws.security.keystore import load_certificate, load_signing_identity
-from tests.netfixture import Source, make_project, seed_national_register
+from tests.netfixture import Source, make_project, seed_national_register, source_client
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 
@@ -21,11 +18,7 @@ def source(tmp_path_factory):
     settings = make_project(tmp_path_factory.mktemp("records"))
     seed_national_register(settings)
     running = Source(settings, workers=1).start()
-    registry = load_registry(settings)
-    config = registry.sources["national-register"]
-    client = SourceClient(config, load_signing_identity(registry.hub.certificates[0]),
-                          load_certificate(registry.institution(config.id).certificates[0]),
-                          reactor=None)
+    client = source_client(settings)
     register = sqlite3.connect(settings.data_dir / "national-register.sqlite")
     ssins = [row[0] for row in register.execute("SELECT ssin FROM nr_person ORDER BY ssin")]
     register.close()
