@@ -193,24 +193,23 @@ def compare_with_peer(args, settings, workdir):
              "PostgreSQL" if args.database else "SQLite synchronous=FULL"))
     for kb in sizes:
         hub_figures = results[kb, "hub"]
+        peer, peer_figures, judged = None, {}, None  # without a JDK: the hub alone
         if not absent:
-            peer_figures = results[kb, "peer"]
+            peer, peer_figures = "Java WSS4J endpoint", results[kb, "peer"]
             print(line("%2d KB peer" % kb, peer_figures) + cpu_text(peer_figures))
         print(line("%2d KB hub" % kb, hub_figures) + cpu_text(hub_figures))
         if not absent:
             text, judged = ratio_line(kb, hub_figures, peer_figures, args)
             print(text)
-        name, peer = "TestConnection signed both ways, %d KB" % kb, "Java WSS4J endpoint"
-        headline(name, "throughput", hub_figures["rps"], "req/s", None if absent else peer,
-                 None if absent else peer_figures["rps"], target=">= 1.0 x the peer",
-                 verdict_text=None if absent else judged)
+        name = "TestConnection signed both ways, %d KB" % kb
+        headline(name, "throughput", hub_figures["rps"], "req/s", peer,
+                 peer_figures.get("rps"), target=">= 1.0 x the peer", verdict_text=judged)
         headline(name, hub_figures["tail_label"].split()[0] + " latency", hub_figures["tail"],
-                 "ms", None if absent else peer, None if absent else peer_figures["tail"],
-                 higher_is_better=False, target="<= 1.0 x the peer")
+                 "ms", peer, peer_figures.get("tail"), higher_is_better=False,
+                 target="<= 1.0 x the peer")
         if "cpu_ms" in hub_figures:
-            headline(name, "CPU per request", hub_figures["cpu_ms"], "ms",
-                     None if absent else peer,
-                     None if absent else peer_figures.get("cpu_ms"), higher_is_better=False)
+            headline(name, "CPU per request", hub_figures["cpu_ms"], "ms", peer,
+                     peer_figures.get("cpu_ms"), higher_is_better=False)
 
 
 def warm_up(args, settings, workdir, targets, kb):

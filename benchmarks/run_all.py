@@ -46,10 +46,10 @@ START, END = "<!-- bench-table -->", "<!-- /bench-table -->"
 
 
 def run(names, smoke, log):
-    """Run the benchmarks; return (rows, failed names, seconds per benchmark)."""
+    """Run the benchmarks; return (rows, failed names)."""
     results = Path(tempfile.mkstemp(prefix="kszws-bench-", suffix=".jsonl")[1])
     env = dict(os.environ, **{RESULTS_ENV: str(results)})
-    failed, seconds = [], {}
+    failed = []
     for name, (script, *args) in BENCHMARKS:
         if names and name not in names:
             continue
@@ -64,14 +64,13 @@ def run(names, smoke, log):
             out.flush()
             done = subprocess.run(command, cwd=ROOT, env=env, stdout=out,
                                   stderr=subprocess.STDOUT)
-        seconds[name] = time.monotonic() - started
         if done.returncode != 0:
             failed.append(name)
-        print("   %s in %.0f s" % ("FAILED" if done.returncode else "done", seconds[name]),
-              flush=True)
+        print("   %s in %.0f s" % ("FAILED" if done.returncode else "done",
+                                   time.monotonic() - started), flush=True)
     rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
     results.unlink()
-    return rows, failed, seconds
+    return rows, failed
 
 
 def table(rows, failed, speed_before, speed_after, smoke):
@@ -135,7 +134,7 @@ def main():
         sys.exit("unknown benchmark(s): %s" % ", ".join(sorted(unknown)))
     Path(args.log).write_text("")
     before = machine_speed()
-    rows, failed, _ = run(names, args.smoke, args.log)
+    rows, failed = run(names, args.smoke, args.log)
     after = machine_speed()
     text = table(rows, failed, before, after, args.smoke)
     print()
